@@ -21,6 +21,8 @@ def read_table(path: str | Path) -> pd.DataFrame:
     if not path.is_file():
         raise UserError(f"{path}: file not found; check the path (data.dir / the file name)")
     suffix = path.suffix.lower()
+    if path.stat().st_size == 0:
+        raise UserError(f"{path}: the file is empty; write a header row and data rows into it")
     try:
         if suffix == ".csv":
             return pd.read_csv(path, dtype=str, keep_default_na=False)

@@ -1,0 +1,122 @@
+"""Typed schemas for the run config; the YAML options in conf/ fill them in.
+
+Registered in Hydra's ConfigStore by `register_configs()` (called by the CLI entry point and by the
+tests), so a misspelt key or a wrong type fails at composition time, before anything heavy runs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+
+@dataclass
+class ScratchConfig:
+    """A tiny model with random weights, built offline from a config."""
+
+    model_type: str = MISSING  # a transformers model type: bart, t5, gpt2, llama, ...
+    vocab_size: int = 3000  # the tokenizer trained on the run's training text gets at most this many
+    config: Dict[str, Any] = field(default_factory=dict)  # kwargs for AutoConfig.for_model
+
+
+@dataclass
+class ModelConfig:
+    name: str = MISSING
+    checkpoint: Optional[str] = None  # hub id or local folder; null with `scratch` set
+    scratch: Optional[ScratchConfig] = None
+    source_prefix: str = ""  # seq2seq: put before every dialogue ("summarize: " for T5)
+    prompt_template: str = "{dialogue}"  # causal: the prompt, with a {dialogue} slot
+    use_chat_template: bool = False  # causal instruct models: wrap the prompt in the chat template
+    max_source_length: int = 512  # tokens of dialogue (seq2seq) or of the whole prompt (causal)
+    max_target_length: int = 128  # tokens of summary (seq2seq labels; default max_new_tokens)
+    learning_rate: float = 5e-5  # the family default, used when optim.lr is null
+    allow_fp16: bool = True  # false for T5/mT5: their loss goes NaN in fp16
+    tokenizer_kwargs: Dict[str, Any] = field(default_factory=dict)
+    trust_remote_code: bool = False
+
+
+@dataclass
+class BackendConfig:
+    _target_: str = MISSING  # the Backend class; imported only when this backend is selected
+    name: str = MISSING
+
+
+@dataclass
+class DataConfig:
+    name: str = MISSING
+    source: str = "files"  # sample | files | hf
+    dir: Optional[str] = None  # folder with the split files (source=files)
+    train_file: str = "train.csv"
+    dev_file: str = "dev.csv"
+    test_file: Optional[str] = "test.csv"  # null: no test split, no submission
+    holdout_when_no_train: Optional[float] = None  # no train file: train on dev, hold out this fraction
+    hf_name: Optional[str] = None  # source=hf: a datasets name or path
+    hf_config: Optional[str] = None
+    train_split: str = "train"
+    dev_split: str = "validation"
+    test_split: Optional[str] = "test"
+    id_column: str = "fname"
+    dialogue_column: str = "dialogue"
+    summary_column: str = "summary"  # also finds summary1..N and list-valued cells
+    max_train_samples: Optional[int] = None  # cap a split for quick runs
+    max_eval_samples: Optional[int] = None
+
+
+@dataclass
+class OptimConfig:
+    lr: Optional[float] = None  # null: the model's family default (model.learning_rate)
+    weight_decay: float = 0.0
+    warmup: float = 0.0  # a ratio of the training steps when < 1, else a step count
+    scheduler: str = "linear"  # any transformers scheduler name: linear, cosine, constant, ...
+    epochs: float = 3.0
+    max_steps: int = -1  # > 0 overrides epochs
+    batch_size: int = 8
+    eval_batch_size: int = 16
+    grad_accum: int = 1
+    gradient_checkpointing: bool = False
+    precision: str = "auto"  # auto | bf16 | fp16 | fp32
+    eval_steps: Optional[int] = None  # null: evaluate every epoch; N: every N steps
+    eval_on_start: bool = True  # score the untrained model too, so the gain from training is visible
+    early_stopping_patience: Optional[int] = 3  # null: never stop early
+    early_stopping_threshold: float = 0.0
+    max_grad_norm: float = 1.0
+    logging_steps: int = 10
+
+
+@dataclass
+class GenerationConfig:
+    num_beams: int = 4
+    max_new_tokens: Optional[int] = None  # null: model.max_target_length
+    no_repeat_ngram_size: int = 0
+    length_penalty: float = 1.0
+
+
+@dataclass
+class ScoreConfig:
+    tokenizer: str = "morpheme"  # morpheme (Kiwi) | whitespace | char | rouge_score
+    aggregate: str = "mean"  # over references: mean (the competition) | max
+    use_stemmer: bool = False  # rouge_score tokenizer only
+
+
+@dataclass
+class RunConfig:
+    model: ModelConfig = MISSING
+    backend: BackendConfig = MISSING
+    data: DataConfig = MISSING
+    optim: OptimConfig = MISSING
+    generation: GenerationConfig = MISSING
+    score: ScoreConfig = field(default_factory=ScoreConfig)
+    seed: int = 42
+    report_to: str = "none"  # none | tensorboard | wandb | mlflow
+    keep_checkpoints: bool = False  # keep the per-epoch Trainer checkpoints beside the best model
+
+
+def register_configs() -> None:
+    """Put the run schema where conf/config.yaml's defaults list finds it (idempotent).
+
+    Only the top-level schema is stored: every group option is merged into its typed field
+    (model into ModelConfig, ...), which is what rejects unknown keys and wrong types.
+    """
+    ConfigStore.instance().store(name="run_schema", node=RunConfig)
