@@ -1,0 +1,155 @@
+"""Load the train/dev/test splits named by the `data` config and check them before anything heavy runs."""
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from sumexp.errors import UserError
+from sumexp.tables import read_table, reference_columns, reference_lists
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Split:
+    name: str
+    source: str  # where the rows came from, for messages and results
+    ids: list[str]
+    dialogues: list[str]
+    references: list[list[str]]  # 1..N per row; empty lists for an unlabelled test split
+
+
+@dataclass
+class Splits:
+    train: Split
+    dev: Split
+    test: Split | None
+    notes: list[str] = field(default_factory=list)  # choices made for the user, also written to metrics
+
+
+def load_splits(cfg, seed: int) -> Splits:
+    """Read the three splits as configured; a missing train file can fall back to part of dev."""
+    frames, notes = _read_frames(cfg, seed)
+    train = _to_split("train", frames["train"], cfg, labelled=True)
+    dev = _to_split("dev", frames["dev"], cfg, labelled=True)
+    test = _to_split("test", frames["test"], cfg, labelled=False) if "test" in frames else None
+    if cfg.max_train_samples:
+        train = _head(train, cfg.max_train_samples)
+    if cfg.max_eval_samples:
+        dev = _head(dev, cfg.max_eval_samples)
+    return Splits(train, dev, test, notes)
+
+
+def _read_frames(cfg, seed: int) -> tuple[dict[str, tuple[pd.DataFrame, str]], list[str]]:
+    if cfg.source == "sample":
+        from sumexp.sample_data import make_sample_splits
+
+        return {name: (frame, f"sample:{name}") for name, frame in make_sample_splits().items()}, []
+    if cfg.source == "hf":
+        return _read_hf(cfg), []
+    if cfg.source == "files":
+        return _read_files(cfg, seed)
+    raise UserError(f"data.source={cfg.source!r} is not a source; use one of: sample, files, hf")
+
+
+def _read_files(cfg, seed: int):
+    if not cfg.dir:
+        raise UserError("data.dir is not set; pass the folder that holds the split files, e.g. data.dir=path/to/data")
+    folder = Path(cfg.dir).expanduser()
+    if not folder.is_dir():
+        raise UserError(f"data.dir={cfg.dir}: folder not found; pass an existing folder")
+    frames, notes = {}, []
+    frames["dev"] = (read_table(folder / cfg.dev_file), str(folder / cfg.dev_file))
+    train_path = folder / cfg.train_file
+    if train_path.is_file():
+        frames["train"] = (read_table(train_path), str(train_path))
+    elif cfg.holdout_when_no_train:
+        frames["train"], frames["dev"], note = _hold_out(frames["dev"], cfg.holdout_when_no_train, seed, train_path)
+        notes.append(note)
+        log.warning(note)
+    else:
+        raise UserError(
+            f"{train_path}: file not found; add it, point data.train_file at another file, "
+            f"or set data.holdout_when_no_train=0.2 to train on part of {cfg.dev_file}"
+        )
+    if cfg.test_file:
+        frames["test"] = (read_table(folder / cfg.test_file), str(folder / cfg.test_file))
+    return frames, notes
+
+
+def _hold_out(dev: tuple[pd.DataFrame, str], fraction: float, seed: int, missing: Path):
+    """Split dev into a training part and a held-out part, so dev scores never see trained rows."""
+    frame, source = dev
+    if not 0 < fraction < 1:
+        raise UserError(f"data.holdout_when_no_train={fraction}: must be between 0 and 1, e.g. 0.2")
+    order = list(range(len(frame)))
+    random.Random(seed).shuffle(order)
+    n_held = max(1, round(len(frame) * fraction))
+    held, trained = sorted(order[:n_held]), sorted(order[n_held:])
+    note = (
+        f"{missing.name} not found: training on {len(trained)} rows of {source} and scoring dev on the "
+        f"other {len(held)} (data.holdout_when_no_train={fraction}, seed {seed})"
+    )
+    return (
+        (frame.iloc[trained].reset_index(drop=True), f"{source} (train part)"),
+        (frame.iloc[held].reset_index(drop=True), f"{source} (held-out part)"),
+        note,
+    )
+
+
+def _read_hf(cfg):
+    if not cfg.hf_name:
+        raise UserError("data.hf_name is not set; pass a datasets name or path, e.g. data.hf_name=knkarthick/dialogsum")
+    import datasets
+
+    try:
+        dataset = datasets.load_dataset(cfg.hf_name, cfg.hf_config)
+    except (FileNotFoundError, ConnectionError, ValueError) as err:
+        raise UserError(f"data.hf_name={cfg.hf_name}: cannot load ({str(err).splitlines()[0]}); check the name and network") from None
+    wanted = {"train": cfg.train_split, "dev": cfg.dev_split, "test": cfg.test_split}
+    frames = {}
+    for name, split in wanted.items():
+        if split is None:
+            continue
+        if split not in dataset:
+            raise UserError(f"data.{name}_split={split}: not in {cfg.hf_name}; its splits are {', '.join(dataset)}")
+        frames[name] = (dataset[split].to_pandas(), f"{cfg.hf_name}[{split}]")
+    return frames
+
+
+def _to_split(name: str, frame_and_source: tuple[pd.DataFrame, str], cfg, labelled: bool) -> Split:
+    frame, source = frame_and_source
+    needed = [cfg.id_column, cfg.dialogue_column]
+    ref_cols = reference_columns(frame, cfg.summary_column)
+    missing = [c for c in needed if c not in frame.columns] + ([cfg.summary_column] if labelled and not ref_cols else [])
+    if missing:
+        raise UserError(
+            f"{source}: missing column(s) {', '.join(missing)}; it has {', '.join(map(str, frame.columns))}. "
+            f"Rename them or set data.id_column / data.dialogue_column / data.summary_column"
+        )
+    if len(frame) == 0:
+        raise UserError(f"{source}: the {name} split has no rows; fill it or point data.{name}_file elsewhere")
+    references = reference_lists(frame, ref_cols) if ref_cols else [[] for _ in range(len(frame))]
+    if labelled and not all(references):
+        empty = [str(i) for i, refs in zip(frame[cfg.id_column], references) if not refs]
+        raise UserError(f"{source}: {len(empty)} row(s) have an empty summary (e.g. {', '.join(empty[:3])}); fill or drop them")
+    return Split(
+        name=name,
+        source=source,
+        ids=[str(i) for i in frame[cfg.id_column]],
+        dialogues=[_clean_dialogue(str(d)) for d in frame[cfg.dialogue_column]],
+        references=references,
+    )
+
+
+def _clean_dialogue(text: str) -> str:
+    """One turn per line without the stray trailing spaces some files carry."""
+    return "\n".join(line.strip() for line in text.strip().splitlines())
+
+
+def _head(split: Split, n: int) -> Split:
+    return Split(split.name, split.source, split.ids[:n], split.dialogues[:n], split.references[:n])
