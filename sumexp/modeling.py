@@ -1,0 +1,74 @@
+"""Load a tokenizer and model for a `model` config: from a checkpoint, or tiny and random offline."""
+from __future__ import annotations
+
+import logging
+
+from sumexp.errors import UserError
+
+log = logging.getLogger(__name__)
+
+# Masked personal data and speakers in DialogSum-style dialogues; kept as whole, decodable tokens.
+PLACEHOLDERS = [f"#Person{i}#" for i in range(1, 8)] + [
+    "#PhoneNumber#", "#Address#", "#PassportNumber#", "#DateOfBirth#",
+    "#SSN#", "#CardNumber#", "#CarNumber#", "#Email#",
+]
+
+
+def load_tokenizer(model_cfg, training_texts: list[str]):
+    """The checkpoint's tokenizer (or one trained on `training_texts`), with the placeholders added."""
+    kwargs = dict(model_cfg.tokenizer_kwargs)
+    if model_cfg.scratch is not None:
+        from sumexp.tiny import train_tokenizer
+
+        tokenizer = train_tokenizer(training_texts, model_cfg.scratch.vocab_size, kwargs)
+    else:
+        from transformers import AutoTokenizer
+
+        tokenizer = _from_hub(AutoTokenizer, model_cfg, **kwargs)
+    # Normal (not special) tokens: they must survive decoding with skip_special_tokens=True.
+    tokenizer.add_tokens([p for p in PLACEHOLDERS if p not in tokenizer.get_vocab()])
+    if tokenizer.pad_token is None:  # GPT-2 style tokenizers: padding is masked out, so EOS can serve
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_model_config(model_cfg, tokenizer):
+    """The architecture config; its `is_encoder_decoder` decides the family, not the model's name."""
+    if model_cfg.scratch is not None:
+        from sumexp.tiny import build_config
+
+        return build_config(model_cfg.scratch.model_type, tokenizer, dict(model_cfg.scratch.config))
+    from transformers import AutoConfig
+
+    return _from_hub(AutoConfig, model_cfg)
+
+
+def load_model(model_cfg, tokenizer, config, **load_kwargs):
+    """Seq2seq or causal LM by config, embeddings resized for the added placeholder tokens."""
+    from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM
+
+    model_class = AutoModelForSeq2SeqLM if config.is_encoder_decoder else AutoModelForCausalLM
+    if model_cfg.scratch is not None:
+        model = model_class.from_config(config)
+    else:
+        model = _from_hub(model_class, model_cfg, config=config, **load_kwargs)
+    if model.get_input_embeddings().num_embeddings < len(tokenizer):
+        model.resize_token_embeddings(len(tokenizer))
+    model.config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    return model
+
+
+def _from_hub(factory, model_cfg, **kwargs):
+    """`factory.from_pretrained(checkpoint)`, with a missing checkpoint reported as a user error."""
+    if not model_cfg.checkpoint:
+        raise UserError(f"model={model_cfg.name}: neither model.checkpoint nor model.scratch is set; set one of them")
+    try:
+        return factory.from_pretrained(model_cfg.checkpoint, trust_remote_code=model_cfg.trust_remote_code, **kwargs)
+    except OSError as err:
+        first = str(err).strip().splitlines()[0]
+        raise UserError(
+            f"model.checkpoint={model_cfg.checkpoint}: cannot load ({first}); check the name, the network "
+            f"or a local folder, or use an offline model such as model=tiny_bart"
+        ) from None
