@@ -1,0 +1,81 @@
+"""What a finished run measured, gathered into metrics.json, and the files written beside it."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sumexp import resources
+from sumexp.results import summary_line, write_atomic, write_dev_predictions, write_json, write_submission
+from sumexp.training import BEST_METRIC, StepTimer
+
+
+def collect_metrics(cfg, run_dir: Path, splits, built, model_config, fit, final_eval: dict) -> dict:
+    trainer = fit.trainer
+    scores = fit.evaluator.scores
+    total, trainable = resources.parameter_counts(trainer.model)
+    peak_mb, peak_kind = resources.peak_memory_mb()
+    step_seconds = next(cb.seconds for cb in trainer.callback_handler.callbacks if isinstance(cb, StepTimer))
+    samples = trainer.state.global_step * cfg.optim.batch_size * cfg.optim.grad_accum * trainer.args.world_size
+    return {
+        "status": "completed",
+        "model": cfg.model.name,
+        "checkpoint": cfg.model.checkpoint or f"scratch:{cfg.model.scratch.model_type}",
+        "family": "seq2seq" if model_config.is_encoder_decoder else "causal",
+        "backend_requested": cfg.backend.name,
+        "backend_effective": built.effective_backend,
+        "backend_note": built.note,
+        "precision_requested": cfg.optim.precision,
+        "precision_effective": fit.precision,
+        "precision_note": fit.precision_note,
+        "dev_rouge1": scores["rouge1"]["fmeasure"],
+        "dev_rouge2": scores["rouge2"]["fmeasure"],
+        "dev_rougeL": scores["rougeL"]["fmeasure"],
+        "dev_rouge_mean": scores[BEST_METRIC],
+        "dev_rouge_mean_untrained": _untrained_score(trainer.state.log_history),
+        "dev_rouge": scores,  # precision, recall and F1 of each, with the tokenizer and aggregation used
+        "eval_loss": final_eval.get("eval_loss"),
+        "train_loss": fit.train_result.training_loss,
+        "train_runtime_s": fit.train_result.metrics.get("train_runtime"),  # wall time, dev evaluations included
+        "train_step_time_s": step_seconds,
+        "train_samples_per_second": samples / step_seconds if step_seconds else None,  # optimizer steps only
+        "train_steps": trainer.state.global_step,
+        "epochs": trainer.state.epoch,
+        "best_checkpoint_step": _best_step(trainer.state.best_model_checkpoint),
+        "peak_memory_mb": peak_mb,
+        "peak_memory_kind": peak_kind,
+        "params_total": total,
+        "params_trainable": trainable,
+        "device": resources.device_name(),
+        "seed": cfg.seed,
+        "data": _data_summary(splits),
+        "versions": resources.versions(),
+        "run_dir": str(run_dir),
+    }
+
+
+def write_run_outputs(run_dir: Path, metrics: dict, splits, evaluator, test_summaries, log_history) -> None:
+    """Predictions, submission and training log first; metrics.json last marks the run complete."""
+    write_dev_predictions(run_dir / "dev_predictions.csv", splits.dev.ids, evaluator.predictions, splits.dev.references)
+    if test_summaries is not None:
+        write_submission(run_dir / "submission.csv", splits.test.ids, test_summaries)
+    write_atomic(run_dir / "train_log.jsonl", "".join(json.dumps(entry) + "\n" for entry in log_history))
+    write_json(run_dir / "metrics.json", metrics)
+    print(summary_line(metrics), flush=True)
+
+
+def _untrained_score(log_history: list[dict]) -> float | None:
+    """Dev ROUGE mean of the evaluation at step 0 (optim.eval_on_start), if there was one."""
+    for entry in log_history:
+        if entry.get("step") == 0 and f"eval_{BEST_METRIC}" in entry:
+            return entry[f"eval_{BEST_METRIC}"]
+    return None
+
+
+def _best_step(checkpoint: str | None) -> int | None:
+    return int(checkpoint.rsplit("-", 1)[1]) if checkpoint else None
+
+
+def _data_summary(splits) -> dict:
+    parts = {"train": splits.train, "dev": splits.dev, "test": splits.test}
+    summary = {name: {"rows": len(s.ids), "source": s.source} for name, s in parts.items() if s is not None}
+    return {**summary, "notes": splits.notes}

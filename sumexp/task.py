@@ -1,0 +1,115 @@
+"""The one task function: every single run and every sweep job goes through `run_experiment`."""
+from __future__ import annotations
+
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from sumexp.checks import check_config
+from sumexp.data import Split, Splits, load_splits
+
+log = logging.getLogger(__name__)
+
+
+def run_experiment(cfg, run_dir: str | Path | None = None) -> dict:
+    """Seed, load data, build, train, generate, score and write the results; returns the metrics."""
+    run_dir = Path(run_dir) if run_dir else _hydra_run_dir()
+    check_config(cfg)
+
+    from hydra.utils import instantiate
+    from transformers import set_seed
+
+    from sumexp.encoding import Encoder
+    from sumexp.modeling import load_model_config, load_tokenizer
+    from sumexp.resources import reset_peak_memory
+
+    set_seed(cfg.seed)
+    splits = load_splits(cfg.data, cfg.seed)
+    reset_peak_memory()
+    tokenizer = load_tokenizer(cfg.model, _training_texts(splits.train))
+    tokenizer.padding_side = "right"  # training batches; generation pads on the left by itself
+    model_config = load_model_config(cfg.model, tokenizer)
+    built = instantiate(cfg.backend).build(cfg.model, tokenizer, model_config)
+    encoder = Encoder.from_config(cfg.model, tokenizer, model_config.is_encoder_decoder)
+
+    fit = _fit(cfg, built.model, tokenizer, encoder, splits, run_dir)
+    final_eval = fit.trainer.evaluate()  # the best weights: dev loss, dev ROUGE and the dev predictions
+    _save_best_model(fit.trainer, tokenizer, run_dir, keep_checkpoints=cfg.keep_checkpoints)
+    test_summaries = _predict(cfg, fit.trainer.model, tokenizer, encoder, splits.test)
+
+    from sumexp.record import collect_metrics, write_run_outputs
+
+    metrics = collect_metrics(cfg, run_dir, splits, built, model_config, fit, final_eval)
+    write_run_outputs(run_dir, metrics, splits, fit.evaluator, test_summaries, fit.trainer.state.log_history)
+    return metrics
+
+
+@dataclass
+class Fit:
+    trainer: object
+    evaluator: object  # the DevEvaluator, holding the last dev predictions and scores
+    train_result: object
+    precision: str
+    precision_note: str | None
+
+
+def _fit(cfg, model, tokenizer, encoder, splits: Splits, run_dir: Path) -> Fit:
+    """Encode the data, build the Trainer and train."""
+    import torch
+
+    from sumexp.precision import resolve_precision
+    from sumexp.rouge import RougeScorer
+    from sumexp.training import DevEvaluator, build_trainer, training_arguments
+
+    train_set = [encoder.train_features(d, refs[0]) for d, refs in zip(splits.train.dialogues, splits.train.references)]
+    dev_set = [encoder.train_features(d, refs[0]) for d, refs in zip(splits.dev.dialogues, splits.dev.references)]
+    evaluator = DevEvaluator(
+        tokenizer,
+        prompts=[encoder.prompt_ids(d) for d in splits.dev.dialogues],
+        references=splits.dev.references,
+        gen_cfg=cfg.generation,
+        max_new_tokens=_max_new_tokens(cfg),
+        batch_size=cfg.optim.eval_batch_size,
+        scorer=RougeScorer(tokenizer=cfg.score.tokenizer, aggregate=cfg.score.aggregate, use_stemmer=cfg.score.use_stemmer),
+    )
+    cuda = torch.cuda.is_available()
+    precision, note = resolve_precision(cfg.optim.precision, cfg.model.allow_fp16, cuda, cuda and torch.cuda.is_bf16_supported())
+    if note:
+        log.warning(note)
+    learning_rate = cfg.optim.lr if cfg.optim.lr is not None else cfg.model.learning_rate
+    args = training_arguments(cfg, str(run_dir / "checkpoints"), precision, learning_rate)
+    trainer = build_trainer(cfg, model, tokenizer, train_set, dev_set, evaluator, args)
+    return Fit(trainer, evaluator, trainer.train(), precision, note)
+
+
+def _predict(cfg, model, tokenizer, encoder, split: Split | None) -> list[str] | None:
+    if split is None:
+        return None
+    from sumexp.generation import generate_summaries
+
+    prompts = [encoder.prompt_ids(d) for d in split.dialogues]
+    return generate_summaries(model, tokenizer, prompts, cfg.generation, _max_new_tokens(cfg), cfg.optim.eval_batch_size, desc="test generate")
+
+
+def _save_best_model(trainer, tokenizer, run_dir: Path, keep_checkpoints: bool) -> None:
+    """The best weights and the tokenizer, loadable with from_pretrained; checkpoints go unless kept."""
+    trainer.model.save_pretrained(run_dir / "model")
+    tokenizer.save_pretrained(run_dir / "model")
+    if not keep_checkpoints:
+        shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
+
+
+def _max_new_tokens(cfg) -> int:
+    return cfg.generation.max_new_tokens or cfg.model.max_target_length
+
+
+def _training_texts(split: Split) -> list[str]:
+    """What a tiny model's tokenizer is trained on: the training dialogues and their summaries."""
+    return split.dialogues + [ref for refs in split.references for ref in refs]
+
+
+def _hydra_run_dir() -> Path:
+    from hydra.core.hydra_config import HydraConfig
+
+    return Path(HydraConfig.get().runtime.output_dir)

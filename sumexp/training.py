@@ -1,0 +1,132 @@
+"""The Trainer that fine-tunes, scores dev ROUGE by generation at every evaluation and keeps the best."""
+from __future__ import annotations
+
+import logging
+import time
+
+from transformers import (
+    DataCollatorForSeq2Seq,
+    EarlyStoppingCallback,
+    ProgressCallback,
+    Trainer,
+    TrainerCallback,
+    TrainingArguments,
+)
+
+from sumexp.encoding import IGNORE_INDEX
+from sumexp.generation import generate_summaries
+
+log = logging.getLogger(__name__)
+
+BEST_METRIC = "rouge_mean"  # dev ROUGE mean picks the checkpoint and drives early stopping
+
+
+class DevEvaluator:
+    """Generates dev summaries with the current weights and scores them; keeps the last predictions."""
+
+    def __init__(self, tokenizer, prompts, references, gen_cfg, max_new_tokens, batch_size, scorer):
+        self.tokenizer, self.prompts, self.references = tokenizer, prompts, references
+        self.gen_cfg, self.max_new_tokens, self.batch_size = gen_cfg, max_new_tokens, batch_size
+        self.scorer = scorer
+        self.predictions: list[str] = []
+        self.scores: dict = {}
+
+    def __call__(self, model) -> dict[str, float]:
+        self.predictions = generate_summaries(
+            model, self.tokenizer, self.prompts, self.gen_cfg, self.max_new_tokens, self.batch_size, desc="dev generate"
+        )
+        self.scores = self.scorer.score(self.predictions, self.references, progress=True)
+        f1 = {name: self.scores[name]["fmeasure"] for name in ("rouge1", "rouge2", "rougeL")}
+        return {**f1, BEST_METRIC: self.scores[BEST_METRIC]}
+
+
+class SummarizationTrainer(Trainer):
+    """A Trainer whose evaluation adds generated-summary ROUGE to the dev loss."""
+
+    def __init__(self, *args, dev_evaluator: DevEvaluator, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.dev_evaluator = dev_evaluator
+
+    def evaluation_loop(self, dataloader, description, prediction_loss_only=None, ignore_keys=None, metric_key_prefix="eval"):
+        # Loss only: logits of a whole dev set are large and the summaries come from generate().
+        output = super().evaluation_loop(dataloader, description, True, ignore_keys, metric_key_prefix)
+        scores = self.dev_evaluator(self.model)
+        output.metrics.update({f"{metric_key_prefix}_{name}": value for name, value in scores.items()})
+        return output
+
+
+class StepTimer(TrainerCallback):
+    """Seconds spent in optimizer steps only, so throughput excludes evaluation and saving."""
+
+    def __init__(self):
+        self.seconds = 0.0
+        self._start = None
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        self._start = time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self._start is not None:
+            self.seconds += time.perf_counter() - self._start
+
+
+class LoggedProgress(ProgressCallback):
+    """Progress bars as usual, with the log lines sent to the run's log file instead of printed."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if state.is_world_process_zero and logs:
+            log.info("step %d: %s", state.global_step, {k: round(v, 5) if isinstance(v, float) else v for k, v in logs.items()})
+
+
+def training_arguments(cfg, output_dir: str, precision: str, learning_rate: float) -> TrainingArguments:
+    optim = cfg.optim
+    strategy = "steps" if optim.eval_steps else "epoch"
+    return TrainingArguments(
+        output_dir=output_dir,
+        eval_strategy=strategy,
+        save_strategy=strategy,
+        eval_steps=optim.eval_steps,
+        save_steps=optim.eval_steps,
+        eval_on_start=optim.eval_on_start,
+        save_total_limit=1,  # the best checkpoint is always kept as well
+        save_only_model=True,
+        load_best_model_at_end=True,
+        metric_for_best_model=BEST_METRIC,
+        greater_is_better=True,
+        learning_rate=learning_rate,
+        weight_decay=optim.weight_decay,
+        warmup_steps=optim.warmup,
+        lr_scheduler_type=optim.scheduler,
+        num_train_epochs=optim.epochs,
+        max_steps=optim.max_steps,
+        per_device_train_batch_size=optim.batch_size,
+        per_device_eval_batch_size=optim.eval_batch_size,
+        gradient_accumulation_steps=optim.grad_accum,
+        gradient_checkpointing=optim.gradient_checkpointing,
+        max_grad_norm=optim.max_grad_norm,
+        bf16=precision == "bf16",
+        fp16=precision == "fp16",
+        logging_steps=optim.logging_steps,
+        report_to=cfg.report_to,
+        seed=cfg.seed,
+    )
+
+
+def build_trainer(cfg, model, tokenizer, train_set, dev_set, evaluator, args: TrainingArguments):
+    """The trainer with early stopping, step timing and logged progress wired in."""
+    callbacks = [StepTimer()]
+    if cfg.optim.early_stopping_patience is not None:
+        callbacks.append(EarlyStoppingCallback(cfg.optim.early_stopping_patience, cfg.optim.early_stopping_threshold))
+    trainer = SummarizationTrainer(
+        model=model,
+        args=args,
+        train_dataset=train_set,
+        eval_dataset=dev_set,
+        data_collator=DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=IGNORE_INDEX, padding=True),
+        processing_class=tokenizer,
+        callbacks=callbacks,
+        dev_evaluator=evaluator,
+    )
+    trainer.remove_callback(ProgressCallback)
+    trainer.add_callback(LoggedProgress)
+    return trainer
