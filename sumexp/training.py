@@ -79,6 +79,8 @@ class LoggedProgress(ProgressCallback):
 
 
 def training_arguments(cfg, output_dir: str, precision: str, learning_rate: float) -> TrainingArguments:
+    import torch
+
     optim = cfg.optim
     strategy = "steps" if optim.eval_steps else "epoch"
     return TrainingArguments(
@@ -109,6 +111,7 @@ def training_arguments(cfg, output_dir: str, precision: str, learning_rate: floa
         logging_steps=optim.logging_steps,
         report_to=cfg.report_to,
         seed=cfg.seed,
+        dataloader_pin_memory=torch.cuda.is_available(),  # pinning needs an accelerator
     )
 
 
