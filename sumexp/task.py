@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,6 +79,8 @@ def _fit(cfg, model, tokenizer, encoder, splits: Splits, run_dir: Path) -> Fit:
     if note:
         log.warning(note)
     learning_rate = cfg.optim.lr if cfg.optim.lr is not None else cfg.model.learning_rate
+    if cfg.report_to == "tensorboard":  # beside the results, not in checkpoints/ (removed after training)
+        os.environ["TENSORBOARD_LOGGING_DIR"] = str(run_dir / "tensorboard")
     args = training_arguments(cfg, str(run_dir / "checkpoints"), precision, learning_rate)
     trainer = build_trainer(cfg, model, tokenizer, train_set, dev_set, evaluator, args)
     return Fit(trainer, evaluator, trainer.train(), precision, note)
