@@ -128,3 +128,27 @@ def test_placeholders_round_trip(tiny_tokenizers, name):
     for placeholder in PLACEHOLDERS:
         assert tok.convert_tokens_to_ids(placeholder) in encoded, f"{placeholder} is not one token"
     assert tok.decode(encoded, skip_special_tokens=True) == text
+
+
+def test_chat_template_prompt_wraps_the_dialogue_and_fits_the_budget(tiny_tokenizers, compose_config):
+    """Instruct models: the prompt is a user turn of the chat template, cut to max_source_length."""
+    tok = tiny_tokenizers["tiny_llama"]
+    saved = tok.chat_template
+    tok.chat_template = (
+        "{% for m in messages %}<s>{{ m['role'] }}\n{{ m['content'] }}</s>{% endfor %}"
+        "{% if add_generation_prompt %}<s>assistant\n{% endif %}"
+    )
+    try:
+        enc = encoder_for(tiny_tokenizers, "tiny_llama", compose_config, use_chat_template=True,
+                          prompt_template="요약하세요.\n{dialogue}")
+        prompt = enc.prompt_ids(DIALOGUE)
+        expected = tok.apply_chat_template([{"role": "user", "content": "요약하세요.\n" + DIALOGUE}],
+                                           add_generation_prompt=True, tokenize=True, return_dict=False)
+        assert prompt == list(expected)
+        features = enc.train_features(DIALOGUE, SUMMARY)
+        assert features["labels"] == [IGNORE_INDEX] * len(prompt) + ids(tok, SUMMARY) + [tok.eos_token_id]
+        enc.max_source_length = 30
+        cut = enc.prompt_ids("\n".join([DIALOGUE] * 5))
+        assert len(cut) <= 32 and tok.decode(cut).endswith("assistant\n")
+    finally:
+        tok.chat_template = saved
