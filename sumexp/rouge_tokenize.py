@@ -58,26 +58,22 @@ def _morphemes(texts: list[str], progress: bool) -> list[list[str]]:
     return [[token.form for token in tokens] for tokens in results]
 
 
-def _whitespace(text: str) -> list[str]:
-    """Eojeol tokens, with placeholders split off the particles glued to them."""
+def _keeping_placeholders(text: str, split) -> list[str]:
+    """`split` applied between placeholders, each placeholder kept as one token."""
     tokens: list[str] = []
     for i, part in enumerate(_PLACEHOLDER_SPLIT_RE.split(text)):
-        if i % 2:
-            tokens.append(part)
-        else:
-            tokens.extend(part.split())
+        tokens.extend([part] if i % 2 else split(part))
     return tokens
+
+
+def _whitespace(text: str) -> list[str]:
+    """Eojeol tokens, with placeholders split off the particles glued to them."""
+    return _keeping_placeholders(text, str.split)
 
 
 def _chars(text: str) -> list[str]:
     """One token per non-space character; a placeholder stays one token."""
-    tokens: list[str] = []
-    for i, part in enumerate(_PLACEHOLDER_SPLIT_RE.split(text)):
-        if i % 2:
-            tokens.append(part)
-        else:
-            tokens.extend(c for c in part if not c.isspace())
-    return tokens
+    return _keeping_placeholders(text, lambda part: [c for c in part if not c.isspace()])
 
 
 @functools.lru_cache(maxsize=2)
