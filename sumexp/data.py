@@ -63,7 +63,7 @@ def _read_files(cfg, seed: int):
     if not folder.is_dir():
         raise UserError(f"data.dir={cfg.dir}: folder not found; pass an existing folder")
     frames, notes = {}, []
-    frames["dev"] = (read_table(folder / cfg.dev_file), str(folder / cfg.dev_file))
+    frames["dev"] = _read_split_file(folder, "dev_file", cfg.dev_file)
     train_path = folder / cfg.train_file
     if train_path.is_file():
         frames["train"] = (read_table(train_path), str(train_path))
@@ -77,8 +77,16 @@ def _read_files(cfg, seed: int):
             f"or set data.holdout_when_no_train=0.2 to train on part of {cfg.dev_file}"
         )
     if cfg.test_file:
-        frames["test"] = (read_table(folder / cfg.test_file), str(folder / cfg.test_file))
+        frames["test"] = _read_split_file(folder, "test_file", cfg.test_file)
     return frames, notes
+
+
+def _read_split_file(folder: Path, key: str, name: str) -> tuple[pd.DataFrame, str]:
+    path = folder / name
+    if not path.is_file():
+        extra = ", or set data.test_file=null to skip the submission" if key == "test_file" else ""
+        raise UserError(f"{path}: file not found; add it or point data.{key} at another file{extra}")
+    return read_table(path), str(path)
 
 
 def _hold_out(dev: tuple[pd.DataFrame, str], fraction: float, seed: int, missing: Path):

@@ -19,7 +19,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
     """Read a CSV or JSONL file with every scalar cell as a string ("" stays "", never NaN)."""
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"{path}: file not found; check the path (data.dir / the file name)")
+        raise UserError(f"{path}: file not found; check the path")
     suffix = path.suffix.lower()
     if path.stat().st_size == 0:
         raise UserError(f"{path}: the file is empty; write a header row and data rows into it")
