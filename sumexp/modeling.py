@@ -25,6 +25,11 @@ def load_tokenizer(model_cfg, training_texts: list[str]):
         from transformers import AutoTokenizer
 
         tokenizer = _from_hub(AutoTokenizer, model_cfg, **kwargs)
+    if tokenizer.eos_token is None:  # every label sequence must end in EOS, or the model never stops
+        raise UserError(
+            f"model={model_cfg.name}: its tokenizer has no EOS token; name it in model.tokenizer_kwargs, "
+            f"e.g. +model.tokenizer_kwargs.eos_token='</s>'"
+        )
     # Normal (not special) tokens: they must survive decoding with skip_special_tokens=True.
     tokenizer.add_tokens([p for p in PLACEHOLDERS if p not in tokenizer.get_vocab()])
     if tokenizer.pad_token is None:  # GPT-2 style tokenizers: padding is masked out, so EOS can serve

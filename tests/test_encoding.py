@@ -152,3 +152,13 @@ def test_chat_template_prompt_wraps_the_dialogue_and_fits_the_budget(tiny_tokeni
         assert len(cut) <= 32 and tok.decode(cut).endswith("assistant\n")
     finally:
         tok.chat_template = saved
+
+
+def test_a_tokenizer_without_eos_is_a_user_error(compose_config, sample_texts):
+    from sumexp.errors import UserError
+    from sumexp.modeling import load_tokenizer
+
+    cfg = compose_config(["model=tiny_gpt2", "~model.tokenizer_kwargs.eos_token"]).model
+    assert "eos_token" not in cfg.tokenizer_kwargs
+    with pytest.raises(UserError, match="no EOS token"):
+        load_tokenizer(cfg, sample_texts[:50])

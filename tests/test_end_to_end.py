@@ -46,7 +46,7 @@ def test_default_run_learns_and_writes_every_output(tmp_path):
 
 
 @pytest.mark.slow
-def test_saved_model_reproduces_the_dev_predictions(tmp_path):
+def test_saved_model_reproduces_the_dev_predictions(compose_config, tmp_path):
     """The saved best model, reloaded with from_pretrained, generates what the run recorded."""
     run = sumexp_cli(f"hydra.run.dir={tmp_path}", "model=tiny_llama", "generation.num_beams=1",
                      "optim.epochs=2", "data.max_eval_samples=8")
@@ -61,7 +61,7 @@ def test_saved_model_reproduces_the_dev_predictions(tmp_path):
     model = AutoModelForCausalLM.from_pretrained(tmp_path / "model")
     tokenizer = AutoTokenizer.from_pretrained(tmp_path / "model")
     dialogues = list(make_sample_splits()["dev"]["dialogue"][:8])
-    encoder = Encoder(tokenizer, False, prompt_template="다음 대화를 요약하세요.\n{dialogue}\n요약:\n", max_source_length=320)
+    encoder = Encoder.from_config(compose_config(["model=tiny_llama"]).model, tokenizer, is_encoder_decoder=False)
     again = generate_summaries(model, tokenizer, [encoder.prompt_ids(d) for d in dialogues],
                                GenerationConfig(num_beams=1), max_new_tokens=64, batch_size=8)
     recorded = pd.read_csv(tmp_path / "dev_predictions.csv", keep_default_na=False)["prediction"].tolist()
