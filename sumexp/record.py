@@ -15,7 +15,8 @@ def collect_metrics(cfg, run_dir: Path, splits, built, model_config, fit, final_
     total, trainable = resources.parameter_counts(trainer.model)
     peak_mb, peak_kind = resources.peak_memory_mb()
     step_seconds = next(cb.seconds for cb in trainer.callback_handler.callbacks if isinstance(cb, StepTimer))
-    samples = trainer.state.global_step * cfg.optim.batch_size * cfg.optim.grad_accum * trainer.args.world_size
+    # Fractional epochs x rows counts the short last batch of each epoch right; steps x batch size would not.
+    samples = trainer.state.epoch * len(trainer.train_dataset)
     return {
         "status": "completed",
         "model": cfg.model.name,
