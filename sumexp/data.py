@@ -66,7 +66,7 @@ def _read_files(cfg, seed: int):
     frames["dev"] = _read_split_file(folder, "dev_file", cfg.dev_file)
     train_path = folder / cfg.train_file
     if train_path.is_file():
-        frames["train"] = (read_table(train_path), str(train_path))
+        frames["train"] = _read_split_file(folder, "train_file", cfg.train_file)
     elif cfg.holdout_when_no_train:
         frames["train"], frames["dev"], note = _hold_out(frames["dev"], cfg.holdout_when_no_train, seed, train_path)
         notes.append(note)
