@@ -21,7 +21,7 @@ register_configs()
 def main(cfg: DictConfig) -> float | None:
     from hydra.core.hydra_config import HydraConfig
 
-    from sumexp.results import write_failure
+    from sumexp.results.files import write_failure
     from sumexp.task import run_experiment
 
     run_dir = Path(HydraConfig.get().runtime.output_dir)

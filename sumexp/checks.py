@@ -4,7 +4,7 @@ from __future__ import annotations
 import importlib.util
 
 from sumexp.errors import UserError
-from sumexp.precision import PRECISIONS
+from sumexp.training.precision import PRECISIONS
 
 DATA_SOURCES = ("sample", "files", "hf")
 TRACKERS = {"none": None, "tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow"}
@@ -12,7 +12,7 @@ TRACKERS = {"none": None, "tensorboard": "tensorboard", "wandb": "wandb", "mlflo
 
 def check_config(cfg) -> None:
     """Raise one UserError listing every problem found, each naming its key and the fix."""
-    from sumexp.rouge import TOKENIZERS
+    from sumexp.scoring.rouge import TOKENIZERS
 
     problems = []
     if not cfg.model.checkpoint and cfg.model.scratch is None:

@@ -10,9 +10,9 @@ import json
 import sys
 
 from sumexp.errors import UserError
-from sumexp.rouge import AGGREGATES, METRICS, RougeScorer
-from sumexp.rouge_tokenize import TOKENIZERS
-from sumexp.tables import read_table, reference_columns, reference_lists
+from sumexp.scoring.rouge import AGGREGATES, METRICS, RougeScorer
+from sumexp.scoring.tokenization import TOKENIZERS
+from sumexp.data.tables import read_table, reference_columns, reference_lists
 
 PROG = "sumexp.score"
 PRED_COLUMNS = ("summary", "prediction")  # first one present is the default prediction column

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sumexp.checks import check_config
-from sumexp.data import Split, Splits, load_splits
+from sumexp.data.splits import Split, Splits, load_splits
 
 log = logging.getLogger(__name__)
 
@@ -22,8 +22,8 @@ def run_experiment(cfg, run_dir: str | Path | None = None) -> dict:
     from transformers import set_seed
 
     from sumexp.encoding import Encoder
-    from sumexp.modeling import load_model_config, load_tokenizer
-    from sumexp.resources import reset_peak_memory
+    from sumexp.models.loading import load_model_config, load_tokenizer
+    from sumexp.results.resources import reset_peak_memory
 
     set_seed(cfg.seed)
     splits = load_splits(cfg.data, cfg.seed)
@@ -39,10 +39,12 @@ def run_experiment(cfg, run_dir: str | Path | None = None) -> dict:
     _save_best_model(fit.trainer, tokenizer, run_dir, keep_checkpoints=cfg.keep_checkpoints)
     test_summaries = _predict(cfg, fit.trainer.model, tokenizer, encoder, splits.test)
 
-    from sumexp.record import collect_metrics, write_run_outputs
+    from sumexp.results.files import write_run_outputs
+    from sumexp.results.metrics import collect_metrics, summary_line
 
     metrics = collect_metrics(cfg, run_dir, splits, built, model_config, fit, final_eval)
     write_run_outputs(run_dir, metrics, splits, fit.evaluator, test_summaries, fit.trainer.state.log_history)
+    print(summary_line(metrics), flush=True)
     return metrics
 
 
@@ -59,9 +61,9 @@ def _fit(cfg, model, tokenizer, encoder, splits: Splits, run_dir: Path) -> Fit:
     """Encode the data, build the Trainer and train."""
     import torch
 
-    from sumexp.precision import resolve_precision
-    from sumexp.rouge import RougeScorer
-    from sumexp.training import DevEvaluator, build_trainer, training_arguments
+    from sumexp.training.precision import resolve_precision
+    from sumexp.scoring.rouge import RougeScorer
+    from sumexp.training.trainer import DevEvaluator, build_trainer, training_arguments
 
     train_set = [encoder.train_features(d, refs[0]) for d, refs in zip(splits.train.dialogues, splits.train.references)]
     dev_set = [encoder.train_features(d, refs[0]) for d, refs in zip(splits.dev.dialogues, splits.dev.references)]

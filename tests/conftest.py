@@ -28,7 +28,7 @@ def compose_config():
 
 @pytest.fixture(scope="session")
 def sample_texts():
-    from sumexp.sample_data import make_sample_splits
+    from sumexp.data.sample import make_sample_splits
 
     train = make_sample_splits()["train"]
     return list(train["dialogue"]) + list(train["summary"])
@@ -37,6 +37,6 @@ def sample_texts():
 @pytest.fixture(scope="session")
 def tiny_tokenizers(compose_config, sample_texts):
     """{model name: its tokenizer trained on the sample}, as the task builds them."""
-    from sumexp.modeling import load_tokenizer
+    from sumexp.models.loading import load_tokenizer
 
     return {name: load_tokenizer(compose_config([f"model={name}"]).model, sample_texts) for name in TINY_MODELS}

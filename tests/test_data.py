@@ -6,9 +6,9 @@ import json
 import pandas as pd
 import pytest
 
-from sumexp.data import load_splits
+from sumexp.data.splits import load_splits
 from sumexp.errors import UserError
-from sumexp.sample_data import make_sample_splits, write_sample
+from sumexp.data.sample import make_sample_splits, write_sample
 from tests.conftest import SHARED_DATA
 
 

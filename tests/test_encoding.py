@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from sumexp.encoding import IGNORE_INDEX, Encoder, with_eos
-from sumexp.modeling import PLACEHOLDERS
+from sumexp.models.loading import PLACEHOLDERS
 
 DIALOGUE = "#Person1#: 내일 도서관에서 만나요.\n#Person2#: 좋아요, #PhoneNumber#로 연락할게요."
 SUMMARY = "#Person1#과 #Person2#는 내일 도서관에서 만난다."
@@ -156,7 +156,7 @@ def test_chat_template_prompt_wraps_the_dialogue_and_fits_the_budget(tiny_tokeni
 
 def test_a_tokenizer_without_eos_is_a_user_error(compose_config, sample_texts):
     from sumexp.errors import UserError
-    from sumexp.modeling import load_tokenizer
+    from sumexp.models.loading import load_tokenizer
 
     cfg = compose_config(["model=tiny_gpt2", "~model.tokenizer_kwargs.eos_token"]).model
     assert "eos_token" not in cfg.tokenizer_kwargs

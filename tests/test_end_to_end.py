@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sumexp.sample_data import write_sample
+from sumexp.data.sample import write_sample
 from sumexp.task import run_experiment
 from tests.conftest import SHARED_DATA, TINY_MODELS
 
@@ -55,7 +55,7 @@ def test_saved_model_reproduces_the_dev_predictions(compose_config, tmp_path):
 
     from sumexp.encoding import Encoder
     from sumexp.generation import generate_summaries
-    from sumexp.sample_data import make_sample_splits
+    from sumexp.data.sample import make_sample_splits
     from sumexp.schema import GenerationConfig
 
     model = AutoModelForCausalLM.from_pretrained(tmp_path / "model")

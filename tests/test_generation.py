@@ -13,7 +13,7 @@ DIALOGUES = ["#Person1#: 안녕하세요.", "#Person1#: 내일 도서관에서 �
 def build(compose_config, tiny_tokenizers, name):
     import torch
 
-    from sumexp.modeling import load_model, load_model_config
+    from sumexp.models.loading import load_model, load_model_config
 
     torch.manual_seed(0)
     cfg = compose_config([f"model={name}"]).model

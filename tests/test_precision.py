@@ -1,7 +1,7 @@
 """Precision: the model's fp16 guard and the hardware decide, and every downgrade says why."""
 import pytest
 
-from sumexp.precision import resolve_precision
+from sumexp.training.precision import resolve_precision
 
 
 @pytest.mark.parametrize(

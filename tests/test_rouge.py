@@ -1,4 +1,4 @@
-"""sumexp.rouge: tokenization, placeholders, empty texts, aggregation, cache, rouge-score parity."""
+"""sumexp.scoring.rouge: tokenization, placeholders, empty texts, aggregation, cache, rouge-score parity."""
 from __future__ import annotations
 
 import json
@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sumexp.errors import UserError
-from sumexp.rouge import METRICS, TOKENIZERS, RougeScorer, lcs_length, score_rouge
-from sumexp.rouge_tokenize import Tokenizer, normalize
+from sumexp.scoring.rouge import METRICS, TOKENIZERS, RougeScorer, lcs_length, score_rouge
+from sumexp.scoring.tokenization import Tokenizer, normalize
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 PLACEHOLDERS = [f"#Person{i}#" for i in range(1, 8)] + [
@@ -222,7 +222,7 @@ def test_progress_bar_goes_to_stderr(capsys):
 @pytest.mark.skipif(not (DATA / "dialogsum-ko-2024" / "dev.csv").is_file(),
                     reason=f"{DATA} (shared Korean dev sets) not present")
 def test_two_korean_translations_reproduce_the_issue_authors_rouge_score_numbers():
-    from sumexp.tables import read_table
+    from sumexp.data.tables import read_table
 
     ko = read_table(DATA / "dialogsum-ko" / "dev.csv")
     ko24 = read_table(DATA / "dialogsum-ko-2024" / "dev.csv").set_index("fname")["summary"]

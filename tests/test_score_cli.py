@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sumexp.rouge import METRICS, score_rouge
+from sumexp.scoring.rouge import METRICS, score_rouge
 from sumexp.score import main
 
 REPO = Path(__file__).resolve().parents[1]

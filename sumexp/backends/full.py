@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from sumexp.backends.base import Backend, BuiltModel
-from sumexp.modeling import load_model
+from sumexp.models.loading import load_model
 
 
 class FullFineTuning(Backend):

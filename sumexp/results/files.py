@@ -46,15 +46,10 @@ def write_failure(run_dir: Path, error: str, stage: str) -> None:
     write_json(run_dir / "metrics.json", {"status": "failed", "stage": stage, "error": error})
 
 
-def summary_line(metrics: dict) -> str:
-    return (
-        f"sumexp: {metrics['model']} / {metrics['backend_effective']} | dev ROUGE-1/2/L "
-        f"{100 * metrics['dev_rouge1']:.2f}/{100 * metrics['dev_rouge2']:.2f}/{100 * metrics['dev_rougeL']:.2f} "
-        f"mean {metrics['dev_rouge_mean']:.2f} (untrained {_fmt(metrics.get('dev_rouge_mean_untrained'))}) | "
-        f"{metrics['train_samples_per_second']:.1f} samples/s | peak {metrics['peak_memory_mb']:.0f} MB | "
-        f"{metrics['run_dir']}"
-    )
-
-
-def _fmt(value) -> str:
-    return "n/a" if value is None else f"{value:.2f}"
+def write_run_outputs(run_dir: Path, metrics: dict, splits, evaluator, test_summaries, log_history) -> None:
+    """Predictions, submission and training log first; metrics.json last marks the run complete."""
+    write_dev_predictions(run_dir / "dev_predictions.csv", splits.dev.ids, evaluator.predictions, splits.dev.references)
+    if test_summaries is not None:
+        write_submission(run_dir / "submission.csv", splits.test.ids, test_summaries)
+    write_atomic(run_dir / "train_log.jsonl", "".join(json.dumps(entry) + "\n" for entry in log_history))
+    write_json(run_dir / "metrics.json", metrics)

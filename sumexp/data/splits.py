@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from sumexp.errors import UserError
-from sumexp.tables import read_table, reference_columns, reference_lists
+from sumexp.data.tables import read_table, reference_columns, reference_lists
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def load_splits(cfg, seed: int) -> Splits:
 
 def _read_frames(cfg, seed: int) -> tuple[dict[str, tuple[pd.DataFrame, str]], list[str]]:
     if cfg.source == "sample":
-        from sumexp.sample_data import make_sample_splits
+        from sumexp.data.sample import make_sample_splits
 
         return {name: (frame, f"sample:{name}") for name, frame in make_sample_splits().items()}, []
     if cfg.source == "hf":

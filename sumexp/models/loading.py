@@ -18,7 +18,7 @@ def load_tokenizer(model_cfg, training_texts: list[str]):
     """The checkpoint's tokenizer (or one trained on `training_texts`), with the placeholders added."""
     kwargs = dict(model_cfg.tokenizer_kwargs)
     if model_cfg.scratch is not None:
-        from sumexp.tiny import train_tokenizer
+        from sumexp.models.tiny import train_tokenizer
 
         tokenizer = train_tokenizer(training_texts, model_cfg.scratch.vocab_size, kwargs)
     else:
@@ -40,7 +40,7 @@ def load_tokenizer(model_cfg, training_texts: list[str]):
 def load_model_config(model_cfg, tokenizer):
     """The architecture config; its `is_encoder_decoder` decides the family, not the model's name."""
     if model_cfg.scratch is not None:
-        from sumexp.tiny import build_config
+        from sumexp.models.tiny import build_config
 
         return build_config(model_cfg.scratch.model_type, tokenizer, dict(model_cfg.scratch.config))
     from transformers import AutoConfig

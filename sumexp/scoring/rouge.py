@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Sequence
 
-from sumexp.rouge_tokenize import TOKENIZERS, Tokenizer, check_choice, progress_bar
+from sumexp.scoring.tokenization import TOKENIZERS, Tokenizer, check_choice, progress_bar
 
 __all__ = ["RougeScorer", "score_rouge", "TOKENIZERS", "AGGREGATES", "METRICS", "lcs_length"]
 

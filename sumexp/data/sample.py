@@ -2,7 +2,7 @@
 
 Every summary follows from its dialogue (who met where, what was bought for how much, ...), so a
 tiny model can learn the mapping in a minute on a CPU and its ROUGE visibly rises with training.
-Write the files with `python -m sumexp.sample_data OUT_DIR` to look at them.
+Write the files with `python -m sumexp.data.sample OUT_DIR` to look at them.
 """
 from __future__ import annotations
 
@@ -129,5 +129,5 @@ def write_sample(out_dir: str | Path) -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
-        sys.exit("usage: python -m sumexp.sample_data OUT_DIR")
+        sys.exit("usage: python -m sumexp.data.sample OUT_DIR")
     write_sample(sys.argv[1])

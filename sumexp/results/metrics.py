@@ -1,12 +1,10 @@
-"""What a finished run measured, gathered into metrics.json, and the files written beside it."""
+"""What a finished run measured, gathered into metrics.json, and the one-line summary of it."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from sumexp import resources
-from sumexp.results import summary_line, write_atomic, write_dev_predictions, write_json, write_submission
-from sumexp.training import BEST_METRIC, StepTimer
+from sumexp.results import resources
+from sumexp.training.trainer import BEST_METRIC, StepTimer
 
 
 def collect_metrics(cfg, run_dir: Path, splits, built, model_config, fit, final_eval: dict) -> dict:
@@ -54,16 +52,6 @@ def collect_metrics(cfg, run_dir: Path, splits, built, model_config, fit, final_
     }
 
 
-def write_run_outputs(run_dir: Path, metrics: dict, splits, evaluator, test_summaries, log_history) -> None:
-    """Predictions, submission and training log first; metrics.json last marks the run complete."""
-    write_dev_predictions(run_dir / "dev_predictions.csv", splits.dev.ids, evaluator.predictions, splits.dev.references)
-    if test_summaries is not None:
-        write_submission(run_dir / "submission.csv", splits.test.ids, test_summaries)
-    write_atomic(run_dir / "train_log.jsonl", "".join(json.dumps(entry) + "\n" for entry in log_history))
-    write_json(run_dir / "metrics.json", metrics)
-    print(summary_line(metrics), flush=True)
-
-
 def _untrained_score(log_history: list[dict]) -> float | None:
     """Dev ROUGE mean of the evaluation at step 0 (optim.eval_on_start), if there was one."""
     for entry in log_history:
@@ -80,3 +68,17 @@ def _data_summary(splits) -> dict:
     parts = {"train": splits.train, "dev": splits.dev, "test": splits.test}
     summary = {name: {"rows": len(s.ids), "source": s.source} for name, s in parts.items() if s is not None}
     return {**summary, "notes": splits.notes}
+
+
+def summary_line(metrics: dict) -> str:
+    return (
+        f"sumexp: {metrics['model']} / {metrics['backend_effective']} | dev ROUGE-1/2/L "
+        f"{100 * metrics['dev_rouge1']:.2f}/{100 * metrics['dev_rouge2']:.2f}/{100 * metrics['dev_rougeL']:.2f} "
+        f"mean {metrics['dev_rouge_mean']:.2f} (untrained {_fmt(metrics.get('dev_rouge_mean_untrained'))}) | "
+        f"{metrics['train_samples_per_second']:.1f} samples/s | peak {metrics['peak_memory_mb']:.0f} MB | "
+        f"{metrics['run_dir']}"
+    )
+
+
+def _fmt(value) -> str:
+    return "n/a" if value is None else f"{value:.2f}"

@@ -1,0 +1,1 @@
+"""Training: the Trainer that scores dev ROUGE at each evaluation, its arguments and precision."""
