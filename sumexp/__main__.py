@@ -28,7 +28,11 @@ def main(cfg: DictConfig) -> float | None:
     try:
         return run_experiment(cfg, run_dir)["dev_rouge_mean"]
     except UserError as err:
-        write_failure(run_dir, str(err), stage="input")
+        from sumexp.backends.base import BackendUnsupported
+
+        unsupported = isinstance(err, BackendUnsupported)  # a backend that cannot serve this model here
+        write_failure(run_dir, str(err), stage="backend" if unsupported else "input",
+                      status="unsupported" if unsupported else "failed")
         print(f"sumexp: error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
     except Exception as err:  # a bug: keep the traceback, but leave a record in the run folder

@@ -20,7 +20,10 @@ def run_experiment(cfg, run_dir: str | Path | None = None) -> dict:
     check_config(cfg)
     write_running(run_dir, cfg)
 
-    from hydra.utils import instantiate
+    from sumexp.backends.matrix import select_backend
+
+    backend = select_backend(cfg)  # the compatibility matrix, before transformers loads: unsloth must come first
+
     from transformers import set_seed
 
     from sumexp.encoding import Encoder
@@ -33,7 +36,7 @@ def run_experiment(cfg, run_dir: str | Path | None = None) -> dict:
     tokenizer = load_tokenizer(cfg.model, _training_texts(splits.train))
     tokenizer.padding_side = "right"  # training batches; generation pads on the left by itself
     model_config = load_model_config(cfg.model, tokenizer)
-    built = instantiate(cfg.backend).build(cfg.model, tokenizer, model_config)
+    built = backend.build(cfg, tokenizer, model_config, run_dir / "model")
     encoder = Encoder.from_config(cfg.model, tokenizer, model_config.is_encoder_decoder)
 
     fit = _fit(cfg, built.model, tokenizer, encoder, splits, run_dir)

@@ -64,9 +64,9 @@ def write_running(run_dir: Path, cfg) -> None:
     })
 
 
-def write_failure(run_dir: Path, error: str, stage: str) -> None:
-    """A metrics.json that says the run failed and why, so a sweep's report still lists it."""
-    write_json(run_dir / "metrics.json", {"status": "failed", "stage": stage, "error": error})
+def write_failure(run_dir: Path, error: str, stage: str, status: str = "failed") -> None:
+    """A metrics.json that says the run failed (or was unsupported) and why, so a sweep's report still lists it."""
+    write_json(run_dir / "metrics.json", {"status": status, "stage": stage, "error": error})
 
 
 def write_run_outputs(run_dir: Path, metrics: dict, splits, dev_predictions, test_summaries, log_history) -> None:

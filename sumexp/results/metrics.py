@@ -52,6 +52,7 @@ def collect_metrics(cfg, run_dir: Path, splits, built, model_config, fit, best) 
         "peak_memory_kind": peak_kind,
         "params_total": total,
         "params_trainable": trainable,
+        "params_trainable_ratio": trainable / total if total else None,  # 1.0 for full fine-tuning
         "device": resources.device_name(),
         "seed": cfg.seed,
         "data": _data_summary(splits),
