@@ -22,9 +22,7 @@ def load_tokenizer(model_cfg, training_texts: list[str]):
 
         tokenizer = train_tokenizer(training_texts, model_cfg.scratch.vocab_size, kwargs)
     else:
-        from transformers import AutoTokenizer
-
-        tokenizer = _from_hub(AutoTokenizer, model_cfg, **kwargs)
+        tokenizer = _from_hub(tokenizer_factory(model_cfg), model_cfg, **kwargs)
     if tokenizer.eos_token is None:  # every label sequence must end in EOS, or the model never stops
         raise UserError(
             f"model={model_cfg.name}: its tokenizer has no EOS token; name it in model.tokenizer_kwargs, "
@@ -35,6 +33,25 @@ def load_tokenizer(model_cfg, training_texts: list[str]):
     if tokenizer.pad_token is None:  # GPT-2 style tokenizers: padding is masked out, so EOS can serve
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
+
+
+def tokenizer_factory(model_cfg):
+    """AutoTokenizer, or the class model.tokenizer_class names.
+
+    AutoTokenizer picks the class from the model type (RobertaTokenizer for bart, GPT2Tokenizer for
+    gpt2), which rebuilds a byte-level pipeline around a vocabulary that is not byte-level: KoBART's
+    and KoGPT2's folders, which have no tokenizer_config.json, then lose all Korean text.
+    """
+    import transformers
+
+    name = model_cfg.tokenizer_class or "AutoTokenizer"
+    factory = getattr(transformers, name, None)
+    if not hasattr(factory, "from_pretrained") or "Tokenizer" not in name:
+        raise UserError(
+            f"model.tokenizer_class={name}: transformers has no tokenizer class of that name; use e.g. "
+            f"PreTrainedTokenizerFast, or null for AutoTokenizer"
+        )
+    return factory
 
 
 def load_model_config(model_cfg, tokenizer):
