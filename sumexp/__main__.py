@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -22,17 +23,20 @@ def main(cfg: DictConfig) -> float | None:
     from hydra.core.hydra_config import HydraConfig
 
     from sumexp.results.files import write_failure
+    from sumexp.security.secrets import redact
     from sumexp.task import run_experiment
 
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
         return run_experiment(cfg, run_dir)["dev_rouge_mean"]
     except UserError as err:
-        write_failure(run_dir, str(err), stage="input")
-        print(f"sumexp: error: {err}", file=sys.stderr)
+        write_failure(run_dir, redact(str(err)), stage="input")
+        print(f"sumexp: error: {redact(str(err))}", file=sys.stderr)
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":  # debugging: the traceback too
+            raise
         raise SystemExit(2) from None
     except Exception as err:  # a bug: keep the traceback, but leave a record in the run folder
-        write_failure(run_dir, f"{type(err).__name__}: {err}", stage="run")
+        write_failure(run_dir, redact(f"{type(err).__name__}: {err}"), stage="run")
         raise
 
 

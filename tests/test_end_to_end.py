@@ -21,8 +21,9 @@ RUN_OUTPUTS = ["metrics.json", "dev_predictions.csv", "submission.csv", "train_l
 LEARNING_MARGIN = 20.0
 
 
-def sumexp_cli(*args, timeout=600):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+def sumexp_cli(*args, timeout=600, env=None):
+    """`python -m sumexp ARGS` offline; `env` adds to the environment."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", **(env or {})}
     return subprocess.run([sys.executable, "-m", "sumexp", *args], capture_output=True, text=True,
                           timeout=timeout, env=env, cwd=Path(__file__).resolve().parents[1])
 
