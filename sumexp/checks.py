@@ -7,6 +7,7 @@ import importlib.util
 from sumexp.data.rows import ON_BAD_ROWS
 from sumexp.errors import UserError
 from sumexp.security.trust import remote_code_problems
+from sumexp.training.schedule import scheduler_kwargs
 from sumexp.training.precision import PRECISIONS
 
 DATA_SOURCES = ("sample", "files", "hf")
@@ -36,6 +37,10 @@ def check_config(cfg) -> None:
             problems.append(f"optim.{key}={cfg.optim[key]}: must be at least 1")
     if cfg.optim.max_steps <= 0 and cfg.optim.epochs == 0:
         problems.append("optim.epochs and optim.max_steps are both 0: set optim.epochs > 0 or optim.max_steps > 0")
+    try:
+        scheduler_kwargs(cfg.optim)
+    except UserError as err:
+        problems.append(str(err))
     problems += _number_problems(cfg) + _data_problems(cfg.data) + remote_code_problems(cfg.model)
     if problems:
         raise UserError("; ".join(problems))
