@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -23,6 +24,7 @@ def main(cfg: DictConfig) -> float | None:
     from hydra.core.hydra_config import HydraConfig
 
     from sumexp.results.files import write_failure
+    from sumexp.security.secrets import redact
     from sumexp.task import run_experiment
 
     run_dir = Path(HydraConfig.get().runtime.output_dir)
@@ -36,11 +38,13 @@ def main(cfg: DictConfig) -> float | None:
         write_failure(run_dir, "interrupted by SIGINT before any checkpoint", stage="run", status="interrupted")
         raise SystemExit(128 + signal.SIGINT.value) from None
     except UserError as err:
-        write_failure(run_dir, str(err), stage=err.stage)
-        _say(f"sumexp: error: {err}")
+        write_failure(run_dir, redact(str(err)), stage=err.stage)
+        _say(f"sumexp: error: {redact(str(err))}")
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":  # debugging: the traceback too
+            raise
         raise SystemExit(2) from None
     except Exception as err:  # a bug: keep the traceback, but leave a record in the run folder
-        write_failure(run_dir, f"{type(err).__name__}: {err}", stage="run")
+        write_failure(run_dir, redact(f"{type(err).__name__}: {err}"), stage="run")
         raise
 
 

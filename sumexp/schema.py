@@ -35,7 +35,8 @@ class ModelConfig:
     allow_fp16: bool = True  # false for T5/mT5: their loss goes NaN in fp16
     tokenizer_class: Optional[str] = None  # null: AutoTokenizer; PreTrainedTokenizerFast for KoBART/KoGPT2
     tokenizer_kwargs: Dict[str, Any] = field(default_factory=dict)
-    trust_remote_code: bool = False
+    trust_remote_code: bool = False  # runs the checkpoint's own Python; only a conf/model/*.yaml may set it
+    allow_pickle: bool = False  # load pickle (.bin) weights, which can run code; safetensors need no opt-in
 
 
 @dataclass
@@ -63,6 +64,8 @@ class DataConfig:
     summary_column: str = "summary"  # also finds summary1..N and list-valued cells
     max_train_samples: Optional[int] = None  # cap a split for quick runs
     max_eval_samples: Optional[int] = None
+    on_bad_rows: str = "drop"  # rows with an empty id, dialogue or summary: drop (counted) | error
+    encoding: str = "utf-8"  # of the split files; a BOM is fine. cp949 for Korean files saved by Excel
 
 
 @dataclass

@@ -7,7 +7,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from sumexp.checks import check_config
+from sumexp.checks import check_config, check_model_limits
 from sumexp.data.splits import Split, Splits, load_splits
 from sumexp.errors import RunInterrupted
 from sumexp.results.files import write_running
@@ -20,6 +20,7 @@ def run_experiment(cfg, run_dir: str | Path | None = None) -> dict:
     run_dir = Path(run_dir) if run_dir else _hydra_run_dir()
     check_config(cfg)
     write_running(run_dir, cfg)
+    splits = load_splits(cfg.data, cfg.seed)  # before the heavy imports: a data mistake fails in a second
 
     from hydra.utils import instantiate
     from transformers import set_seed
@@ -30,12 +31,12 @@ def run_experiment(cfg, run_dir: str | Path | None = None) -> dict:
     from sumexp.results.resources import reset_peak_memory
 
     set_seed(cfg.seed)
-    splits = load_splits(cfg.data, cfg.seed)
     reset_peak_memory()
     tokenizer = load_tokenizer(cfg.model, _training_texts(splits.train))
     fidelity = check_tokenizer(tokenizer, fidelity_sample(splits.train.dialogues, _first_references(splits.train)), cfg.model)
-    tokenizer.padding_side = "right"  # training batches; generation pads on the left by itself
+    tokenizer.padding_side = "right"  # training batches; generation picks the side per family
     model_config = load_model_config(cfg.model, tokenizer)
+    check_model_limits(cfg, model_config)  # before the weights load
     built = instantiate(cfg.backend).build(cfg.model, tokenizer, model_config)
     encoder = Encoder.from_config(cfg.model, tokenizer, model_config.is_encoder_decoder)
 

@@ -26,9 +26,10 @@ REPO_ROOT_ENV = {"env": {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFL
                  "cwd": Path(__file__).resolve().parents[1]}
 
 
-def sumexp_cli(*args, timeout=600):
-    return subprocess.run([sys.executable, "-m", "sumexp", *args], capture_output=True, text=True,
-                          timeout=timeout, **REPO_ROOT_ENV)
+def sumexp_cli(*args, timeout=600, env=None):
+    """`python -m sumexp ARGS` offline; `env` adds to the environment."""
+    return subprocess.run([sys.executable, "-m", "sumexp", *args], capture_output=True, text=True, timeout=timeout,
+                          env={**REPO_ROOT_ENV["env"], **(env or {})}, cwd=REPO_ROOT_ENV["cwd"])
 
 
 @pytest.mark.slow

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 
 from sumexp.errors import UserError
+from sumexp.security.trust import refuse_pickle_weights, weights_kwargs
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ def load_model(model_cfg, tokenizer, config, **load_kwargs):
     if model_cfg.scratch is not None:
         model = model_class.from_config(config)
     else:
-        model = _from_hub(model_class, model_cfg, config=config, **load_kwargs)
+        model = _from_hub(model_class, model_cfg, config=config, **weights_kwargs(model_cfg), **load_kwargs)
     if model.get_input_embeddings().num_embeddings < len(tokenizer):
         model.resize_token_embeddings(len(tokenizer))
     model.config.pad_token_id = tokenizer.pad_token_id
@@ -90,6 +91,7 @@ def _from_hub(factory, model_cfg, **kwargs):
         return factory.from_pretrained(model_cfg.checkpoint, trust_remote_code=model_cfg.trust_remote_code, **kwargs)
     except OSError as err:
         first = str(err).strip().splitlines()[0]
+        refuse_pickle_weights(model_cfg, first)
         raise UserError(
             f"model.checkpoint={model_cfg.checkpoint}: cannot load ({first}); check the name, the network "
             f"or a local folder, or use an offline model such as model=tiny_bart"

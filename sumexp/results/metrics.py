@@ -101,7 +101,8 @@ def _untrained_score(log_history: list[dict]) -> float | None:
 
 def _data_summary(splits) -> dict:
     parts = {"train": splits.train, "dev": splits.dev, "test": splits.test}
-    summary = {name: {"rows": len(s.ids), "source": s.source} for name, s in parts.items() if s is not None}
+    summary = {name: {"rows": len(s.ids), "dropped_rows": s.dropped, "source": s.source}
+               for name, s in parts.items() if s is not None}
     return {**summary, "notes": splits.notes}
 
 
