@@ -11,6 +11,8 @@ from sumexp.errors import UserError
 class BackendUnsupported(UserError):
     """The requested backend cannot serve this model on this device and backend.fallback=false."""
 
+    stage = "backend"  # metrics.json: status unsupported, stage backend
+
 
 @dataclass
 class BuiltModel:
