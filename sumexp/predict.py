@@ -91,19 +91,13 @@ def _backend(cfg, name: str):
 
 
 def _read_rows(path: Path, cfg) -> tuple[list[str], list[str]]:
-    """(ids, dialogues) from the input file, cleaned as the run's splits were; ids are only ever written out."""
-    from sumexp.data.splits import _clean_dialogue
+    """(ids, dialogues) read and checked exactly as the run read its test split; ids are only ever written out."""
+    from sumexp.data.splits import _to_split
     from sumexp.data.tables import read_table
 
-    frame = read_table(path)
-    id_column, dialogue_column = cfg.data.id_column, cfg.data.dialogue_column
-    missing = [c for c in (id_column, dialogue_column) if c not in frame.columns]
-    if missing:
-        raise UserError(f"{path}: missing column(s) {', '.join(missing)}; it has {', '.join(map(str, frame.columns))}. "
-                        f"Write {id_column},{dialogue_column} rows")
-    if len(frame) == 0:
-        raise UserError(f"{path}: no rows; add {id_column},{dialogue_column} rows")
-    return [str(i) for i in frame[id_column]], [_clean_dialogue(str(d)) for d in frame[dialogue_column]]
+    split = _to_split("input", (read_table(path, cfg.data.get("encoding", "utf-8")), str(path)), cfg.data,
+                      labelled=False, notes=[])
+    return split.ids, split.dialogues
 
 
 def _tokenizer(model_dir: Path):

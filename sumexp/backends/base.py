@@ -28,7 +28,7 @@ class Backend:
     in sumexp/backends/matrix.py when this backend stands in for another.
     """
 
-    uses_unsloth = False  # unsloth patches transformers for the whole process: never mix the two kinds
+    family: str | None = None  # the family the matrix read for this model, when it needed to
 
     def __init__(self, name: str, fallback: bool = True, lora=None, quantization=None):
         self.name = name

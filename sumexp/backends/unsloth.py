@@ -18,9 +18,6 @@ from sumexp.models.loading import fit_to_tokenizer
 
 
 class Unsloth(LoRA):
-    uses_unsloth = True
-    family: str | None = None  # what the matrix read before transformers was imported, checked at build
-
     def prepare_process(self) -> None:
         why = probes.unsloth_importable()  # raises when transformers came first
         if why is not None:
