@@ -23,6 +23,7 @@ register_configs()
 def main(cfg: DictConfig) -> float | None:
     from hydra.core.hydra_config import HydraConfig
 
+    from sumexp.backends.base import BackendUnsupported
     from sumexp.results.files import write_failure
     from sumexp.security.secrets import redact
     from sumexp.task import run_experiment
@@ -38,7 +39,8 @@ def main(cfg: DictConfig) -> float | None:
         write_failure(run_dir, "interrupted by SIGINT before any checkpoint", stage="run", status="interrupted")
         raise SystemExit(128 + signal.SIGINT.value) from None
     except UserError as err:
-        write_failure(run_dir, redact(str(err)), stage=err.stage)
+        unsupported = isinstance(err, BackendUnsupported)  # a backend that cannot serve this model here
+        write_failure(run_dir, redact(str(err)), stage=err.stage, status="unsupported" if unsupported else "failed")
         _say(f"sumexp: error: {redact(str(err))}")
         if os.environ.get("HYDRA_FULL_ERROR") == "1":  # debugging: the traceback too
             raise

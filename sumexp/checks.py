@@ -32,6 +32,7 @@ def check_config(cfg) -> None:
     if cfg.score.aggregate not in ("mean", "max"):
         problems.append(f"score.aggregate={cfg.score.aggregate}: use mean or max")
     problems += _tracker_problems(cfg.report_to)
+    problems += _backend_problems(cfg.backend)
     for key in ("batch_size", "eval_batch_size", "grad_accum"):
         if cfg.optim[key] < 1:
             problems.append(f"optim.{key}={cfg.optim[key]}: must be at least 1")
@@ -106,3 +107,25 @@ def _tracker_problems(report_to: str) -> list[str]:
     if package and importlib.util.find_spec(package) is None:
         return [f"report_to={report_to}: the {package} package is not installed; pip install {package}, or report_to=none"]
     return []
+
+
+def _backend_problems(backend) -> list[str]:
+    from sumexp.backends.matrix import MATRIX
+
+    problems = []
+    if backend.name not in MATRIX:
+        problems.append(f"backend.name={backend.name}: not in the backend matrix; use one of {', '.join(MATRIX)}")
+    if backend.name != "full" and backend.lora is None:
+        problems.append(f"backend={backend.name}: backend.lora is null; adapters need r, alpha, dropout (see conf/backend/lora.yaml)")
+    if backend.lora is not None:
+        if backend.lora.r < 1 or backend.lora.alpha <= 0:
+            problems.append(f"backend.lora: r={backend.lora.r}, alpha={backend.lora.alpha}; both must be positive")
+        if not 0 <= backend.lora.dropout < 1:
+            problems.append(f"backend.lora.dropout={backend.lora.dropout}: must be in [0, 1)")
+    quantization = backend.quantization
+    if quantization is not None:
+        if quantization.quant_type not in ("nf4", "fp4"):
+            problems.append(f"backend.quantization.quant_type={quantization.quant_type}: use nf4 or fp4")
+        if quantization.compute_dtype not in PRECISIONS:
+            problems.append(f"backend.quantization.compute_dtype={quantization.compute_dtype}: use auto, bf16, fp16 or fp32")
+    return problems

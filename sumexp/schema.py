@@ -40,9 +40,32 @@ class ModelConfig:
 
 
 @dataclass
+class LoraSettings:
+    """LoRA adapters (lora, qlora, unsloth): the values all three share."""
+
+    r: int = 16  # adapter rank
+    alpha: int = 32  # scale = alpha / r
+    dropout: float = 0.1
+    target_modules: Optional[Any] = None  # null: peft's default for the architecture; "all-linear"; or a list of names
+    train_new_tokens: bool = True  # train the embedding (and untied output) rows of the added placeholder tokens
+
+
+@dataclass
+class QuantizationSettings:
+    """bitsandbytes 4-bit loading of the frozen base weights (qlora; unsloth when set)."""
+
+    quant_type: str = "nf4"  # nf4 | fp4
+    double_quant: bool = True  # quantize the quantization constants too (about 0.4 bits/weight less)
+    compute_dtype: str = "auto"  # auto: the training precision | bf16 | fp16 | fp32 (fp16 obeys model.allow_fp16)
+
+
+@dataclass
 class BackendConfig:
     _target_: str = MISSING  # the Backend class; imported only when this backend is selected
     name: str = MISSING
+    fallback: bool = True  # when this backend cannot serve the model on this device: the next that can (recorded)
+    lora: Optional[LoraSettings] = None  # null: no adapters (full fine-tuning)
+    quantization: Optional[QuantizationSettings] = None  # null: the base weights stay unquantized
 
 
 @dataclass

@@ -24,7 +24,10 @@ def run_experiment(cfg, run_dir: str | Path | None = None) -> dict:
     write_running(run_dir, cfg)
     splits = load_splits(cfg.data, cfg.seed)  # before the heavy imports: a data mistake fails in a second
 
-    from hydra.utils import instantiate
+    from sumexp.backends.matrix import select_backend
+
+    backend = select_backend(cfg)  # the compatibility matrix, before transformers loads: unsloth must come first
+
     from transformers import set_seed
 
     from sumexp.encoding import Encoder
@@ -40,7 +43,7 @@ def run_experiment(cfg, run_dir: str | Path | None = None) -> dict:
     tokenizer.padding_side = "right"  # training batches; generation picks the side per family
     model_config = load_model_config(cfg.model, tokenizer)
     check_model_limits(cfg, model_config)  # before the weights load
-    built = instantiate(cfg.backend).build(cfg.model, tokenizer, model_config)
+    built = backend.build(cfg, tokenizer, model_config, run_dir / "model")
     encoder = Encoder.from_config(cfg.model, tokenizer, model_config.is_encoder_decoder)
     encoded = encode_splits(encoder, splits, cfg.cache_dir)
     evaluator = _dev_evaluator(cfg, tokenizer, encoded.dev_prompts, splits.dev.references)

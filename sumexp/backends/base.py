@@ -1,7 +1,17 @@
-"""The interface every backend implements."""
+"""The interface every backend implements, and the error a backend that cannot serve raises."""
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
+from pathlib import Path
+
+from sumexp.errors import UserError
+
+
+class BackendUnsupported(UserError):
+    """The requested backend cannot serve this model on this device and backend.fallback=false."""
+
+    stage = "backend"  # metrics.json: status unsupported, stage backend
 
 
 @dataclass
@@ -12,10 +22,36 @@ class BuiltModel:
 
 
 class Backend:
-    """Loads the model for training. Subclasses override `build`."""
+    """Loads the model for training (`build`) and a finished run's model for prediction (`load_trained`).
 
-    def __init__(self, name: str):
+    Constructed from a conf/backend/*.yaml through its `_target_`; `note` is set by the selection
+    in sumexp/backends/matrix.py when this backend stands in for another.
+    """
+
+    family: str | None = None  # the family the matrix read for this model, when it needed to
+
+    def __init__(self, name: str, fallback: bool = True, lora=None, quantization=None):
         self.name = name
+        self.fallback = fallback
+        self.lora = lora
+        self.quantization = quantization
+        self.note: str | None = None
 
-    def build(self, model_cfg, tokenizer, model_config) -> BuiltModel:
+    def prepare_process(self) -> None:
+        """Refuse a process that unsloth has already patched: this job would train on patched code."""
+        if "unsloth" in sys.modules:
+            raise UserError(
+                f"backend={self.name}: this process already imported unsloth, which patches transformers for the "
+                f"whole process; run each backend in its own process (python -m sumexp ..., or a sweep's launcher)"
+            )
+
+    def build(self, cfg, tokenizer, model_config, model_dir: Path) -> BuiltModel:
+        """The model ready to train; anything a later prediction needs besides the trained weights goes in `model_dir`."""
         raise NotImplementedError
+
+    def load_trained(self, cfg, tokenizer, model_dir: Path):
+        """The model a finished run saved in `model_dir`, as it generated the run's predictions."""
+        raise NotImplementedError
+
+    def built(self, model) -> BuiltModel:
+        return BuiltModel(model=model, effective_backend=self.name, note=self.note)

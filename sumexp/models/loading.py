@@ -66,15 +66,34 @@ def load_model_config(model_cfg, tokenizer):
     return _from_hub(AutoConfig, model_cfg)
 
 
-def load_model(model_cfg, tokenizer, config, **load_kwargs):
-    """Seq2seq or causal LM by config, embeddings resized for the added placeholder tokens."""
+def load_model(model_cfg, tokenizer, config, folder=None, **load_kwargs):
+    """Seq2seq or causal LM by config, embeddings resized for the added placeholder tokens.
+
+    `folder`: load the weights from there instead (a run's saved base model); `load_kwargs` go to
+    from_pretrained (dtype, quantization_config, ...).
+    """
+    import copy
+
+    model_class = model_class_for(config)
+    if folder is not None:
+        model = model_class.from_pretrained(folder, trust_remote_code=model_cfg.trust_remote_code,
+                                            **weights_kwargs(model_cfg), **load_kwargs)
+    elif model_cfg.scratch is not None:
+        model = model_class.from_config(config)
+    else:  # a copy: from_pretrained writes e.g. quantization_config into the config it is given
+        model = _from_hub(model_class, model_cfg, config=copy.deepcopy(config), **weights_kwargs(model_cfg), **load_kwargs)
+    return fit_to_tokenizer(model, tokenizer)
+
+
+def model_class_for(config):
+    """AutoModelForSeq2SeqLM for encoder-decoders, AutoModelForCausalLM for the rest."""
     from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM
 
-    model_class = AutoModelForSeq2SeqLM if config.is_encoder_decoder else AutoModelForCausalLM
-    if model_cfg.scratch is not None:
-        model = model_class.from_config(config)
-    else:
-        model = _from_hub(model_class, model_cfg, config=config, **weights_kwargs(model_cfg), **load_kwargs)
+    return AutoModelForSeq2SeqLM if config.is_encoder_decoder else AutoModelForCausalLM
+
+
+def fit_to_tokenizer(model, tokenizer):
+    """Embeddings resized for the added tokens, and the tokenizer's pad and EOS ids wired in."""
     if model.get_input_embeddings().num_embeddings < len(tokenizer):
         model.resize_token_embeddings(len(tokenizer))
     model.config.pad_token_id = tokenizer.pad_token_id

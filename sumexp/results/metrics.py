@@ -40,6 +40,7 @@ def collect_metrics(run, training: dict) -> dict:
         "tokenizer": {"class": type(run.tokenizer).__name__, **run.fidelity.as_dict()},
         "params_total": total,
         "params_trainable": trainable,
+        "params_trainable_ratio": trainable / total if total else None,  # 1.0 for full fine-tuning
         "device": resources.device_name(),
         "seed": cfg.seed,
         "data": _data_summary(run.splits),

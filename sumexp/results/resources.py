@@ -22,10 +22,17 @@ def reset_peak_memory() -> None:
 
 
 def parameter_counts(model) -> tuple[int, int]:
-    """(total, trainable) parameters."""
-    total = sum(p.numel() for p in model.parameters())
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    """(total, trainable) parameters; a 4-bit weight counts its real elements, not its packed bytes."""
+    total = sum(_elements(p) for p in model.parameters())
+    trainable = sum(_elements(p) for p in model.parameters() if p.requires_grad)
     return total, trainable
+
+
+def _elements(param) -> int:
+    quant_state = getattr(param, "quant_state", None)  # bitsandbytes Params4bit: two weights per stored byte
+    if quant_state is not None and getattr(quant_state, "shape", None) is not None:
+        return int(quant_state.shape.numel())
+    return param.numel()
 
 
 # Dense bf16 peak FLOP/s of common training GPUs (vendor data sheets, without sparsity).

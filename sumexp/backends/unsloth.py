@@ -1,0 +1,89 @@
+"""unsloth: FastLanguageModel for causal models (its own CPU path on a CPU), FastModel for
+encoder-decoders on a GPU; LoRA adapters, 4-bit base where backend.quantization is set.
+
+unsloth patches transformers, peft and trl for the whole process and must be imported before
+them: the backend matrix imports it before anything else loads transformers, and refuses a
+process where that already happened.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from sumexp.backends import adapters, probes
+from sumexp.backends.base import BuiltModel
+from sumexp.backends.lora import LoRA
+from sumexp.backends.qlora import compute_dtype, keep_4bit_weights_trainable
+from sumexp.errors import UserError
+from sumexp.models.loading import fit_to_tokenizer
+
+
+class Unsloth(LoRA):
+    def prepare_process(self) -> None:
+        why = probes.unsloth_importable()  # raises when transformers came first
+        if why is not None:
+            raise UserError(f"backend=unsloth: {why}")
+
+    def build(self, cfg, tokenizer, model_config, model_dir: Path) -> BuiltModel:
+        family = "seq2seq" if model_config.is_encoder_decoder else "causal"
+        if self.family is not None and self.family != family:  # the matrix decided on the wrong family: a bug
+            raise RuntimeError(f"the backend matrix took model={cfg.model.name} for {self.family}; its config says {family}")
+        folder = adapters.base_folder(cfg, tokenizer, model_config, model_dir)
+        if folder is None:  # unsloth loads a tokenizer too: give it this run's, placeholders included
+            tokenizer.save_pretrained(model_dir)
+        model = self.load_base(cfg, tokenizer, model_config, folder, tokenizer_dir=folder or str(model_dir))
+        if self.quantization is not None and not getattr(model, "is_loaded_in_4bit", False):
+            self.note = "; ".join(filter(None, [self.note, "unsloth loaded the base unquantized: bitsandbytes 4-bit does not run here"]))
+        return self.built(self.add_adapters(model, tokenizer, model_config, cfg))
+
+    def load_base(self, cfg, tokenizer, model_config, folder: str | None, tokenizer_dir: str | None = None):
+        import torch
+
+        model, _ = _fast_class(model_config).from_pretrained(
+            model_name=folder or cfg.model.checkpoint,
+            tokenizer_name=tokenizer_dir or folder or cfg.model.checkpoint,
+            max_seq_length=_max_seq_length(cfg.model, model_config),
+            dtype=compute_dtype("auto", cfg.optim.precision, cfg.model.allow_fp16),  # never fp16 for the T5 family
+            load_in_4bit=self.quantization is not None,
+            use_gradient_checkpointing=cfg.optim.gradient_checkpointing,
+            trust_remote_code=cfg.model.trust_remote_code,
+            use_exact_model_name=True,  # no swap to a pre-quantized hub copy: the weights named are the weights used
+        )
+        keep_4bit_weights_trainable(model)  # unsloth's CPU path does this too; its GPU path has no such kernel
+        torch.manual_seed(cfg.seed)  # rows added by resizing are drawn at random: the same rows when predicting
+        return fit_to_tokenizer(model, tokenizer)
+
+    def load_trained(self, cfg, tokenizer, model_dir: Path):
+        from peft import PeftModel
+
+        folder = adapters.saved_base_folder(cfg, model_dir)
+        config = adapters.base_config(cfg, tokenizer, folder)
+        model = self.load_base(cfg, tokenizer, config, folder, tokenizer_dir=str(model_dir))
+        return PeftModel.from_pretrained(model, model_dir)
+
+    def add_adapters(self, model, tokenizer, model_config, cfg):
+        from peft import PeftModel
+
+        if isinstance(model, PeftModel):  # a resumed run: already wrapped
+            return model
+        kwargs = adapters.lora_kwargs(self.lora, model, tokenizer)
+        if model_config.is_encoder_decoder:
+            kwargs["task_type"] = "SEQ_2_SEQ_LM"
+        model = _fast_class(model_config).get_peft_model(
+            model, use_gradient_checkpointing=cfg.optim.gradient_checkpointing, random_state=cfg.seed, **kwargs
+        )
+        if self.lora.train_new_tokens:
+            adapters.check_token_rows_reach(model, len(tokenizer))
+        return model
+
+
+def _fast_class(model_config):
+    from unsloth import FastLanguageModel, FastModel
+
+    return FastModel if model_config.is_encoder_decoder else FastLanguageModel
+
+
+def _max_seq_length(model_cfg, model_config) -> int:
+    """The longest sequence a training example makes: the source (seq2seq) or prompt plus summary (causal)."""
+    if model_config.is_encoder_decoder:
+        return max(model_cfg.max_source_length, model_cfg.max_target_length)
+    return model_cfg.max_source_length + model_cfg.max_target_length

@@ -1,0 +1,131 @@
+"""`python -m sumexp.predict RUN_DIR --input FILE [--output FILE] [--merge]`: summarize new dialogues
+with a finished run's model (full or adapter), encoded and decoded exactly as the run did it.
+
+Reads `fname,dialogue` rows (the run's data.id_column / data.dialogue_column) and writes
+`fname,summary`; given the test file the run used, it reproduces the run's submission.csv.
+`--merge` also writes the adapter merged into its base, a plain transformers model, to RUN_DIR/model_merged.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from sumexp.errors import UserError
+
+MERGED_DIR = "model_merged"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        predict(args.run_dir, args.input, args.output, args.merge)
+    except UserError as err:
+        print(f"sumexp: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def predict(run_dir: Path, input_file: Path | None, output: Path | None, merge: bool) -> None:
+    if input_file is None and not merge:
+        raise UserError("--input: no input file; pass --input FILE with fname,dialogue rows (or --merge alone)")
+    cfg, backend_name = read_run(run_dir)
+    backend = _backend(cfg, backend_name)
+    if merge and not hasattr(backend, "load_merged"):
+        raise UserError(f"--merge: {run_dir} is a {backend.name} run; its model/ is a full model already")
+    backend.prepare_process()  # unsloth runs: unsloth is imported before transformers
+    rows = _read_rows(input_file, cfg) if input_file is not None else None  # a bad file fails before the model loads
+    tokenizer = _tokenizer(run_dir / "model")
+    if rows is not None:
+        output = output or run_dir / f"predict_{input_file.stem}.csv"
+        summaries = summarize(cfg, backend.load_trained(cfg, tokenizer, run_dir / "model"), tokenizer, rows[1])
+        from sumexp.results.files import write_submission
+
+        write_submission(output, rows[0], summaries)
+        print(f"sumexp: {len(summaries)} summaries -> {output}")
+    if merge:
+        print(f"sumexp: merged model -> {_write_merged(cfg, backend, tokenizer, run_dir)}")
+
+
+def read_run(run_dir: Path):
+    """The run's resolved config and the backend that trained it; a run that did not finish is an error."""
+    from omegaconf import OmegaConf
+
+    if not run_dir.is_dir():
+        raise UserError(f"{run_dir}: run folder not found; pass the folder of a finished run (outputs/DATE/TIME_...)")
+    config, metrics, model_dir = run_dir / ".hydra" / "config.yaml", run_dir / "metrics.json", run_dir / "model"
+    if not config.is_file():
+        raise UserError(f"{run_dir}: no .hydra/config.yaml; this is not a sumexp run folder")
+    try:
+        record = json.loads(metrics.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        record = {}
+    if record.get("status") != "completed":
+        raise UserError(f"{run_dir}: the run did not complete (metrics.json status {record.get('status')!r}); predict with a finished run")
+    if not ((model_dir / "adapter_config.json").is_file() or (model_dir / "config.json").is_file()):
+        raise UserError(f"{run_dir}: no model in model/ (neither config.json nor adapter_config.json); the run folder is incomplete")
+    return OmegaConf.load(config), record.get("backend_effective") or record.get("backend_requested")
+
+
+def summarize(cfg, model, tokenizer, dialogues: list[str]) -> list[str]:
+    """Summaries of `dialogues` with the run's own encoding and generation settings."""
+    from sumexp.encoding import Encoder
+    from sumexp.generation import generate_summaries
+    from sumexp.task import _max_new_tokens
+
+    encoder = Encoder.from_config(cfg.model, tokenizer, model.config.is_encoder_decoder)
+    prompts = [encoder.prompt_ids(d) for d in dialogues]
+    return generate_summaries(model, tokenizer, prompts, cfg.generation, _max_new_tokens(cfg),
+                              cfg.optim.eval_batch_size, desc="predict")
+
+
+def _backend(cfg, name: str):
+    from sumexp.backends.matrix import BACKEND_CLASSES, backend_for
+
+    if name not in BACKEND_CLASSES:
+        raise UserError(f"metrics.json: backend_effective={name} is not a backend this sumexp knows ({', '.join(BACKEND_CLASSES)})")
+    return backend_for(cfg.backend, name)
+
+
+def _read_rows(path: Path, cfg) -> tuple[list[str], list[str]]:
+    """(ids, dialogues) read and checked exactly as the run read its test split; ids are only ever written out."""
+    from sumexp.data.splits import _to_split
+    from sumexp.data.tables import read_table
+
+    split = _to_split("input", (read_table(path, cfg.data.get("encoding", "utf-8")), str(path)), cfg.data,
+                      labelled=False, notes=[])
+    return split.ids, split.dialogues
+
+
+def _tokenizer(model_dir: Path):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(model_dir)
+
+
+def _write_merged(cfg, backend, tokenizer, run_dir: Path) -> Path:
+    """The adapter merged into its base, saved whole or not at all."""
+    target = run_dir / MERGED_DIR
+    staging = run_dir / f".{MERGED_DIR}.{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    backend.load_merged(cfg, tokenizer, run_dir / "model").save_pretrained(staging)
+    tokenizer.save_pretrained(staging)
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(staging, target)
+    return target
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m sumexp.predict", description=__doc__.splitlines()[0])
+    parser.add_argument("run_dir", type=Path, help="a finished run's folder (it holds .hydra/, metrics.json, model/)")
+    parser.add_argument("--input", type=Path, help="CSV or JSONL with fname,dialogue rows")
+    parser.add_argument("--output", type=Path, help="where to write fname,summary (default RUN_DIR/predict_<input name>.csv)")
+    parser.add_argument("--merge", action="store_true", help=f"also write the adapter merged into its base to RUN_DIR/{MERGED_DIR}")
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())
