@@ -111,6 +111,8 @@ class RunConfig:
     seed: int = 42
     report_to: str = "none"  # none | tensorboard | wandb | mlflow
     keep_checkpoints: bool = False  # keep the per-epoch Trainer checkpoints beside the best model
+    force: bool = False  # run even when the run folder holds a completed run of the same config
+    verbose: bool = False  # every log line and progress bar on the terminal, not only in sumexp.log
 
 
 def register_configs() -> None:

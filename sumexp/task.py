@@ -4,17 +4,21 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from sumexp.checks import check_config
 from sumexp.data.splits import Split, Splits, load_splits
+from sumexp.sweep.distributed import is_main_process, world_size
+from sumexp.sweep.records import config_hash
 
 log = logging.getLogger(__name__)
 
 
 def run_experiment(cfg, run_dir: str | Path | None = None) -> dict:
     """Seed, load data, build, train, generate, score and write the results; returns the metrics."""
+    started = time.monotonic()
     run_dir = Path(run_dir) if run_dir else _hydra_run_dir()
     check_config(cfg)
 
@@ -36,15 +40,19 @@ def run_experiment(cfg, run_dir: str | Path | None = None) -> dict:
 
     fit = _fit(cfg, built.model, tokenizer, encoder, splits, run_dir)
     final_eval = fit.trainer.evaluate()  # the best weights: dev loss, dev ROUGE and the dev predictions
-    _save_best_model(fit.trainer, tokenizer, run_dir, keep_checkpoints=cfg.keep_checkpoints)
+    writer = is_main_process()  # data parallel: every rank trains and scores, rank 0 alone writes
+    if writer:
+        _save_best_model(fit.trainer, tokenizer, run_dir, keep_checkpoints=cfg.keep_checkpoints)
     test_summaries = _predict(cfg, fit.trainer.model, tokenizer, encoder, splits.test)
 
     from sumexp.results.files import write_run_outputs
     from sumexp.results.metrics import collect_metrics, summary_line
 
     metrics = collect_metrics(cfg, run_dir, splits, built, model_config, fit, final_eval)
-    write_run_outputs(run_dir, metrics, splits, fit.evaluator, test_summaries, fit.trainer.state.log_history)
-    print(summary_line(metrics), flush=True)
+    metrics.update(config_hash=config_hash(cfg), world_size=world_size(), wall_time_s=round(time.monotonic() - started, 2))
+    if writer:
+        write_run_outputs(run_dir, metrics, splits, fit.evaluator, test_summaries, fit.trainer.state.log_history)
+        print(summary_line(metrics), flush=True)
     return metrics
 
 
@@ -75,6 +83,7 @@ def _fit(cfg, model, tokenizer, encoder, splits: Splits, run_dir: Path) -> Fit:
         max_new_tokens=_max_new_tokens(cfg),
         batch_size=cfg.optim.eval_batch_size,
         scorer=RougeScorer(tokenizer=cfg.score.tokenizer, aggregate=cfg.score.aggregate, use_stemmer=cfg.score.use_stemmer),
+        progress=cfg.verbose,
     )
     cuda = torch.cuda.is_available()
     precision, note = resolve_precision(cfg.optim.precision, cfg.model.allow_fp16, cuda, cuda and torch.cuda.is_bf16_supported())
@@ -94,7 +103,8 @@ def _predict(cfg, model, tokenizer, encoder, split: Split | None) -> list[str] |
     from sumexp.generation import generate_summaries
 
     prompts = [encoder.prompt_ids(d) for d in split.dialogues]
-    return generate_summaries(model, tokenizer, prompts, cfg.generation, _max_new_tokens(cfg), cfg.optim.eval_batch_size, desc="test generate")
+    return generate_summaries(model, tokenizer, prompts, cfg.generation, _max_new_tokens(cfg), cfg.optim.eval_batch_size,
+                              desc="test generate", progress=cfg.verbose)
 
 
 def _save_best_model(trainer, tokenizer, run_dir: Path, keep_checkpoints: bool) -> None:
