@@ -4,6 +4,7 @@ from __future__ import annotations
 import importlib.util
 
 from sumexp.errors import UserError
+from sumexp.training.schedule import scheduler_kwargs
 from sumexp.training.precision import PRECISIONS
 
 DATA_SOURCES = ("sample", "files", "hf")
@@ -33,6 +34,10 @@ def check_config(cfg) -> None:
             problems.append(f"optim.{key}={cfg.optim[key]}: must be at least 1")
     if cfg.optim.max_steps <= 0 and cfg.optim.epochs <= 0:
         problems.append("optim.epochs and optim.max_steps are both 0: set optim.epochs > 0 or optim.max_steps > 0")
+    try:
+        scheduler_kwargs(cfg.optim)
+    except UserError as err:
+        problems.append(str(err))
     if problems:
         raise UserError("; ".join(problems))
 

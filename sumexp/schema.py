@@ -70,6 +70,7 @@ class OptimConfig:
     weight_decay: float = 0.0
     warmup: float = 0.0  # a ratio of the training steps when < 1, else a step count
     scheduler: str = "linear"  # any transformers scheduler name: linear, cosine, constant, ...
+    scheduler_kwargs: Dict[str, Any] = field(default_factory=dict)  # passed to the scheduler
     epochs: float = 3.0
     max_steps: int = -1  # > 0 overrides epochs
     batch_size: int = 8

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sumexp.checks import check_config
 from sumexp.data.splits import Split, Splits, load_splits
+from sumexp.results.files import write_running
 from sumexp.sweep.distributed import is_main_process, world_size
 from sumexp.sweep.records import config_hash
 
@@ -21,6 +22,9 @@ def run_experiment(cfg, run_dir: str | Path | None = None) -> dict:
     started = time.monotonic()
     run_dir = Path(run_dir) if run_dir else _hydra_run_dir()
     check_config(cfg)
+    writer = is_main_process()  # data parallel: every rank trains and scores, rank 0 alone writes
+    if writer:
+        write_running(run_dir, cfg)
 
     from hydra.utils import instantiate
     from transformers import set_seed
@@ -39,8 +43,7 @@ def run_experiment(cfg, run_dir: str | Path | None = None) -> dict:
     encoder = Encoder.from_config(cfg.model, tokenizer, model_config.is_encoder_decoder)
 
     fit = _fit(cfg, built.model, tokenizer, encoder, splits, run_dir)
-    final_eval = fit.trainer.evaluate()  # the best weights: dev loss, dev ROUGE and the dev predictions
-    writer = is_main_process()  # data parallel: every rank trains and scores, rank 0 alone writes
+    best = _best_evaluation(fit)
     if writer:
         _save_best_model(fit.trainer, tokenizer, run_dir, keep_checkpoints=cfg.keep_checkpoints)
     test_summaries = _predict(cfg, fit.trainer.model, tokenizer, encoder, splits.test)
@@ -48,10 +51,12 @@ def run_experiment(cfg, run_dir: str | Path | None = None) -> dict:
     from sumexp.results.files import write_run_outputs
     from sumexp.results.metrics import collect_metrics, summary_line
 
-    metrics = collect_metrics(cfg, run_dir, splits, built, model_config, fit, final_eval)
-    metrics.update(config_hash=config_hash(cfg), world_size=world_size(), wall_time_s=round(time.monotonic() - started, 2))
+    metrics = collect_metrics(cfg, run_dir, splits, built, model_config, fit, best)
+    # Sweep bookkeeping: the fingerprint that lets a re-run skip this job, and where and how long it ran.
+    metrics.update(config_hash=config_hash(cfg), world_size=world_size(), pid=os.getpid(),
+                   wall_time_s=round(time.monotonic() - started, 2))
     if writer:
-        write_run_outputs(run_dir, metrics, splits, fit.evaluator, test_summaries, fit.trainer.state.log_history)
+        write_run_outputs(run_dir, metrics, splits, best.predictions, test_summaries, fit.trainer.state.log_history)
         print(summary_line(metrics), flush=True)
     return metrics
 
@@ -95,6 +100,17 @@ def _fit(cfg, model, tokenizer, encoder, splits: Splits, run_dir: Path) -> Fit:
     args = training_arguments(cfg, str(run_dir / "checkpoints"), precision, learning_rate)
     trainer = build_trainer(cfg, model, tokenizer, train_set, dev_set, evaluator, args)
     return Fit(trainer, evaluator, trainer.train(), precision, note)
+
+
+def _best_evaluation(fit: Fit):
+    """The dev evaluation of the weights training ended with: the Trainer has loaded the best
+    checkpoint, whose summaries and scores were kept when it was evaluated, so no second pass."""
+    state = fit.trainer.state
+    step = state.best_global_step or state.global_step  # no best: the final weights
+    evaluation = fit.evaluator.by_step.get(step)
+    if evaluation is None:  # the final weights were never evaluated
+        evaluation = fit.evaluator.evaluate(fit.trainer.model, step)
+    return evaluation
 
 
 def _predict(cfg, model, tokenizer, encoder, split: Split | None) -> list[str] | None:

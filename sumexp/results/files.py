@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import tempfile
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
@@ -31,9 +33,17 @@ def write_csv(path: Path, frame: pd.DataFrame) -> None:
 
 
 def write_dev_predictions(path: Path, ids, predictions, references) -> None:
-    """fname, prediction, references (a JSON list, so multi-reference rows stay one cell)."""
-    refs = [json.dumps(r, ensure_ascii=False) for r in references]
-    write_csv(path, pd.DataFrame({"fname": ids, "prediction": predictions, "references": refs}))
+    """fname, prediction, then the references as the data has them: `summary`, or summary1..N.
+
+    Plain text cells in the input's own column names, so `python -m sumexp.score FILE FILE`
+    re-scores the run exactly (a JSON list in one cell would be scored as one reference).
+    """
+    columns = {"fname": list(ids), "prediction": list(predictions)}
+    most = max((len(refs) for refs in references), default=1)
+    names = ["summary"] if most == 1 else [f"summary{i}" for i in range(1, most + 1)]
+    for i, name in enumerate(names):
+        columns[name] = [refs[i] if i < len(refs) else "" for refs in references]
+    write_csv(path, pd.DataFrame(columns))
 
 
 def write_submission(path: Path, ids, summaries) -> None:
@@ -41,14 +51,27 @@ def write_submission(path: Path, ids, summaries) -> None:
     write_csv(path, pd.DataFrame({"fname": ids, "summary": summaries}))
 
 
+def write_running(run_dir: Path, cfg) -> None:
+    """The marker of a run in progress, replaced by the final metrics.json (or a failure record)."""
+    write_json(run_dir / "metrics.json", {
+        "status": "running",
+        "model": cfg.model.name,
+        "backend_requested": cfg.backend.name,
+        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "run_dir": str(run_dir),
+    })
+
+
 def write_failure(run_dir: Path, error: str, stage: str) -> None:
     """A metrics.json that says the run failed and why, so a sweep's report still lists it."""
     write_json(run_dir / "metrics.json", {"status": "failed", "stage": stage, "error": error})
 
 
-def write_run_outputs(run_dir: Path, metrics: dict, splits, evaluator, test_summaries, log_history) -> None:
+def write_run_outputs(run_dir: Path, metrics: dict, splits, dev_predictions, test_summaries, log_history) -> None:
     """Predictions, submission and training log first; metrics.json last marks the run complete."""
-    write_dev_predictions(run_dir / "dev_predictions.csv", splits.dev.ids, evaluator.predictions, splits.dev.references)
+    write_dev_predictions(run_dir / "dev_predictions.csv", splits.dev.ids, dev_predictions, splits.dev.references)
     if test_summaries is not None:
         write_submission(run_dir / "submission.csv", splits.test.ids, test_summaries)
     write_atomic(run_dir / "train_log.jsonl", "".join(json.dumps(entry) + "\n" for entry in log_history))

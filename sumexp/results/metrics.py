@@ -4,17 +4,20 @@ from __future__ import annotations
 from pathlib import Path
 
 from sumexp.results import resources
+from sumexp.scoring.rouge import METRICS
 from sumexp.training.trainer import BEST_METRIC, StepTimer
 
 
-def collect_metrics(cfg, run_dir: Path, splits, built, model_config, fit, final_eval: dict) -> dict:
+def collect_metrics(cfg, run_dir: Path, splits, built, model_config, fit, best) -> dict:
+    """Everything the run measured; every ROUGE figure on the 0-100 scale."""
     trainer = fit.trainer
-    scores = fit.evaluator.scores
     total, trainable = resources.parameter_counts(trainer.model)
     peak_mb, peak_kind = resources.peak_memory_mb()
     step_seconds = next(cb.seconds for cb in trainer.callback_handler.callbacks if isinstance(cb, StepTimer))
     # Fractional epochs x rows counts the short last batch of each epoch right; steps x batch size would not.
     samples = trainer.state.epoch * len(trainer.train_dataset)
+    tokens_per_second = trainer.tokens_trained / step_seconds if step_seconds else None
+    scores = percent_scores(best.scores)
     return {
         "status": "completed",
         "model": cfg.model.name,
@@ -32,14 +35,19 @@ def collect_metrics(cfg, run_dir: Path, splits, built, model_config, fit, final_
         "dev_rouge_mean": scores[BEST_METRIC],
         "dev_rouge_mean_untrained": _untrained_score(trainer.state.log_history),
         "dev_rouge": scores,  # precision, recall and F1 of each, with the tokenizer and aggregation used
-        "eval_loss": final_eval.get("eval_loss"),
+        "dev_step": best.step,  # the evaluation these dev numbers and predictions come from
+        "eval_loss": _logged_at(trainer.state.log_history, best.step, "eval_loss"),
         "train_loss": fit.train_result.training_loss,
         "train_runtime_s": fit.train_result.metrics.get("train_runtime"),  # wall time, dev evaluations included
         "train_step_time_s": step_seconds,
         "train_samples_per_second": samples / step_seconds if step_seconds else None,  # optimizer steps only
+        "train_tokens_per_second": tokens_per_second,  # non-padding tokens, optimizer steps only
+        "train_tokens": trainer.tokens_trained,
+        "eval_seconds": trainer.eval_seconds,  # dev loss, generation and ROUGE at every evaluation
+        "mfu": resources.model_flops_utilization(total, tokens_per_second),
         "train_steps": trainer.state.global_step,
         "epochs": trainer.state.epoch,
-        "best_checkpoint_step": _best_step(trainer.state.best_model_checkpoint),
+        "best_checkpoint_step": trainer.state.best_global_step,
         "peak_memory_mb": peak_mb,
         "peak_memory_kind": peak_kind,
         "params_total": total,
@@ -52,16 +60,25 @@ def collect_metrics(cfg, run_dir: Path, splits, built, model_config, fit, final_
     }
 
 
+def percent_scores(scores: dict) -> dict:
+    """The scorer's result with precision, recall and F1 moved from 0-1 to 0-100, like rouge_mean."""
+    scaled = dict(scores)
+    for metric in METRICS:
+        scaled[metric] = {field: 100 * value for field, value in scores[metric].items()}
+    return scaled
+
+
+def _logged_at(log_history: list[dict], step: int, key: str):
+    """The value of `key` logged at `step`, if it was."""
+    return next((entry[key] for entry in log_history if entry.get("step") == step and key in entry), None)
+
+
 def _untrained_score(log_history: list[dict]) -> float | None:
     """Dev ROUGE mean of the evaluation at step 0 (optim.eval_on_start), if there was one."""
     for entry in log_history:
         if entry.get("step") == 0 and f"eval_{BEST_METRIC}" in entry:
             return entry[f"eval_{BEST_METRIC}"]
     return None
-
-
-def _best_step(checkpoint: str | None) -> int | None:
-    return int(checkpoint.rsplit("-", 1)[1]) if checkpoint else None
 
 
 def _data_summary(splits) -> dict:
@@ -73,12 +90,12 @@ def _data_summary(splits) -> dict:
 def summary_line(metrics: dict) -> str:
     return (
         f"sumexp: {metrics['model']} / {metrics['backend_effective']} | dev ROUGE-1/2/L "
-        f"{100 * metrics['dev_rouge1']:.2f}/{100 * metrics['dev_rouge2']:.2f}/{100 * metrics['dev_rougeL']:.2f} "
+        f"{metrics['dev_rouge1']:.2f}/{metrics['dev_rouge2']:.2f}/{metrics['dev_rougeL']:.2f} "
         f"mean {metrics['dev_rouge_mean']:.2f} (untrained {_fmt(metrics.get('dev_rouge_mean_untrained'))}) | "
-        f"{metrics['train_samples_per_second']:.1f} samples/s | peak {metrics['peak_memory_mb']:.0f} MB | "
+        f"{_fmt(metrics['train_tokens_per_second'], '.0f')} tokens/s | peak {metrics['peak_memory_mb']:.0f} MB | "
         f"{metrics['run_dir']}"
     )
 
 
-def _fmt(value) -> str:
-    return "n/a" if value is None else f"{value:.2f}"
+def _fmt(value, spec: str = ".2f") -> str:
+    return "n/a" if value is None else format(value, spec)

@@ -1,4 +1,4 @@
-"""The task wrapper every CLI run and sweep job goes through: skip, mark running, run, record the outcome.
+"""The task wrapper every CLI run and sweep job goes through: skip, run, record a failure.
 
 A single run keeps the CLI contract (one line and exit 2 for a user error, a traceback for a bug).
 In a sweep a job never raises for its own failure: the failure is recorded in its metrics.json,
@@ -34,10 +34,7 @@ def run_task(cfg) -> float | None:
         print(f"sumexp: skipped {run_dir.name}: it already completed with this config (force=true runs it again)", flush=True)
         return done.get("dev_rouge_mean")
     setup_distributed()
-    main = is_main_process()
-    if main:
-        records.write_running(cfg, run_dir)
-    return _run_and_record(cfg, run_dir, in_sweep, record=main)
+    return _run_and_record(cfg, run_dir, in_sweep, record=is_main_process())
 
 
 def _run_and_record(cfg, run_dir: Path, in_sweep: bool, record: bool) -> float | None:

@@ -1,9 +1,8 @@
-"""What a job folder says about its run: the config fingerprint, and the running, failed and completed records."""
+"""What a job folder says about its run: the config fingerprint, the completed record, and failure records."""
 from __future__ import annotations
 
 import hashlib
 import json
-import time
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -40,13 +39,6 @@ def identity(cfg, run_dir: Path) -> dict:
     """The keys every record carries, so a report can place a run that never finished."""
     return {"model": cfg.model.name, "backend_requested": cfg.backend.name, "config_hash": config_hash(cfg),
             "run_dir": str(run_dir)}
-
-
-def write_running(cfg, run_dir: Path) -> None:
-    """The marker a live sweep's report shows as running; the final record replaces it."""
-    from sumexp.results.files import write_json
-
-    write_json(Path(run_dir) / "metrics.json", {"status": "running", **identity(cfg, run_dir), "started_at": time.time()})
 
 
 def write_failed(cfg, run_dir: Path, status: str, stage: str, error: str, seconds: float) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 
 from transformers import (
     DataCollatorForSeq2Seq,
@@ -15,45 +16,78 @@ from transformers import (
 
 from sumexp.encoding import IGNORE_INDEX
 from sumexp.generation import generate_summaries
+from sumexp.training.schedule import scheduler_kwargs
 
 log = logging.getLogger(__name__)
 
 BEST_METRIC = "rouge_mean"  # dev ROUGE mean picks the checkpoint and drives early stopping
 
 
+@dataclass
+class DevEvaluation:
+    """One evaluation's dev summaries and their ROUGE, kept so the best one needs no second pass."""
+
+    step: int
+    predictions: list[str]
+    scores: dict  # RougeScorer.score output: P/R/F on 0-1, rouge_mean on 0-100
+
+
 class DevEvaluator:
-    """Generates dev summaries with the current weights and scores them; keeps the last predictions."""
+    """Generates dev summaries with the current weights and scores them; keeps every evaluation by step."""
 
     def __init__(self, tokenizer, prompts, references, gen_cfg, max_new_tokens, batch_size, scorer, progress=False):
         self.tokenizer, self.prompts, self.references = tokenizer, prompts, references
         self.gen_cfg, self.max_new_tokens, self.batch_size = gen_cfg, max_new_tokens, batch_size
         self.scorer, self.progress = scorer, progress  # progress: the generate/tokenize/rouge bars (verbose)
-        self.predictions: list[str] = []
-        self.scores: dict = {}
+        self.by_step: dict[int, DevEvaluation] = {}  # a few KB each: dev summaries are short
 
-    def __call__(self, model) -> dict[str, float]:
-        self.predictions = generate_summaries(
+    def __call__(self, model, step: int) -> dict[str, float]:
+        """ROUGE F1 of each kind and their mean, all on the 0-100 scale, for the Trainer's log."""
+        evaluation = self.evaluate(model, step)
+        f1 = {name: 100 * evaluation.scores[name]["fmeasure"] for name in ("rouge1", "rouge2", "rougeL")}
+        return {**f1, BEST_METRIC: evaluation.scores[BEST_METRIC]}
+
+    def evaluate(self, model, step: int) -> DevEvaluation:
+        predictions = generate_summaries(
             model, self.tokenizer, self.prompts, self.gen_cfg, self.max_new_tokens, self.batch_size,
             desc="dev generate", progress=self.progress,
         )
-        self.scores = self.scorer.score(self.predictions, self.references, progress=self.progress)
-        f1 = {name: self.scores[name]["fmeasure"] for name in ("rouge1", "rouge2", "rougeL")}
-        return {**f1, BEST_METRIC: self.scores[BEST_METRIC]}
+        scores = self.scorer.score(predictions, self.references, progress=self.progress)
+        self.by_step[step] = DevEvaluation(step, predictions, scores)
+        return self.by_step[step]
 
 
 class SummarizationTrainer(Trainer):
-    """A Trainer whose evaluation adds generated-summary ROUGE to the dev loss."""
+    """A Trainer whose evaluation adds generated-summary ROUGE to the dev loss, and that counts
+    the tokens it trains on and the seconds it spends evaluating."""
 
     def __init__(self, *args, dev_evaluator: DevEvaluator, **kwargs):
         super().__init__(*args, **kwargs)
         self.dev_evaluator = dev_evaluator
+        self.tokens_trained = 0  # non-padding tokens through the model in optimizer steps
+        self.eval_seconds = 0.0  # dev loss, generation and scoring, every evaluation together
+
+    def training_step(self, model, inputs, num_items_in_batch=None):
+        self.tokens_trained += count_tokens(inputs, self.model.config.is_encoder_decoder)
+        return super().training_step(model, inputs, num_items_in_batch)
 
     def evaluation_loop(self, dataloader, description, prediction_loss_only=None, ignore_keys=None, metric_key_prefix="eval"):
+        start = time.perf_counter()
         # Loss only: logits of a whole dev set are large and the summaries come from generate().
         output = super().evaluation_loop(dataloader, description, True, ignore_keys, metric_key_prefix)
-        scores = self.dev_evaluator(self.model)
+        scores = self.dev_evaluator(self.model, self.state.global_step)
         output.metrics.update({f"{metric_key_prefix}_{name}": value for name, value in scores.items()})
+        self.eval_seconds += time.perf_counter() - start
         return output
+
+
+def count_tokens(batch, is_encoder_decoder: bool) -> int:
+    """Non-padding tokens in a training batch: the source, plus the summary for an encoder-decoder
+    (a causal model's labels are inside its input_ids already)."""
+    tokens = int(batch["attention_mask"].sum())
+    if is_encoder_decoder:
+        tokens += int((batch["labels"] != IGNORE_INDEX).sum())
+    return tokens
 
 
 class StepTimer(TrainerCallback):
@@ -78,7 +112,6 @@ class ConsoleProgress(TrainerCallback):
     def __init__(self):
         self.bar = None
         self.postfix: dict[str, str] = {}
-        self.trained = False
 
     def on_train_begin(self, args, state, control, **kwargs):
         if state.is_world_process_zero:
@@ -101,13 +134,12 @@ class ConsoleProgress(TrainerCallback):
         if not state.is_world_process_zero or not metrics:
             return
         score = metrics.get(f"eval_{BEST_METRIC}")
-        when = "best model" if self.trained else ("untrained" if state.global_step == 0 else f"epoch {state.epoch:.2f}")
+        when = "untrained" if state.global_step == 0 else f"epoch {state.epoch:.2f}"
         self._write(f"dev @ step {state.global_step} ({when}): loss {metrics.get('eval_loss', float('nan')):.4f}, "
                     f"ROUGE mean {score:.2f}")
         self._show(**{"dev ROUGE": f"{score:.2f}"})
 
     def on_train_end(self, args, state, control, **kwargs):
-        self.trained = True
         if self.bar is not None:
             self.bar.close()
             self.bar = None
@@ -144,6 +176,7 @@ def training_arguments(cfg, output_dir: str, precision: str, learning_rate: floa
         weight_decay=optim.weight_decay,
         warmup_steps=optim.warmup,
         lr_scheduler_type=optim.scheduler,
+        lr_scheduler_kwargs=scheduler_kwargs(optim),
         num_train_epochs=optim.epochs,
         max_steps=optim.max_steps,
         per_device_train_batch_size=optim.batch_size,
