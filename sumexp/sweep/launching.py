@@ -36,6 +36,11 @@ class Job:
     run_dir: Path
 
     @property
+    def number(self) -> int:
+        """1-based, across every launch of the sweep."""
+        return self.config.hydra.job.num + 1
+
+    @property
     def task_config(self) -> DictConfig:
         cfg = copy.deepcopy(self.config)
         with read_write(cfg), open_dict(cfg):
@@ -50,7 +55,7 @@ def launch_jobs(launcher, job_overrides, initial_job_idx: int) -> list[JobReturn
     sweep_dir = Path(str(launcher.config.hydra.sweep.dir))
     sweep_dir.mkdir(parents=True, exist_ok=True)
     jobs = [_compose_job(launcher, overrides, initial_job_idx + i, i) for i, overrides in enumerate(job_overrides)]
-    progress = Progress(len(jobs))
+    progress = Progress(initial_job_idx + len(jobs))  # Optuna launches a batch at a time: count them all
     progress.say(f"sweep of {len(jobs)} job(s) in {sweep_dir}, {launcher.max_parallel} at a time; "
                  "each job's output is in its folder")
     returns: dict[int, JobReturn] = {}
@@ -173,7 +178,7 @@ class Progress:
         print(f"sumexp: {text}", flush=True)
 
     def started(self, job: Job) -> None:
-        self.say(f"[{job.position + 1}/{self.total}] {job.run_dir.name}: started")
+        self.say(f"[{job.number}/{self.total}] {job.run_dir.name}: started")
 
     def finished(self, job: Job, outcome: str, metrics: dict, seconds: float | None = None) -> None:
         score = metrics.get("dev_rouge_mean")
@@ -181,4 +186,4 @@ class Progress:
         if metrics.get("error") and metrics.get("status") != "completed":
             detail += f": {metrics['error']}"
         took = f" in {seconds:.0f} s" if seconds is not None else ""
-        self.say(f"[{job.position + 1}/{self.total}] {job.run_dir.name}: {outcome}{took}{detail}")
+        self.say(f"[{job.number}/{self.total}] {job.run_dir.name}: {outcome}{took}{detail}")
