@@ -54,8 +54,9 @@ def _memory_kind(done: pd.DataFrame) -> str:
 
 def _legends(axis, colours: dict, markers: dict) -> None:
     from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
-    handles = [Line2D([], [], color=c, marker="o", linestyle="", label=m) for m, c in colours.items()]
+    handles = [Patch(color=c, label=m) for m, c in colours.items()]
     handles += [Line2D([], [], color="grey", marker=k, linestyle="", label=b) for b, k in markers.items()]
     if handles:
         axis.legend(handles=handles, fontsize=8, loc="best", title="model (colour) / backend (marker)", title_fontsize=8)
