@@ -70,6 +70,9 @@ wait_for_pid() {
 
 down() {
     [[ -f $state ]] || exit 0
+    if [[ -s $state ]]; then  # a cluster this script started: let its jobs' steps finish (they report to slurmd)
+        for _ in $(seq 60); do [[ -z $(squeue -h 2>/dev/null) ]] && break; sleep 0.5; done
+    fi
     tac "$state" | while read -r pid; do kill "$pid" 2>/dev/null || true; done  # slurmd, slurmctld, then munged
     rm -f "$state"
 }
