@@ -13,10 +13,12 @@ NOT_IN_FINGERPRINT = ("hydra", "force", "verbose")
 
 def config_hash(cfg) -> str:
     """A fingerprint of the resolved task config: equal hashes mean the run would compute the same thing."""
-    data = OmegaConf.to_container(cfg, resolve=True) if OmegaConf.is_config(cfg) else dict(cfg)
-    for key in NOT_IN_FINGERPRINT:
-        data.pop(key, None)
+    data = {key: _plain(cfg[key]) for key in cfg if key not in NOT_IN_FINGERPRINT}  # hydra's node is never resolved
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _plain(value):
+    return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
 
 
 def read_metrics(run_dir: Path) -> dict | None:
