@@ -27,6 +27,10 @@ def run_experiment(cfg, run_dir: str | Path | None = None) -> dict:
         write_running(run_dir, cfg)
 
     from hydra.utils import instantiate
+
+    from sumexp.sweep.console import quiet_libraries
+
+    quiet_libraries(cfg.verbose)  # imports transformers: after anything that must be imported before it
     from transformers import set_seed
 
     from sumexp.encoding import Encoder

@@ -103,3 +103,14 @@ def test_the_launcher_plugin_is_found_from_any_folder_once_installed(tmp_path):
             "print(sorted(p.__name__ for p in Plugins.instance().discover(Launcher)))")
     run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert "LocalProcessLauncher" in run.stdout and "SlurmLauncher" in run.stdout, run.stderr
+
+
+def test_a_backend_that_cannot_serve_is_recorded_as_unsupported():
+    from sumexp.errors import UserError
+    from sumexp.sweep.job import _status_of
+
+    class BackendUnsupported(UserError):  # the backends' error, matched by name
+        pass
+
+    assert _status_of(BackendUnsupported("qlora needs CUDA")) == "unsupported"
+    assert _status_of(UserError("optim.lr=-1: must be positive")) == "failed"

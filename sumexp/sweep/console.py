@@ -5,6 +5,7 @@ Everything still goes to the run's sumexp.log (Hydra's file handler); only the c
 from __future__ import annotations
 
 import logging
+import sys
 
 
 class ConsoleFilter(logging.Filter):
@@ -21,7 +22,9 @@ class ConsoleFilter(logging.Filter):
 
 
 def _is_console(handler: logging.Handler) -> bool:
-    return isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler)
+    """A handler writing to the terminal's stdout or stderr (not a file, not a test's capture buffer)."""
+    stream = getattr(handler, "stream", None)
+    return isinstance(handler, logging.StreamHandler) and stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__)
 
 
 def filter_console(logger: logging.Logger, verbose: bool) -> None:

@@ -38,12 +38,10 @@ def run_task(cfg) -> float | None:
 
 
 def _run_and_record(cfg, run_dir: Path, in_sweep: bool, record: bool) -> float | None:
-    from sumexp.sweep.console import quiet_libraries
     from sumexp.task import run_experiment
 
     started = time.monotonic()
     try:
-        quiet_libraries(cfg.verbose)
         return run_experiment(cfg, run_dir)["dev_rouge_mean"]
     except UserError as err:
         if record:
