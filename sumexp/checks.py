@@ -1,9 +1,12 @@
 """Check a composed run config before anything heavy runs, reporting every problem at once."""
 from __future__ import annotations
 
+import codecs
 import importlib.util
 
+from sumexp.data.rows import ON_BAD_ROWS
 from sumexp.errors import UserError
+from sumexp.security.trust import remote_code_problems
 from sumexp.training.schedule import scheduler_kwargs
 from sumexp.training.precision import PRECISIONS
 
@@ -32,14 +35,68 @@ def check_config(cfg) -> None:
     for key in ("batch_size", "eval_batch_size", "grad_accum"):
         if cfg.optim[key] < 1:
             problems.append(f"optim.{key}={cfg.optim[key]}: must be at least 1")
-    if cfg.optim.max_steps <= 0 and cfg.optim.epochs <= 0:
+    if cfg.optim.max_steps <= 0 and cfg.optim.epochs == 0:
         problems.append("optim.epochs and optim.max_steps are both 0: set optim.epochs > 0 or optim.max_steps > 0")
     try:
         scheduler_kwargs(cfg.optim)
     except UserError as err:
         problems.append(str(err))
+    problems += _number_problems(cfg) + _data_problems(cfg.data) + remote_code_problems(cfg.model)
     if problems:
         raise UserError("; ".join(problems))
+
+
+def check_model_limits(cfg, model_config) -> None:
+    """Token lengths against the model's position limit, once its config is known and before weights load."""
+    limit = getattr(model_config, "max_position_embeddings", None)  # None: relative positions (T5)
+    if isinstance(limit, int) and limit > 0:
+        problems = _position_problems(cfg, model_config.is_encoder_decoder, limit)
+        if problems:
+            raise UserError(f"model={cfg.model.name}: " + "; ".join(problems))
+
+
+def _position_problems(cfg, is_encoder_decoder: bool, limit: int) -> list[str]:
+    new_tokens = cfg.generation.max_new_tokens or cfg.model.max_target_length
+    if not is_encoder_decoder:  # the prompt and what is generated share the positions
+        if cfg.model.max_source_length + new_tokens <= limit:
+            return []
+        return [f"model.max_source_length + generation.max_new_tokens = {cfg.model.max_source_length} + {new_tokens}: "
+                f"above the model's {limit} positions; lower one so they fit"]
+    lengths = {"model.max_source_length": cfg.model.max_source_length, "model.max_target_length": cfg.model.max_target_length,
+               "generation.max_new_tokens": cfg.generation.max_new_tokens or 0}
+    return [f"{key}={value}: above the model's {limit} positions; lower it to at most {limit}"
+            for key, value in lengths.items() if value > limit]
+
+
+def _number_problems(cfg) -> list[str]:
+    """Values that must be positive; `not x > 0` also catches NaN."""
+    lr_key, lr = ("optim.lr", cfg.optim.lr) if cfg.optim.lr is not None else ("model.learning_rate", cfg.model.learning_rate)
+    problems = [] if lr > 0 else [f"{lr_key}={lr}: must be above 0, e.g. {lr_key}=5e-5"]
+    if not cfg.optim.epochs >= 0:
+        problems.append(f"optim.epochs={cfg.optim.epochs}: must be 0 or more (0 with optim.max_steps > 0), e.g. optim.epochs=3")
+    counts = {
+        "model.max_source_length": cfg.model.max_source_length,
+        "model.max_target_length": cfg.model.max_target_length,
+        "generation.max_new_tokens": cfg.generation.max_new_tokens,
+        "generation.num_beams": cfg.generation.num_beams,
+        "data.max_train_samples": cfg.data.max_train_samples,
+        "data.max_eval_samples": cfg.data.max_eval_samples,
+    }
+    return problems + [f"{key}={value}: must be at least 1" for key, value in counts.items() if value is not None and value < 1]
+
+
+def _data_problems(data) -> list[str]:
+    problems = []
+    fraction = data.holdout_when_no_train
+    if fraction is not None and not 0 < fraction < 1:
+        problems.append(f"data.holdout_when_no_train={fraction}: must be between 0 and 1 (a fraction of the dev file), e.g. 0.2, or null")
+    if data.on_bad_rows not in ON_BAD_ROWS:
+        problems.append(f"data.on_bad_rows={data.on_bad_rows}: use one of {', '.join(ON_BAD_ROWS)}")
+    try:
+        codecs.lookup(data.encoding)
+    except LookupError:
+        problems.append(f"data.encoding={data.encoding}: not an encoding Python knows; use e.g. utf-8 or cp949")
+    return problems
 
 
 def _tracker_problems(report_to: str) -> list[str]:

@@ -44,7 +44,10 @@ class Encoder:
     def prompt_ids(self, dialogue: str) -> list[int]:
         """What the model sees at generation time: the source (seq2seq) or the prompt (causal)."""
         if self.is_encoder_decoder:
-            return self._ids(self.source_prefix + dialogue, special=True)[: self.max_source_length]
+            # The tokenizer's own truncation cuts the text and keeps the specials it adds (BART's and
+            # T5's EOS), which pretrained encoders always saw at the end of their input.
+            source = self.tokenizer(self.source_prefix + dialogue, truncation=True, max_length=self.max_source_length)
+            return source["input_ids"]
         return self._causal_prompt(dialogue)
 
     def train_features(self, dialogue: str, summary: str) -> dict[str, list[int]]:

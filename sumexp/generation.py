@@ -1,4 +1,4 @@
-"""Generate summaries in batches: left padding, and only the newly generated tokens are decoded."""
+"""Generate summaries in batches: padding on the side each family needs, only new tokens decoded."""
 from __future__ import annotations
 
 
@@ -10,12 +10,13 @@ def generate_summaries(model, tokenizer, prompts: list[list[int]], gen_cfg, max_
 
     # Similar lengths in a batch waste less compute on padding; the order is restored at the end.
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+    side = padding_side(model.config.is_encoder_decoder)
     summaries: list[str] = [""] * len(prompts)
     was_training = model.training
     model.eval()
     for start in tqdm(range(0, len(order), batch_size), desc=desc, unit="batch", leave=False, disable=not progress):
         indices = order[start : start + batch_size]
-        batch = tokenizer.pad({"input_ids": [prompts[i] for i in indices]}, padding_side="left", return_tensors="pt")
+        batch = tokenizer.pad({"input_ids": [prompts[i] for i in indices]}, padding_side=side, return_tensors="pt")
         batch = batch.to(model.device)
         with torch.no_grad():
             output = model.generate(
@@ -33,3 +34,10 @@ def generate_summaries(model, tokenizer, prompts: list[list[int]], gen_cfg, max_
             summaries[i] = text.strip()
     model.train(was_training)
     return summaries
+
+
+def padding_side(is_encoder_decoder: bool) -> str:
+    """Right for encoder-decoders, as in training: BART's learned absolute positions would move every
+    token of a left-padded source. Left for decoder-only models, whose new tokens must follow the
+    prompt directly."""
+    return "right" if is_encoder_decoder else "left"

@@ -33,8 +33,10 @@ class ModelConfig:
     max_target_length: int = 128  # tokens of summary (seq2seq labels; default max_new_tokens)
     learning_rate: float = 5e-5  # the family default, used when optim.lr is null
     allow_fp16: bool = True  # false for T5/mT5: their loss goes NaN in fp16
+    tokenizer_class: Optional[str] = None  # null: AutoTokenizer; PreTrainedTokenizerFast for KoBART/KoGPT2
     tokenizer_kwargs: Dict[str, Any] = field(default_factory=dict)
-    trust_remote_code: bool = False
+    trust_remote_code: bool = False  # runs the checkpoint's own Python; only a conf/model/*.yaml may set it
+    allow_pickle: bool = False  # load pickle (.bin) weights, which can run code; safetensors need no opt-in
 
 
 @dataclass
@@ -62,6 +64,8 @@ class DataConfig:
     summary_column: str = "summary"  # also finds summary1..N and list-valued cells
     max_train_samples: Optional[int] = None  # cap a split for quick runs
     max_eval_samples: Optional[int] = None
+    on_bad_rows: str = "drop"  # rows with an empty id, dialogue or summary: drop (counted) | error
+    encoding: str = "utf-8"  # of the split files; a BOM is fine. cp949 for Korean files saved by Excel
 
 
 @dataclass
@@ -77,6 +81,7 @@ class OptimConfig:
     eval_batch_size: int = 16
     grad_accum: int = 1
     gradient_checkpointing: bool = False
+    auto_find_batch_size: bool = False  # after an out-of-memory error, retry with half the batch
     precision: str = "auto"  # auto | bf16 | fp16 | fp32
     eval_steps: Optional[int] = None  # null: evaluate every epoch; N: every N steps
     eval_on_start: bool = True  # score the untrained model too, so the gain from training is visible
@@ -112,6 +117,7 @@ class RunConfig:
     seed: int = 42
     report_to: str = "none"  # none | tensorboard | wandb | mlflow
     keep_checkpoints: bool = False  # keep the per-epoch Trainer checkpoints beside the best model
+    resume: bool = False  # continue from the newest complete checkpoint in this run's folder
     force: bool = False  # run even when the run folder holds a completed run of the same config
     verbose: bool = False  # every log line and progress bar on the terminal, not only in sumexp.log
 

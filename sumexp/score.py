@@ -15,7 +15,9 @@ from sumexp.scoring.tokenization import TOKENIZERS
 from sumexp.data.tables import read_table, reference_columns, reference_lists
 
 PROG = "sumexp.score"
-PRED_COLUMNS = ("summary", "prediction")  # first one present is the default prediction column
+# The first one present is the default prediction column: a run's dev_predictions.csv has both a
+# prediction and its references under the data's own name (summary), a submission only summary.
+PRED_COLUMNS = ("prediction", "summary")
 SHOW = 5  # how many fnames an error or warning lists
 
 
@@ -38,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="combine several references per example (default: mean, as the competition)")
     add("--stemmer", action="store_true", help="Porter stemming (rouge_score tokenizer only)")
     add("--json", action="store_true", help="print the result as JSON")
-    add("--pred-column", help="prediction column in PRED (default: summary, else prediction)")
+    add("--pred-column", help="prediction column in PRED (default: prediction, else summary)")
     add("--ref-columns", help="comma-separated reference columns in REF "
         "(default: summary, summary1..N)")
     return parser
@@ -70,7 +72,7 @@ def load_predictions(path: str, column: str | None) -> dict[str, str]:
     """fname → prediction text."""
     frame = read_table(path)
     if column is None:
-        column = next((c for c in PRED_COLUMNS if c in frame.columns), PRED_COLUMNS[0])
+        column = next((c for c in PRED_COLUMNS if c in frame.columns), PRED_COLUMNS[-1])
     _require(frame, path, ["fname", column], "--pred-column")
     _unique_fnames(frame, path)
     if any(isinstance(v, list) for v in frame[column]):

@@ -8,8 +8,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from sumexp.checks import check_config
+from sumexp.checks import check_config, check_model_limits
 from sumexp.data.splits import Split, Splits, load_splits
+from sumexp.errors import RunInterrupted
 from sumexp.results.files import write_running
 from sumexp.sweep.distributed import is_main_process, world_size
 from sumexp.sweep.records import config_hash
@@ -25,6 +26,7 @@ def run_experiment(cfg, run_dir: str | Path | None = None) -> dict:
     writer = is_main_process()  # data parallel: every rank trains and scores, rank 0 alone writes
     if writer:
         write_running(run_dir, cfg)
+    splits = load_splits(cfg.data, cfg.seed)  # before the heavy imports: a data mistake fails in a second
 
     from hydra.utils import instantiate
 
@@ -34,15 +36,17 @@ def run_experiment(cfg, run_dir: str | Path | None = None) -> dict:
     from transformers import set_seed
 
     from sumexp.encoding import Encoder
+    from sumexp.models.fidelity import check_tokenizer, fidelity_sample
     from sumexp.models.loading import load_model_config, load_tokenizer
     from sumexp.results.resources import reset_peak_memory
 
     set_seed(cfg.seed)
-    splits = load_splits(cfg.data, cfg.seed)
     reset_peak_memory()
     tokenizer = load_tokenizer(cfg.model, _training_texts(splits.train))
-    tokenizer.padding_side = "right"  # training batches; generation pads on the left by itself
+    fidelity = check_tokenizer(tokenizer, fidelity_sample(splits.train.dialogues, _first_references(splits.train)), cfg.model)
+    tokenizer.padding_side = "right"  # training batches; generation picks the side per family
     model_config = load_model_config(cfg.model, tokenizer)
+    check_model_limits(cfg, model_config)  # before the weights load
     built = instantiate(cfg.backend).build(cfg.model, tokenizer, model_config)
     encoder = Encoder.from_config(cfg.model, tokenizer, model_config.is_encoder_decoder)
 
@@ -55,7 +59,7 @@ def run_experiment(cfg, run_dir: str | Path | None = None) -> dict:
     from sumexp.results.files import write_run_outputs
     from sumexp.results.metrics import collect_metrics, summary_line
 
-    metrics = collect_metrics(cfg, run_dir, splits, built, model_config, fit, best)
+    metrics = collect_metrics(cfg, run_dir, splits, built, model_config, fit, best, fidelity)
     # Sweep bookkeeping: the fingerprint that lets a re-run skip this job, and where and how long it ran.
     metrics.update(config_hash=config_hash(cfg), world_size=world_size(), pid=os.getpid(),
                    wall_time_s=round(time.monotonic() - started, 2))
@@ -103,7 +107,30 @@ def _fit(cfg, model, tokenizer, encoder, splits: Splits, run_dir: Path) -> Fit:
         os.environ["TENSORBOARD_LOGGING_DIR"] = str(run_dir / "tensorboard")
     args = training_arguments(cfg, str(run_dir / "checkpoints"), precision, learning_rate)
     trainer = build_trainer(cfg, model, tokenizer, train_set, dev_set, evaluator, args)
-    return Fit(trainer, evaluator, trainer.train(), precision, note)
+    return Fit(trainer, evaluator, _train(cfg, trainer, run_dir / "checkpoints"), precision, note)
+
+
+def _train(cfg, trainer, checkpoints: Path):
+    """trainer.train(), resumed when asked; an interruption or out-of-memory error becomes a clear stop."""
+    from sumexp.training.checkpoints import last_complete_checkpoint, resume_checkpoint
+    from sumexp.training.guards import InterruptOnSignal, is_out_of_memory, out_of_memory
+
+    interrupt = next(cb for cb in trainer.callback_handler.callbacks if isinstance(cb, InterruptOnSignal))
+    try:
+        result = trainer.train(resume_from_checkpoint=resume_checkpoint(cfg.resume, checkpoints))
+    except Exception as err:
+        if is_out_of_memory(err):
+            raise out_of_memory(cfg.optim) from None
+        raise
+    finally:
+        interrupt.restore()
+    if interrupt.signal_name:
+        raise RunInterrupted(interrupt.signal_name, _optional_str(last_complete_checkpoint(checkpoints)))
+    return result
+
+
+def _optional_str(path: Path | None) -> str | None:
+    return None if path is None else str(path)
 
 
 def _best_evaluation(fit: Fit):
@@ -142,6 +169,10 @@ def _max_new_tokens(cfg) -> int:
 def _training_texts(split: Split) -> list[str]:
     """What a tiny model's tokenizer is trained on: the training dialogues and their summaries."""
     return split.dialogues + [ref for refs in split.references for ref in refs]
+
+
+def _first_references(split: Split) -> list[str]:
+    return [refs[0] for refs in split.references]
 
 
 def _hydra_run_dir() -> Path:

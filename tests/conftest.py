@@ -40,3 +40,24 @@ def tiny_tokenizers(compose_config, sample_texts):
     from sumexp.models.loading import load_tokenizer
 
     return {name: load_tokenizer(compose_config([f"model={name}"]).model, sample_texts) for name in TINY_MODELS}
+
+
+@pytest.fixture(scope="session")
+def hub_folders(tmp_path_factory, sample_texts):
+    """{shape: folder} for tiny models saved like KoBART, KoGPT2, T5 and Qwen (tests/hub_models.py)."""
+    from tests.hub_models import HUB_SHAPES
+
+    root = tmp_path_factory.mktemp("hub")
+    return {shape: build(root / shape, sample_texts) for shape, (build, _option) in HUB_SHAPES.items()}
+
+
+@pytest.fixture(scope="session")
+def hub_model_config(compose_config, hub_folders):
+    """hub_model_config(shape, *overrides) -> the run config that loads that folder as its model option."""
+    from tests.hub_models import HUB_SHAPES
+
+    def _config(shape, *overrides):
+        option = HUB_SHAPES[shape][1]
+        return compose_config([f"model={option}", f"model.checkpoint={hub_folders[shape]}", *overrides])
+
+    return _config

@@ -21,10 +21,15 @@ RUN_OUTPUTS = ["metrics.json", "dev_predictions.csv", "submission.csv", "train_l
 LEARNING_MARGIN = 20.0
 
 
-def sumexp_cli(*args, timeout=600):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    return subprocess.run([sys.executable, "-m", "sumexp", *args], capture_output=True, text=True,
-                          timeout=timeout, env=env, cwd=Path(__file__).resolve().parents[1])
+# How every CLI subprocess of the tests runs: offline, from the repository root.
+REPO_ROOT_ENV = {"env": {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"},
+                 "cwd": Path(__file__).resolve().parents[1]}
+
+
+def sumexp_cli(*args, timeout=600, env=None):
+    """`python -m sumexp ARGS` offline; `env` adds to the environment."""
+    return subprocess.run([sys.executable, "-m", "sumexp", *args], capture_output=True, text=True, timeout=timeout,
+                          env={**REPO_ROOT_ENV["env"], **(env or {})}, cwd=REPO_ROOT_ENV["cwd"])
 
 
 @pytest.mark.slow
@@ -38,7 +43,9 @@ def test_default_run_learns_and_writes_every_output(tmp_path):
     assert metrics["dev_rouge_mean"] >= metrics["dev_rouge_mean_untrained"] + LEARNING_MARGIN, metrics
     assert "sumexp: tiny_bart / full | dev ROUGE" in run.stdout
     predictions = pd.read_csv(tmp_path / "dev_predictions.csv")
-    assert len(predictions) == 50 and list(predictions.columns) == ["fname", "prediction", "references"]
+    assert len(predictions) == 50 and list(predictions.columns) == ["fname", "prediction", "summary"]
+    assert_outputs_rescore_to_the_metrics(tmp_path, metrics, "morpheme")
+    assert_one_log_entry_per_evaluation(tmp_path)
     submission = pd.read_csv(tmp_path / "submission.csv")
     assert list(submission.columns) == ["fname", "summary"]
     assert list(submission["fname"]) == [f"test_{i}" for i in range(50)]
@@ -83,6 +90,26 @@ def test_each_tiny_model_runs_end_to_end(compose_config, tmp_path, model):
         assert (tmp_path / name).is_file(), name
     assert len(pd.read_csv(tmp_path / "submission.csv")) == 50
     assert json.loads((tmp_path / "metrics.json").read_text())["dev_rouge_mean"] == metrics["dev_rouge_mean"]
+    assert_outputs_rescore_to_the_metrics(tmp_path, metrics, "whitespace")
+    assert_one_log_entry_per_evaluation(tmp_path)
+
+
+def assert_outputs_rescore_to_the_metrics(run_dir, metrics, tokenizer):
+    """The run's own dev_predictions.csv, scored by `python -m sumexp.score`, gives its metrics.json."""
+    from sumexp.score import build_parser, score_files
+
+    predictions = str(run_dir / "dev_predictions.csv")
+    again = score_files(build_parser().parse_args([predictions, predictions, "--tokenizer", tokenizer]))
+    assert again["num_examples"] == metrics["data"]["dev"]["rows"]
+    assert again["rouge_mean"] == pytest.approx(metrics["dev_rouge_mean"], abs=1e-9)
+    assert 100 * again["rouge1"]["fmeasure"] == pytest.approx(metrics["dev_rouge1"], abs=1e-9)
+
+
+def assert_one_log_entry_per_evaluation(run_dir):
+    """Each evaluated step is logged once: no extra entry at the last step with another step's numbers."""
+    entries = [json.loads(line) for line in (run_dir / "train_log.jsonl").read_text().splitlines()]
+    steps = [entry["step"] for entry in entries if "eval_rouge_mean" in entry]
+    assert steps and len(steps) == len(set(steps)), steps
 
 
 def expect_one_line_error(run, *fragments):

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from sumexp.data.rows import check_unique_ids, rows_to_keep
+from sumexp.data.tables import read_table, reference_columns, reference_lists, shown
 from sumexp.errors import UserError
-from sumexp.data.tables import read_table, reference_columns, reference_lists
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +22,7 @@ class Split:
     ids: list[str]
     dialogues: list[str]
     references: list[list[str]]  # 1..N per row; empty lists for an unlabelled test split
+    dropped: int = 0  # rows left out for an empty id, dialogue or summary (data.on_bad_rows=drop)
 
 
 @dataclass
@@ -34,9 +36,9 @@ class Splits:
 def load_splits(cfg, seed: int) -> Splits:
     """Read the three splits as configured; a missing train file can fall back to part of dev."""
     frames, notes = _read_frames(cfg, seed)
-    train = _to_split("train", frames["train"], cfg, labelled=True)
-    dev = _to_split("dev", frames["dev"], cfg, labelled=True)
-    test = _to_split("test", frames["test"], cfg, labelled=False) if "test" in frames else None
+    train = _to_split("train", frames["train"], cfg, labelled=True, notes=notes)
+    dev = _to_split("dev", frames["dev"], cfg, labelled=True, notes=notes)
+    test = _to_split("test", frames["test"], cfg, labelled=False, notes=notes) if "test" in frames else None
     if cfg.max_train_samples:
         train = _head(train, cfg.max_train_samples)
     if cfg.max_eval_samples:
@@ -63,10 +65,10 @@ def _read_files(cfg, seed: int):
     if not folder.is_dir():
         raise UserError(f"data.dir={cfg.dir}: folder not found; pass an existing folder")
     frames, notes = {}, []
-    frames["dev"] = _read_split_file(folder, "dev_file", cfg.dev_file)
+    frames["dev"] = _read_split_file(folder, "dev_file", cfg.dev_file, cfg.encoding)
     train_path = folder / cfg.train_file
-    if train_path.is_file():
-        frames["train"] = _read_split_file(folder, "train_file", cfg.train_file)
+    if train_path.exists():
+        frames["train"] = _read_split_file(folder, "train_file", cfg.train_file, cfg.encoding)
     elif cfg.holdout_when_no_train:
         frames["train"], frames["dev"], note = _hold_out(frames["dev"], cfg.holdout_when_no_train, seed, train_path)
         notes.append(note)
@@ -77,16 +79,18 @@ def _read_files(cfg, seed: int):
             f"or set data.holdout_when_no_train=0.2 to train on part of {cfg.dev_file}"
         )
     if cfg.test_file:
-        frames["test"] = _read_split_file(folder, "test_file", cfg.test_file)
+        frames["test"] = _read_split_file(folder, "test_file", cfg.test_file, cfg.encoding)
     return frames, notes
 
 
-def _read_split_file(folder: Path, key: str, name: str) -> tuple[pd.DataFrame, str]:
+def _read_split_file(folder: Path, key: str, name: str, encoding: str) -> tuple[pd.DataFrame, str]:
     path = folder / name
+    if path.is_dir():
+        raise UserError(f"{path}: is a folder, not a file; point data.{key} at a file")
     if not path.is_file():
         extra = ", or set data.test_file=null to skip the submission" if key == "test_file" else ""
         raise UserError(f"{path}: file not found; add it or point data.{key} at another file{extra}")
-    return read_table(path), str(path)
+    return read_table(path, encoding), str(path)
 
 
 def _hold_out(dev: tuple[pd.DataFrame, str], fraction: float, seed: int, missing: Path):
@@ -129,29 +133,35 @@ def _read_hf(cfg):
     return frames
 
 
-def _to_split(name: str, frame_and_source: tuple[pd.DataFrame, str], cfg, labelled: bool) -> Split:
+def _to_split(name: str, frame_and_source: tuple[pd.DataFrame, str], cfg, labelled: bool, notes: list[str]) -> Split:
     frame, source = frame_and_source
+    ref_cols = _check_columns(name, frame, source, cfg, labelled)
+    ids = [str(i) for i in frame[cfg.id_column]]
+    dialogues = [_clean_dialogue("\n".join(d) if isinstance(d, list) else str(d)) for d in frame[cfg.dialogue_column]]
+    references = reference_lists(frame, ref_cols) if ref_cols else [[] for _ in ids]
+    keep, note = rows_to_keep(source, ids, dialogues, references, labelled, cfg.on_bad_rows)
+    if note:
+        notes.append(note)
+    split = Split(name, source, [ids[i] for i in keep], [dialogues[i] for i in keep],
+                  [references[i] for i in keep], dropped=len(ids) - len(keep))
+    check_unique_ids(source, split.ids, cfg.id_column)
+    return split
+
+
+def _check_columns(name: str, frame: pd.DataFrame, source: str, cfg, labelled: bool) -> list[str]:
+    """The reference columns, once the id, dialogue and (labelled) summary columns are known to be there."""
     needed = [cfg.id_column, cfg.dialogue_column]
     ref_cols = reference_columns(frame, cfg.summary_column)
     missing = [c for c in needed if c not in frame.columns] + ([cfg.summary_column] if labelled and not ref_cols else [])
     if missing:
+        found = ", ".join(map(shown, frame.columns)) or "no columns"
         raise UserError(
-            f"{source}: missing column(s) {', '.join(missing)}; it has {', '.join(map(str, frame.columns))}. "
+            f"{source}: missing column(s) {', '.join(missing)}; it has {found}. "
             f"Rename them or set data.id_column / data.dialogue_column / data.summary_column"
         )
     if len(frame) == 0:
         raise UserError(f"{source}: the {name} split has no rows; fill it or point data.{name}_file elsewhere")
-    references = reference_lists(frame, ref_cols) if ref_cols else [[] for _ in range(len(frame))]
-    if labelled and not all(references):
-        empty = [str(i) for i, refs in zip(frame[cfg.id_column], references) if not refs]
-        raise UserError(f"{source}: {len(empty)} row(s) have an empty summary (e.g. {', '.join(empty[:3])}); fill or drop them")
-    return Split(
-        name=name,
-        source=source,
-        ids=[str(i) for i in frame[cfg.id_column]],
-        dialogues=[_clean_dialogue(str(d)) for d in frame[cfg.dialogue_column]],
-        references=references,
-    )
+    return ref_cols
 
 
 def _clean_dialogue(text: str) -> str:
@@ -160,4 +170,4 @@ def _clean_dialogue(text: str) -> str:
 
 
 def _head(split: Split, n: int) -> Split:
-    return Split(split.name, split.source, split.ids[:n], split.dialogues[:n], split.references[:n])
+    return Split(split.name, split.source, split.ids[:n], split.dialogues[:n], split.references[:n], split.dropped)

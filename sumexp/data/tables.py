@@ -1,10 +1,15 @@
 """Read CSV/JSONL tables and pull single- or multi-reference summaries out of them.
 
 Shared by the training data loader and the `python -m sumexp.score` CLI, so both agree on
-which columns count as references.
+which columns count as references. Every way a file can be unreadable is a UserError that names
+the file, what is wrong and the fix; anything else escaping from here is a bug.
 """
 from __future__ import annotations
 
+import csv
+import io
+import json
+import math
 import re
 from pathlib import Path
 
@@ -13,35 +18,135 @@ import pandas as pd
 from sumexp.errors import UserError
 
 TABLE_SUFFIXES = (".csv", ".jsonl", ".json")
+# Cells that mean "no value" when a spreadsheet or pandas wrote the file; never a real dialogue or summary.
+BLANK_MARKERS = {"", "nan", "none", "null", "na", "n/a", "#n/a", "<na>"}
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
+def read_table(path: str | Path, encoding: str = "utf-8") -> pd.DataFrame:
     """Read a CSV or JSONL file with every scalar cell as a string ("" stays "", never NaN)."""
     path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in TABLE_SUFFIXES:
+        raise UserError(f"{path}: unsupported file type '{suffix}'; use one of {', '.join(TABLE_SUFFIXES)}")
+    text = _decode(path, _readable_bytes(path), encoding)
+    if not text.strip():
+        raise UserError(f"{path}: the file is empty; write a header row and data rows into it")
+    if suffix == ".csv":
+        return _parse_csv(path, text)
+    return _parse_json_records(path, text)
+
+
+def shown(value, limit: int = 40) -> str:
+    """A cell or column name as a message shows it: on one line, shortened, odd characters escaped."""
+    text = str(value)
+    text = text if text.isprintable() else repr(text)[1:-1]
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def is_blank(value) -> bool:
+    """An empty cell, or one that only says 'no value' (NaN, null, ...)."""
+    return str(value).strip().lower() in BLANK_MARKERS
+
+
+def _readable_bytes(path: Path) -> bytes:
+    if path.is_dir():
+        raise UserError(f"{path}: is a folder, not a file; point the setting at the file inside it")
     if not path.is_file():
         raise UserError(f"{path}: file not found; check the path")
-    suffix = path.suffix.lower()
-    if path.stat().st_size == 0:
-        raise UserError(f"{path}: the file is empty; write a header row and data rows into it")
     try:
-        if suffix == ".csv":
-            return pd.read_csv(path, dtype=str, keep_default_na=False)
-        if suffix in (".jsonl", ".json"):
-            frame = pd.read_json(path, lines=True, dtype=False)
-            return frame.apply(lambda col: col.map(_as_text))
-    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as err:
-        first_line = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise UserError(f"{path}: cannot parse as {suffix[1:]} ({first_line}); fix the file") from None
-    raise UserError(f"{path}: unsupported file type '{suffix}'; use one of {', '.join(TABLE_SUFFIXES)}")
+        return path.read_bytes()
+    except OSError as err:
+        raise UserError(f"{path}: cannot read ({err.strerror}); check its permissions") from None
+
+
+def _decode(path: Path, raw: bytes, encoding: str) -> str:
+    """Text with any BOM removed and every line end (CRLF, CR) turned into \\n, inside cells too."""
+    codec = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+    try:
+        text = raw.decode(codec)
+    except UnicodeDecodeError as err:
+        raise UserError(_not_encoded_message(path, raw, encoding, err)) from None
+    except LookupError:
+        raise UserError(f"data.encoding={encoding}: not an encoding Python knows; use e.g. utf-8 or cp949") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _not_encoded_message(path: Path, raw: bytes, encoding: str, err: UnicodeDecodeError) -> str:
+    where = f"byte 0x{raw[err.start]:02x} at offset {err.start}"
+    if encoding.lower().replace("_", "-") in ("utf-8", "utf8") and _decodes_as_korean(raw):
+        return (
+            f"{path}: not UTF-8 ({where}); it looks like cp949 (EUC-KR), common for Korean files saved by Excel. "
+            f"Re-save it as UTF-8 (iconv -f cp949 -t utf-8 IN > OUT), or for training data set data.encoding=cp949"
+        )
+    return f"{path}: not valid {encoding} ({where}); re-save it as UTF-8, or set data.encoding to the file's encoding"
+
+
+def _decodes_as_korean(raw: bytes) -> bool:
+    try:
+        text = raw.decode("cp949")
+    except UnicodeDecodeError:
+        return False
+    return re.search("[\uac00-\ud7a3]", text) is not None
+
+
+def _parse_csv(path: Path, text: str) -> pd.DataFrame:
+    try:
+        return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except (ValueError, pd.errors.ParserError, csv.Error) as err:
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UserError(f"{path}: cannot parse as CSV ({first_line}); fix the file (a quote left open?)") from None
+
+
+def _parse_json_records(path: Path, text: str) -> pd.DataFrame:
+    """JSON Lines (one object a line), or a .json file holding one array of objects."""
+    if path.suffix.lower() == ".json" and text.lstrip().startswith("["):
+        records = _load_json(path, text, "the file")
+        if not isinstance(records, list):
+            raise UserError(f"{path}: expected an array of objects; write one object per row")
+        for number, record in enumerate(records, start=1):
+            _require_object(path, record, f"item {number}")
+    else:
+        records = []
+        for number, line in enumerate(text.split("\n"), start=1):
+            if line.strip():
+                records.append(_require_object(path, _load_json(path, line, f"line {number}"), f"line {number}"))
+    if not records:
+        raise UserError(f"{path}: no rows; write one JSON object per line")
+    return pd.DataFrame.from_records(records).apply(lambda col: col.map(_as_text))
+
+
+def _load_json(path: Path, text: str, where: str):
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as err:
+        detail = f"{err.msg} at column {err.colno}" if isinstance(err, json.JSONDecodeError) else "nested too deeply"
+        raise UserError(f"{path}: {where} is not valid JSON ({detail}); fix or remove that line") from None
+
+
+def _require_object(path: Path, record, where: str) -> dict:
+    if not isinstance(record, dict):
+        raise UserError(f"{path}: {where} is a JSON {type(record).__name__}, not an object; write one {{...}} object per row")
+    return record
 
 
 def _as_text(value):
     """Keep list cells (multi-reference) as lists of strings; everything else becomes a string."""
     if isinstance(value, (list, tuple)):
-        return [str(v) for v in value]
-    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return [_scalar_text(v) for v in value]
+    return _scalar_text(value)
+
+
+def _scalar_text(value) -> str:
+    """null and NaN become ""; nested objects stay readable as JSON; line ends become \\n."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
-    return str(value)
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, (dict, list, tuple)):
+        text = json.dumps(value, ensure_ascii=False)
+    else:
+        text = str(value)
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def reference_columns(frame: pd.DataFrame, column: str = "summary") -> list[str]:
@@ -54,11 +159,11 @@ def reference_columns(frame: pd.DataFrame, column: str = "summary") -> list[str]
 
 
 def reference_lists(frame: pd.DataFrame, columns: list[str]) -> list[list[str]]:
-    """One list of non-empty references per row; list-valued cells are expanded in place."""
+    """One list of non-blank references per row; list-valued cells are expanded in place."""
     rows = []
     for values in zip(*(frame[c] for c in columns)):
         refs: list[str] = []
         for value in values:
             refs.extend(value if isinstance(value, list) else [value])
-        rows.append([r for r in refs if str(r).strip()])
+        rows.append([str(r) for r in refs if not is_blank(r)])
     return rows

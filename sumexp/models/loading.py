@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 
 from sumexp.errors import UserError
+from sumexp.security.trust import refuse_pickle_weights, weights_kwargs
 
 log = logging.getLogger(__name__)
 
@@ -22,9 +23,7 @@ def load_tokenizer(model_cfg, training_texts: list[str]):
 
         tokenizer = train_tokenizer(training_texts, model_cfg.scratch.vocab_size, kwargs)
     else:
-        from transformers import AutoTokenizer
-
-        tokenizer = _from_hub(AutoTokenizer, model_cfg, **kwargs)
+        tokenizer = _from_hub(tokenizer_factory(model_cfg), model_cfg, **kwargs)
     if tokenizer.eos_token is None:  # every label sequence must end in EOS, or the model never stops
         raise UserError(
             f"model={model_cfg.name}: its tokenizer has no EOS token; name it in model.tokenizer_kwargs, "
@@ -35,6 +34,25 @@ def load_tokenizer(model_cfg, training_texts: list[str]):
     if tokenizer.pad_token is None:  # GPT-2 style tokenizers: padding is masked out, so EOS can serve
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
+
+
+def tokenizer_factory(model_cfg):
+    """AutoTokenizer, or the class model.tokenizer_class names.
+
+    AutoTokenizer picks the class from the model type (RobertaTokenizer for bart, GPT2Tokenizer for
+    gpt2), which rebuilds a byte-level pipeline around a vocabulary that is not byte-level: KoBART's
+    and KoGPT2's folders, which have no tokenizer_config.json, then lose all Korean text.
+    """
+    import transformers
+
+    name = model_cfg.tokenizer_class or "AutoTokenizer"
+    factory = getattr(transformers, name, None)
+    if not hasattr(factory, "from_pretrained") or "Tokenizer" not in name:
+        raise UserError(
+            f"model.tokenizer_class={name}: transformers has no tokenizer class of that name; use e.g. "
+            f"PreTrainedTokenizerFast, or null for AutoTokenizer"
+        )
+    return factory
 
 
 def load_model_config(model_cfg, tokenizer):
@@ -56,7 +74,7 @@ def load_model(model_cfg, tokenizer, config, **load_kwargs):
     if model_cfg.scratch is not None:
         model = model_class.from_config(config)
     else:
-        model = _from_hub(model_class, model_cfg, config=config, **load_kwargs)
+        model = _from_hub(model_class, model_cfg, config=config, **weights_kwargs(model_cfg), **load_kwargs)
     if model.get_input_embeddings().num_embeddings < len(tokenizer):
         model.resize_token_embeddings(len(tokenizer))
     model.config.pad_token_id = tokenizer.pad_token_id
@@ -73,6 +91,7 @@ def _from_hub(factory, model_cfg, **kwargs):
         return factory.from_pretrained(model_cfg.checkpoint, trust_remote_code=model_cfg.trust_remote_code, **kwargs)
     except OSError as err:
         first = str(err).strip().splitlines()[0]
+        refuse_pickle_weights(model_cfg, first)
         raise UserError(
             f"model.checkpoint={model_cfg.checkpoint}: cannot load ({first}); check the name, the network "
             f"or a local folder, or use an offline model such as model=tiny_bart"

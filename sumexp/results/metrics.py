@@ -8,7 +8,7 @@ from sumexp.scoring.rouge import METRICS
 from sumexp.training.trainer import BEST_METRIC, StepTimer
 
 
-def collect_metrics(cfg, run_dir: Path, splits, built, model_config, fit, best) -> dict:
+def collect_metrics(cfg, run_dir: Path, splits, built, model_config, fit, best, fidelity) -> dict:
     """Everything the run measured; every ROUGE figure on the 0-100 scale."""
     trainer = fit.trainer
     total, trainable = resources.parameter_counts(trainer.model)
@@ -37,7 +37,8 @@ def collect_metrics(cfg, run_dir: Path, splits, built, model_config, fit, best) 
         "dev_rouge": scores,  # precision, recall and F1 of each, with the tokenizer and aggregation used
         "dev_step": best.step,  # the evaluation these dev numbers and predictions come from
         "eval_loss": _logged_at(trainer.state.log_history, best.step, "eval_loss"),
-        "train_loss": fit.train_result.training_loss,
+        "train_loss": mean_train_loss(trainer.state.log_history),  # every step, a resumed run's too
+        "train_loss_last": _last_logged(trainer.state.log_history, "loss"),  # the last logged window
         "train_runtime_s": fit.train_result.metrics.get("train_runtime"),  # wall time, dev evaluations included
         "train_step_time_s": step_seconds,
         "train_samples_per_second": samples / step_seconds if step_seconds else None,  # optimizer steps only
@@ -46,10 +47,12 @@ def collect_metrics(cfg, run_dir: Path, splits, built, model_config, fit, best) 
         "eval_seconds": trainer.eval_seconds,  # dev loss, generation and ROUGE at every evaluation
         "mfu": resources.model_flops_utilization(total, tokens_per_second),
         "train_steps": trainer.state.global_step,
+        "train_batch_size": trainer._train_batch_size,  # per device; smaller than asked after auto_find_batch_size
         "epochs": trainer.state.epoch,
         "best_checkpoint_step": trainer.state.best_global_step,
         "peak_memory_mb": peak_mb,
         "peak_memory_kind": peak_kind,
+        "tokenizer": {"class": type(trainer.processing_class).__name__, **fidelity.as_dict()},
         "params_total": total,
         "params_trainable": trainable,
         "device": resources.device_name(),
@@ -68,6 +71,21 @@ def percent_scores(scores: dict) -> dict:
     return scaled
 
 
+def mean_train_loss(log_history: list[dict]) -> float | None:
+    """The mean training loss over every optimizer step, from the logged windows (each the mean since the
+    previous log). The Trainer's own figure counts only the steps of the last session, so it comes out too
+    low after a resume; the windows of the first session are in the restored log history."""
+    total, last_step = 0.0, 0
+    for entry in sorted((e for e in log_history if "loss" in e), key=lambda e: e["step"]):
+        total += entry["loss"] * (entry["step"] - last_step)
+        last_step = entry["step"]
+    return total / last_step if last_step else None
+
+
+def _last_logged(log_history: list[dict], key: str):
+    return next((entry[key] for entry in reversed(log_history) if key in entry), None)
+
+
 def _logged_at(log_history: list[dict], step: int, key: str):
     """The value of `key` logged at `step`, if it was."""
     return next((entry[key] for entry in log_history if entry.get("step") == step and key in entry), None)
@@ -83,7 +101,8 @@ def _untrained_score(log_history: list[dict]) -> float | None:
 
 def _data_summary(splits) -> dict:
     parts = {"train": splits.train, "dev": splits.dev, "test": splits.test}
-    summary = {name: {"rows": len(s.ids), "source": s.source} for name, s in parts.items() if s is not None}
+    summary = {name: {"rows": len(s.ids), "dropped_rows": s.dropped, "source": s.source}
+               for name, s in parts.items() if s is not None}
     return {**summary, "notes": splits.notes}
 
 

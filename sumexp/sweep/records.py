@@ -8,7 +8,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 # Keys that change how a run is shown or whether it is repeated, never what it computes.
-NOT_IN_FINGERPRINT = ("hydra", "force", "verbose")
+NOT_IN_FINGERPRINT = ("hydra", "force", "verbose", "resume")
 
 
 def config_hash(cfg) -> str:
@@ -47,6 +47,8 @@ def write_failed(cfg, run_dir: Path, status: str, stage: str, error: str, second
     """A failed (or unsupported) record: one-line error, the stage it stopped in, and how long it took."""
     from sumexp.results.files import write_json
 
+    marker = read_metrics(run_dir) or {}
+    started = {k: marker[k] for k in ("started_at", "host", "pid") if k in marker and marker.get("status") == "running"}
     record = {"status": status, "stage": stage, "error": error.splitlines()[0] if error else error,
-              **identity(cfg, run_dir), "wall_time_s": round(seconds, 2)}
+              **identity(cfg, run_dir), **started, "wall_time_s": round(seconds, 2)}
     write_json(Path(run_dir) / "metrics.json", record)

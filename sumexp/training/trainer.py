@@ -16,6 +16,7 @@ from transformers import (
 
 from sumexp.encoding import IGNORE_INDEX
 from sumexp.generation import generate_summaries
+from sumexp.training.guards import InterruptOnSignal, LogAtEverySave, StopOnNonFiniteLoss, likely_cause
 from sumexp.training.schedule import scheduler_kwargs
 
 log = logging.getLogger(__name__)
@@ -167,8 +168,10 @@ def training_arguments(cfg, output_dir: str, precision: str, learning_rate: floa
         eval_steps=optim.eval_steps,
         save_steps=optim.eval_steps,
         eval_on_start=optim.eval_on_start,
-        save_total_limit=1,  # the best checkpoint is always kept as well
-        save_only_model=True,
+        # The newest checkpoint (to resume from) and the best one: at most two on disk. With a limit of 1
+        # the Trainer deletes the newest at the end when it is not the best, which an interrupted run needs.
+        save_total_limit=2,
+        save_only_model=False,  # optimizer, scheduler and RNG states too: a resumed run continues exactly
         load_best_model_at_end=True,
         metric_for_best_model=BEST_METRIC,
         greater_is_better=True,
@@ -180,6 +183,7 @@ def training_arguments(cfg, output_dir: str, precision: str, learning_rate: floa
         num_train_epochs=optim.epochs,
         max_steps=optim.max_steps,
         per_device_train_batch_size=optim.batch_size,
+        auto_find_batch_size=optim.auto_find_batch_size,  # halve the batch after an out-of-memory error
         per_device_eval_batch_size=optim.eval_batch_size,
         gradient_accumulation_steps=optim.grad_accum,
         gradient_checkpointing=optim.gradient_checkpointing,
@@ -195,7 +199,10 @@ def training_arguments(cfg, output_dir: str, precision: str, learning_rate: floa
 
 def build_trainer(cfg, model, tokenizer, train_set, dev_set, evaluator, args: TrainingArguments):
     """The trainer with early stopping, step timing and logged progress wired in."""
-    callbacks = [StepTimer()]
+    family_rate = cfg.model.learning_rate
+    precision = "fp16" if args.fp16 else "bf16" if args.bf16 else "fp32"
+    callbacks = [StepTimer(), StopOnNonFiniteLoss(likely_cause(precision, args.learning_rate, family_rate)),
+                 InterruptOnSignal(), LogAtEverySave()]
     if cfg.optim.early_stopping_patience is not None:
         callbacks.append(EarlyStoppingCallback(cfg.optim.early_stopping_patience, cfg.optim.early_stopping_threshold))
     trainer = SummarizationTrainer(

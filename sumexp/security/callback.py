@@ -1,0 +1,52 @@
+"""A Hydra callback that keeps secrets out of the run folder (listed under hydra.callbacks in conf/config.yaml).
+
+Hydra writes .hydra/config.yaml, hydra.yaml and overrides.yaml (and a sweep's multirun.yaml) before
+the task runs, with every override verbatim, so a `+hf_token=...` lands there. `on_job_start` runs
+after those files exist and after logging is set up: it rewrites them redacted and filters the logs.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from hydra.experimental.callback import Callback
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from sumexp.security.secrets import filter_log_handlers, find_secrets, redact_tree, remember
+
+
+class RedactSecrets(Callback):
+    def on_job_start(self, config: DictConfig, **kwargs) -> None:
+        remember(find_secrets(_plain(config)))
+        filter_log_handlers()
+        hydra = config.hydra
+        if hydra.output_subdir is not None:
+            for path in sorted((Path(hydra.runtime.output_dir) / hydra.output_subdir).glob("*.yaml")):
+                redact_yaml_file(path)
+        if hydra.mode == RunMode.MULTIRUN:
+            redact_yaml_file(Path(hydra.sweep.dir) / "multirun.yaml")
+
+    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        remember(find_secrets(_plain(config)))
+        redact_yaml_file(Path(config.hydra.sweep.dir) / "multirun.yaml")
+
+
+def redact_yaml_file(path: Path) -> None:
+    """Rewrite a YAML file Hydra saved with every secret removed; untouched when there is none."""
+    if not path.is_file():
+        return
+    from sumexp.results.files import write_atomic
+
+    original = OmegaConf.load(path)
+    clean = redact_tree(OmegaConf.to_container(original, resolve=False))
+    if clean != OmegaConf.to_container(original, resolve=False):
+        write_atomic(path, OmegaConf.to_yaml(OmegaConf.create(clean)))
+
+
+def _plain(config: DictConfig) -> dict:
+    """The config as plain values, interpolations resolved where they can be (${oc.env:...} included)."""
+    try:
+        return OmegaConf.to_container(config, resolve=True)
+    except OmegaConfBaseException:  # an interpolation that only resolves later (e.g. in a sweep): scan it unresolved
+        return OmegaConf.to_container(config, resolve=False)

@@ -1,0 +1,101 @@
+"""Callbacks that protect a long run: stop on a non-finite loss, save and stop on SIGTERM or Ctrl-C,
+and log the training loss at every checkpoint so a resumed run can account for every step."""
+from __future__ import annotations
+
+import math
+import signal
+
+from transformers import TrainerCallback
+
+from sumexp.errors import TrainingDiverged
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)  # SLURM sends SIGTERM before pre-emption
+
+
+class StopOnNonFiniteLoss(TrainerCallback):
+    """A NaN or inf training loss stops the run at the next log (optim.logging_steps) with its likely cause."""
+
+    def __init__(self, likely_cause: str):
+        self.likely_cause = likely_cause
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        for key in ("loss", "grad_norm"):
+            value = (logs or {}).get(key)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise TrainingDiverged(
+                    f"the training {key.replace('_', ' ')} became {value} by step {state.global_step}: "
+                    f"{self.likely_cause}"
+                )
+
+
+class InterruptOnSignal(TrainerCallback):
+    """On SIGTERM or SIGINT: finish the current step, save a checkpoint and stop training.
+
+    A second Ctrl-C while that happens interrupts at once, as usual.
+    """
+
+    def __init__(self):
+        self.signal_name: str | None = None
+        self._previous = {}
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        for signum in STOP_SIGNALS:
+            self._previous[signum] = signal.signal(signum, self._note)
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self.restore()
+
+    def restore(self) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous.clear()
+
+    def _note(self, signum, frame):
+        self.signal_name = signal.Signals(signum).name
+        self.restore()  # a second signal takes the default path
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.signal_name:
+            control.should_save = True
+            control.should_training_stop = True
+        return control
+
+
+class LogAtEverySave(TrainerCallback):
+    """Log the loss at each checkpoint, so that the logged windows cover every step up to it: a
+    resumed run's mean training loss then counts the steps trained before the interruption."""
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if control.should_save:
+            control.should_log = True
+        return control
+
+    on_epoch_end = on_step_end
+
+
+def likely_cause(precision: str, learning_rate: float, family_rate: float) -> str:
+    """What most often makes the loss of a fine-tuning run blow up, given its settings."""
+    if precision == "fp16":
+        return "fp16 overflows in some models (the T5 family always): use optim.precision=bf16 or fp32"
+    if learning_rate > 10 * family_rate:
+        return (f"optim.lr={learning_rate:g} is far above this model's usual {family_rate:g}: lower optim.lr "
+                f"(or optim.max_grad_norm)")
+    return "lower optim.lr, raise optim.warmup, or train in fp32 (optim.precision=fp32)"
+
+
+def out_of_memory(optim) -> "OutOfMemory":
+    """The one-line error for an accelerator out of memory, with the remedies in order of cost."""
+    from sumexp.errors import OutOfMemory
+
+    return OutOfMemory(
+        f"out of accelerator memory at optim.batch_size={optim.batch_size}: use a smaller optim.batch_size with a "
+        f"larger optim.grad_accum (same effective batch), optim.gradient_checkpointing=true, backend=qlora, or "
+        f"optim.auto_find_batch_size=true to halve the batch until it fits"
+    )
+
+
+def is_out_of_memory(err: BaseException) -> bool:
+    """CUDA's out-of-memory error, or accelerate's when even a batch of one did not fit."""
+    import torch
+
+    return isinstance(err, torch.cuda.OutOfMemoryError) or "No executable batch size found" in str(err)

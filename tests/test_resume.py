@@ -1,0 +1,147 @@
+"""A long run survives: SIGKILL and SIGTERM resume to the same result, a diverging loss stops early,
+and running out of memory is one clear line (or a smaller batch, when asked)."""
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from sumexp.training.checkpoints import last_complete_checkpoint
+from tests.test_end_to_end import REPO_ROOT_ENV, expect_one_line_error, sumexp_cli
+
+# Checkpoints every 10 steps; 60 steps leave time to interrupt after one exists.
+SHORT_RUN = ["optim.max_steps=60", "optim.eval_steps=10", "optim.logging_steps=5", "data.max_eval_samples=8",
+             "generation.num_beams=1", "generation.max_new_tokens=24"]
+# Measured on a CPU: the resumed run's dev ROUGE is identical and its mean train loss differs in the
+# 8th significant digit (float summation order); 1e-6 relative allows that and nothing more.
+LOSS_TOLERANCE = 1e-6
+
+
+def start_run(run_dir, *extra):
+    return subprocess.Popen([sys.executable, "-m", "sumexp", f"hydra.run.dir={run_dir}", *SHORT_RUN, *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **REPO_ROOT_ENV)
+
+
+def wait_for_checkpoint(run_dir, step: int, process, timeout: float = 600):
+    deadline = time.monotonic() + timeout
+    while not (run_dir / "checkpoints" / f"checkpoint-{step}" / "trainer_state.json").is_file():
+        assert process.poll() is None, process.communicate()[1][-2000:]
+        assert time.monotonic() < deadline, "no checkpoint in time"
+        time.sleep(0.1)
+
+
+def metrics_of(run_dir) -> dict:
+    return json.loads((run_dir / "metrics.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("uninterrupted")
+    run = sumexp_cli(f"hydra.run.dir={run_dir}", *SHORT_RUN)
+    assert run.returncode == 0, run.stderr[-2000:]
+    return metrics_of(run_dir)
+
+
+def assert_same_result(resumed: dict, reference: dict):
+    assert resumed["status"] == "completed" and resumed["train_steps"] == reference["train_steps"] == 60
+    assert resumed["train_loss"] == pytest.approx(reference["train_loss"], rel=LOSS_TOLERANCE)
+    assert resumed["train_loss_last"] == pytest.approx(reference["train_loss_last"], rel=LOSS_TOLERANCE)
+    assert resumed["dev_rouge_mean"] == reference["dev_rouge_mean"]
+    assert resumed["dev_step"] == reference["dev_step"]
+
+
+@pytest.mark.slow
+def test_a_run_killed_with_sigkill_resumes_to_the_same_result(tmp_path, uninterrupted):
+    process = start_run(tmp_path)
+    wait_for_checkpoint(tmp_path, 20, process)
+    process.kill()
+    process.communicate()
+    assert metrics_of(tmp_path)["status"] == "running"  # nothing could write more than the marker
+    run = sumexp_cli(f"hydra.run.dir={tmp_path}", *SHORT_RUN, "resume=true")
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "resuming from" in (tmp_path / "sumexp.log").read_text()
+    assert_same_result(metrics_of(tmp_path), uninterrupted)
+    assert not (tmp_path / "checkpoints").exists()  # a finished run keeps only model/
+
+
+@pytest.mark.slow
+def test_sigterm_saves_a_checkpoint_records_interrupted_and_resumes(tmp_path, uninterrupted):
+    process = start_run(tmp_path)
+    wait_for_checkpoint(tmp_path, 10, process)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=600)
+    assert process.returncode == 128 + signal.SIGTERM
+    stopped = metrics_of(tmp_path)
+    assert stopped["status"] == "interrupted" and "SIGTERM" in stopped["error"] and "resume=true" in stopped["error"]
+    checkpoint = last_complete_checkpoint(tmp_path / "checkpoints")
+    assert checkpoint is not None and checkpoint.name != "checkpoint-10"  # saved where it stopped
+    assert not (tmp_path / "submission.csv").exists()
+    run = sumexp_cli(f"hydra.run.dir={tmp_path}", *SHORT_RUN, "resume=true")
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert_same_result(metrics_of(tmp_path), uninterrupted)
+
+
+def test_a_diverging_loss_stops_within_a_log_interval_with_the_cause(tmp_path):
+    run = sumexp_cli(f"hydra.run.dir={tmp_path}", "optim.lr=1e6", "optim.max_steps=200", "optim.logging_steps=5",
+                     "optim.eval_on_start=false", "data.max_eval_samples=8")
+    expect_one_line_error(run, "became nan", "by step 5", "optim.lr=1e+06", "lower optim.lr")
+    stopped = metrics_of(tmp_path)
+    assert stopped["status"] == "failed" and stopped["stage"] == "train" and "optim.lr" in stopped["error"]
+
+
+def test_the_newest_incomplete_checkpoint_is_skipped(tmp_path):
+    for step, complete in ((10, True), (20, True), (30, False)):
+        folder = tmp_path / f"checkpoint-{step}"
+        folder.mkdir()
+        if complete:
+            (folder / "trainer_state.json").write_text("{}")
+    assert last_complete_checkpoint(tmp_path) == tmp_path / "checkpoint-20"
+    assert last_complete_checkpoint(tmp_path / "missing") is None
+
+
+def out_of_memory_above(limit: int):
+    """A training_step that fails like CUDA does when the batch holds more than `limit` rows."""
+    import torch
+
+    from sumexp.training.trainer import SummarizationTrainer
+
+    original = SummarizationTrainer.training_step
+
+    def training_step(self, model, inputs, num_items_in_batch=None):
+        if inputs["input_ids"].shape[0] > limit:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return original(self, model, inputs, num_items_in_batch)
+
+    return training_step
+
+
+QUICK = ["data.max_train_samples=64", "data.max_eval_samples=8", "optim.max_steps=4", "generation.num_beams=1",
+         "generation.max_new_tokens=8", "score.tokenizer=whitespace", "optim.eval_on_start=false"]
+
+
+def test_out_of_memory_is_one_clear_error_with_the_remedies(compose_config, tmp_path, monkeypatch):
+    from sumexp.errors import OutOfMemory
+    from sumexp.task import run_experiment
+    from sumexp.training.trainer import SummarizationTrainer
+
+    monkeypatch.setattr(SummarizationTrainer, "training_step", out_of_memory_above(4))
+    with pytest.raises(OutOfMemory) as caught:
+        run_experiment(compose_config([*QUICK, "optim.batch_size=16"]), run_dir=tmp_path)
+    message = str(caught.value)
+    for remedy in ("optim.batch_size=16", "optim.grad_accum", "optim.gradient_checkpointing=true", "backend=qlora",
+                   "optim.auto_find_batch_size=true"):
+        assert remedy in message
+
+
+def test_auto_find_batch_size_halves_until_it_fits_and_records_it(compose_config, tmp_path, monkeypatch):
+    from sumexp.task import run_experiment
+    from sumexp.training.trainer import SummarizationTrainer
+
+    monkeypatch.setattr(SummarizationTrainer, "training_step", out_of_memory_above(4))
+    metrics = run_experiment(compose_config([*QUICK, "optim.batch_size=16", "optim.auto_find_batch_size=true"]),
+                             run_dir=tmp_path)
+    assert metrics["status"] == "completed" and metrics["train_batch_size"] == 4 and metrics["train_steps"] == 4
