@@ -8,7 +8,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 # Keys that change how a run is shown or whether it is repeated, never what it computes.
-NOT_IN_FINGERPRINT = ("hydra", "force", "verbose", "resume")
+NOT_IN_FINGERPRINT = ("hydra", "force", "verbose", "resume", "cache_dir")
 
 
 def config_hash(cfg) -> str:
@@ -50,5 +50,5 @@ def write_failed(cfg, run_dir: Path, status: str, stage: str, error: str, second
     marker = read_metrics(run_dir) or {}
     started = {k: marker[k] for k in ("started_at", "host", "pid") if k in marker and marker.get("status") == "running"}
     record = {"status": status, "stage": stage, "error": error.splitlines()[0] if error else error,
-              **identity(cfg, run_dir), **started, "wall_time_s": round(seconds, 2)}
+              **identity(cfg, run_dir), **started, "run_seconds": round(seconds, 2)}
     write_json(Path(run_dir) / "metrics.json", record)

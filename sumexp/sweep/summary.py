@@ -32,7 +32,7 @@ def job_line(run: dict) -> str:
     """`  3_tiny_t5_lora  completed  ROUGE mean 41.20  38 s`, or the status and error of a job that did not complete."""
     score = run.get("dev_rouge_mean")
     rouge = f"ROUGE mean {score:6.2f}" if isinstance(score, (int, float)) else "ROUGE mean    n/a"
-    seconds = run.get("wall_time_s") or run.get("train_runtime_s")
+    seconds = run.get("run_seconds")
     took = f"{seconds:6.0f} s" if isinstance(seconds, (int, float)) else "     ? s"
     line = f"  {run['run']:<28} {run['status']:<11} {rouge}  {took}"
     return f"{line}  {run['error']}" if run.get("error") and run["status"] != "completed" else line
