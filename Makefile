@@ -7,9 +7,15 @@ PY := $(VENV)/bin/python
 # or install torch into $(VENV) first (an installed torch in the pinned range is kept).
 TORCH ?= torch==2.13.0
 ARGS ?=
+comma := ,
+empty :=
+space := $(empty) $(empty)
+# make sweep: every tiny model x each of these backends that conf/backend has
+SWEEP_BACKENDS ?= $(subst $(space),$(comma),$(filter full lora qlora,$(basename $(notdir $(wildcard conf/backend/*.yaml)))))
+SWEEP_ARGS ?= optim.max_steps=30 data.max_eval_samples=16 generation.num_beams=1
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-dev install-unsloth run test bench clean
+.PHONY: help install install-dev install-unsloth run test sweep report bench clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -20,11 +26,11 @@ $(PY):
 
 $(VENV)/.installed: pyproject.toml | $(PY)
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q "$(TORCH)"
-	$(PY) -m pip install -q -e .
+	$(PY) -m pip install -q -e . --config-settings editable_mode=compat
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -e ".[dev]" --config-settings editable_mode=compat
 	touch $@
 
 # unsloth's CPU path needs the CPU torch kept and no torchvision: a plain install of unsloth pulls
@@ -47,6 +53,14 @@ run: install ## Run the embedded default experiment (extra Hydra overrides: make
 
 test: install-unsloth ## Run the test suite (unsloth included: its tests fail rather than skip here)
 	SUMEXP_REQUIRE_UNSLOTH=1 $(PY) -m pytest -q
+
+sweep: install ## A small offline grid: tiny models x backends (full, lora, qlora), a process per job, into multirun/
+	$(PY) -m sumexp -m model=tiny_bart,tiny_t5,tiny_llama backend=$(SWEEP_BACKENDS) $(SWEEP_ARGS) $(ARGS)
+
+report: install ## Compare the runs of the newest sweep in multirun/ (report.md, report.csv, report.png)
+	@latest=$$(ls -d multirun/*/*/ 2>/dev/null | sort | tail -n 1); \
+	if [ -z "$$latest" ]; then echo "make report: no sweep in multirun/; run make sweep first" >&2; exit 2; fi; \
+	$(PY) -m sumexp.report "$$latest"
 
 bench: install-dev ## Run the benchmarks in bench/ (real data from ../shared/data when present)
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 
 def generate_summaries(model, tokenizer, prompts: list[list[int]], gen_cfg, max_new_tokens: int,
-                       batch_size: int, desc: str = "generate") -> list[str]:
-    """One summary per prompt, in the prompts' order."""
+                       batch_size: int, desc: str = "generate", progress: bool = False) -> list[str]:
+    """One summary per prompt, in the prompts' order; a progress bar only when asked (verbose)."""
     import torch
     from tqdm.auto import tqdm
 
@@ -14,7 +14,7 @@ def generate_summaries(model, tokenizer, prompts: list[list[int]], gen_cfg, max_
     summaries: list[str] = [""] * len(prompts)
     was_training = model.training
     model.eval()
-    for start in tqdm(range(0, len(order), batch_size), desc=desc, unit="batch", leave=False):
+    for start in tqdm(range(0, len(order), batch_size), desc=desc, unit="batch", leave=False, disable=not progress):
         indices = order[start : start + batch_size]
         batch = tokenizer.pad({"input_ids": [prompts[i] for i in indices]}, padding_side=side, return_tensors="pt")
         batch = batch.to(model.device)

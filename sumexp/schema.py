@@ -145,6 +145,8 @@ class RunConfig:
     resume: bool = False  # continue from the newest complete checkpoint in this run's folder
     train: bool = True  # false: score the model as loaded (a fine-tuned checkpoint, an instruct model zero-shot)
     cache_dir: Optional[str] = None  # encoded splits are kept here by content hash; null: no cache
+    force: bool = False  # run even when the run folder holds a completed run of the same config
+    verbose: bool = False  # every log line and progress bar on the terminal, not only in sumexp.log
 
 
 def register_configs() -> None:

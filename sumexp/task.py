@@ -12,6 +12,8 @@ from sumexp.checks import check_config, check_model_limits
 from sumexp.data.splits import Split, Splits, load_splits
 from sumexp.errors import RunInterrupted
 from sumexp.results.files import write_running
+from sumexp.sweep.distributed import is_main_process, world_size
+from sumexp.sweep.records import config_hash
 
 log = logging.getLogger(__name__)
 
@@ -21,13 +23,16 @@ def run_experiment(cfg, run_dir: str | Path | None = None) -> dict:
     started = time.perf_counter()
     run_dir = Path(run_dir) if run_dir else _hydra_run_dir()
     check_config(cfg)
-    write_running(run_dir, cfg)
+    writer = is_main_process()  # data parallel: every rank trains and scores, rank 0 alone writes
+    if writer:
+        write_running(run_dir, cfg)
     splits = load_splits(cfg.data, cfg.seed)  # before the heavy imports: a data mistake fails in a second
 
     from sumexp.backends.matrix import select_backend
+    from sumexp.sweep.console import quiet_libraries
 
     backend = select_backend(cfg)  # the compatibility matrix, before transformers loads: unsloth must come first
-
+    quiet_libraries(cfg.verbose)  # imports transformers: after anything that must be imported before it
     from transformers import set_seed
 
     from sumexp.encoding import Encoder
@@ -53,7 +58,8 @@ def run_experiment(cfg, run_dir: str | Path | None = None) -> dict:
     if cfg.train:
         fit = _fit(cfg, built.model, tokenizer, encoded, evaluator, run_dir)
         model, best, training, history = fit.trainer.model, _best_evaluation(fit), training_metrics(cfg, fit), fit.trainer.state.log_history
-        _save_best_model(model, tokenizer, run_dir, keep_checkpoints=cfg.keep_checkpoints)
+        if writer:
+            _save_best_model(model, tokenizer, run_dir, keep_checkpoints=cfg.keep_checkpoints)
     else:  # the model as it is: a checkpoint already fine-tuned, or an instruct model zero-shot
         model, best, history = built.model, evaluator.evaluate(built.model, step=0), []
         training = untrained_metrics(cfg, evaluator)
@@ -65,8 +71,11 @@ def run_experiment(cfg, run_dir: str | Path | None = None) -> dict:
     run = RunParts(cfg, run_dir, splits, tokenizer, fidelity, model_config, built, model, encoded, best,
                    time.perf_counter() - started)
     metrics = collect_metrics(run, training)
-    write_run_outputs(run_dir, metrics, splits, best.predictions, test_summaries, history)
-    print(summary_line(metrics), flush=True)
+    # Sweep bookkeeping: the fingerprint that lets a re-run skip this job, and where it ran.
+    metrics.update(config_hash=config_hash(cfg), world_size=world_size(), pid=os.getpid())
+    if writer:
+        write_run_outputs(run_dir, metrics, splits, best.predictions, test_summaries, history)
+        print(summary_line(metrics), flush=True)
     return metrics
 
 
@@ -108,6 +117,7 @@ def _dev_evaluator(cfg, tokenizer, prompts, references):
         max_new_tokens=_max_new_tokens(cfg),
         batch_size=cfg.optim.eval_batch_size,
         scorer=RougeScorer(tokenizer=cfg.score.tokenizer, aggregate=cfg.score.aggregate, use_stemmer=cfg.score.use_stemmer),
+        progress=cfg.verbose,
     )
 
 
@@ -169,7 +179,8 @@ def _predict(cfg, model, tokenizer, prompts: list[list[int]] | None) -> list[str
         return None
     from sumexp.generation import generate_summaries
 
-    return generate_summaries(model, tokenizer, prompts, cfg.generation, _max_new_tokens(cfg), cfg.optim.eval_batch_size, desc="test generate")
+    return generate_summaries(model, tokenizer, prompts, cfg.generation, _max_new_tokens(cfg), cfg.optim.eval_batch_size,
+                              desc="test generate", progress=cfg.verbose)
 
 
 def _save_best_model(model, tokenizer, run_dir: Path, keep_checkpoints: bool) -> None:

@@ -36,10 +36,10 @@ class DevEvaluation:
 class DevEvaluator:
     """Generates dev summaries with the current weights and scores them; keeps every evaluation by step."""
 
-    def __init__(self, tokenizer, prompts, references, gen_cfg, max_new_tokens, batch_size, scorer):
+    def __init__(self, tokenizer, prompts, references, gen_cfg, max_new_tokens, batch_size, scorer, progress=False):
         self.tokenizer, self.prompts, self.references = tokenizer, prompts, references
         self.gen_cfg, self.max_new_tokens, self.batch_size = gen_cfg, max_new_tokens, batch_size
-        self.scorer = scorer
+        self.scorer, self.progress = scorer, progress  # progress: the generate/tokenize/rouge bars (verbose)
         self.by_step: dict[int, DevEvaluation] = {}  # a few KB each: dev summaries are short
         self.seconds = 0.0  # generation and scoring, every evaluation together
 
@@ -52,9 +52,10 @@ class DevEvaluator:
     def evaluate(self, model, step: int) -> DevEvaluation:
         start = time.perf_counter()
         predictions = generate_summaries(
-            model, self.tokenizer, self.prompts, self.gen_cfg, self.max_new_tokens, self.batch_size, desc="dev generate"
+            model, self.tokenizer, self.prompts, self.gen_cfg, self.max_new_tokens, self.batch_size,
+            desc="dev generate", progress=self.progress,
         )
-        scores = self.scorer.score(predictions, self.references, progress=True)
+        scores = self.scorer.score(predictions, self.references, progress=self.progress)
         self.by_step[step] = DevEvaluation(step, predictions, scores)
         self.seconds += time.perf_counter() - start
         return self.by_step[step]
@@ -108,12 +109,54 @@ class StepTimer(TrainerCallback):
             self.seconds += time.perf_counter() - self._start
 
 
-class LoggedProgress(ProgressCallback):
-    """Progress bars as usual, with the log lines sent to the run's log file instead of printed."""
+class ConsoleProgress(TrainerCallback):
+    """The terminal during training: one bar (loss and last dev ROUGE mean in its postfix) and one line per
+    evaluation. Every Trainer log entry goes to the run's log (sumexp.log; the terminal too with verbose)."""
+
+    def __init__(self):
+        self.bar = None
+        self.postfix: dict[str, str] = {}
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=state.max_steps, desc="train", unit="step", dynamic_ncols=True)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.bar is not None:
+            self.bar.update(state.global_step - self.bar.n)
 
     def on_log(self, args, state, control, logs=None, **kwargs):
-        if state.is_world_process_zero and logs:
-            log.info("step %d: %s", state.global_step, {k: round(v, 5) if isinstance(v, float) else v for k, v in logs.items()})
+        if not state.is_world_process_zero or not logs:
+            return
+        log.info("step %d: %s", state.global_step, {k: round(v, 5) if isinstance(v, float) else v for k, v in logs.items()})
+        if "loss" in logs:
+            self._show(loss=f"{logs['loss']:.3f}")
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        if not state.is_world_process_zero or not metrics:
+            return
+        score = metrics.get(f"eval_{BEST_METRIC}")
+        when = "untrained" if state.global_step == 0 else f"epoch {state.epoch:.2f}"
+        self._write(f"dev @ step {state.global_step} ({when}): loss {metrics.get('eval_loss', float('nan')):.4f}, "
+                    f"ROUGE mean {score:.2f}")
+        self._show(**{"dev ROUGE": f"{score:.2f}"})
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def _show(self, **values):
+        self.postfix.update(values)
+        if self.bar is not None:
+            self.bar.set_postfix(self.postfix, refresh=True)
+
+    def _write(self, line: str):
+        from tqdm.auto import tqdm
+
+        tqdm.write(line) if self.bar is not None else print(line, flush=True)
 
 
 def training_arguments(cfg, output_dir: str, precision: str, learning_rate: float) -> TrainingArguments:
@@ -176,6 +219,6 @@ def build_trainer(cfg, model, tokenizer, train_set, dev_set, evaluator, args: Tr
         callbacks=callbacks,
         dev_evaluator=evaluator,
     )
-    trainer.remove_callback(ProgressCallback)
-    trainer.add_callback(LoggedProgress)
+    trainer.remove_callback(ProgressCallback)  # its bars and its printed log dicts: ConsoleProgress instead
+    trainer.add_callback(ConsoleProgress)
     return trainer

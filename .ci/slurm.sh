@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# A single-node SLURM cluster for the SLURM launcher test (Debian's packages; root needed).
+#   .ci/slurm.sh up STATE_FILE    install if missing, start what is not running, record the pids it started
+#   .ci/slurm.sh down STATE_FILE  stop exactly those pids, nothing else
+# proctrack/linuxproc and task/none need no cgroups; DefMemPerCPU lets several jobs share the node.
+set -euo pipefail
+action=${1:?up or down}
+state=${2:?a state file}
+
+daemon_running() { [[ -s $1 ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+up() {
+    [[ $(id -u) -eq 0 ]] || { echo "not root: cannot install or start SLURM" >&2; exit 3; }
+    if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! command -v sbatch >/dev/null \
+        || ! command -v munged >/dev/null; then
+        command -v apt-get >/dev/null || { echo "no apt-get: cannot install SLURM" >&2; exit 3; }
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurmctld slurmd slurm-client munge >/dev/null
+    fi
+    : > "$state"
+    if ! daemon_running /run/munge/munged.pid; then
+        mkdir -p /run/munge && chown munge:munge /run/munge
+        [[ -s /etc/munge/munge.key ]] || { mungekey --create 2>/dev/null || create-munge-key -f; chown munge:munge /etc/munge/munge.key; }
+        munged --force  # as root, --force skips the check of the log folder's owner
+        cat /run/munge/munged.pid >> "$state"
+    fi
+    if ! daemon_running /run/slurmctld.pid; then
+        write_conf
+        slurmctld && wait_for_pid /run/slurmctld.pid && cat /run/slurmctld.pid >> "$state"
+    fi
+    if ! daemon_running /run/slurmd.pid; then
+        slurmd && wait_for_pid /run/slurmd.pid && cat /run/slurmd.pid >> "$state"
+    fi
+    for _ in $(seq 60); do  # the node registers within seconds
+        sinfo -h -o %T 2>/dev/null | grep -qE '^(idle|mixed|allocated)' && exit 0
+        sleep 0.5
+    done
+    echo "SLURM started but its node is not idle: $(sinfo 2>&1)" >&2
+    exit 1
+}
+
+write_conf() {
+    local host cpus mem
+    host=$(hostname); cpus=$(nproc); mem=$(( $(free -m | awk '/Mem:/{print $2}') - 1024 ))
+    mkdir -p /etc/slurm /var/spool/slurmctld /var/spool/slurmd
+    cat > /etc/slurm/slurm.conf <<CONF
+ClusterName=local
+SlurmctldHost=$host
+AuthType=auth/munge
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core_Memory
+DefMemPerCPU=1024
+ReturnToService=2
+SlurmctldPidFile=/run/slurmctld.pid
+SlurmdPidFile=/run/slurmd.pid
+SlurmdSpoolDir=/var/spool/slurmd
+StateSaveLocation=/var/spool/slurmctld
+SlurmUser=root
+NodeName=$host CPUs=$cpus RealMemory=$mem State=UNKNOWN
+PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
+CONF
+}
+
+wait_for_pid() {
+    for _ in $(seq 40); do [[ -s $1 ]] && return 0; sleep 0.25; done
+    echo "no pid file $1" >&2; return 1
+}
+
+down() {
+    [[ -f $state ]] || exit 0
+    if [[ -s $state ]]; then  # a cluster this script started: let its jobs' steps finish (they report to slurmd)
+        for _ in $(seq 60); do [[ -z $(squeue -h 2>/dev/null) ]] && break; sleep 0.5; done
+    fi
+    tac "$state" | while read -r pid; do kill "$pid" 2>/dev/null || true; done  # slurmd, slurmctld, then munged
+    rm -f "$state"
+}
+
+"$action"

@@ -1,0 +1,104 @@
+"""The task wrapper every CLI run and sweep job goes through: skip, run, record how it stopped.
+
+A single run keeps the CLI contract: one line and exit 2 for a user error, 128+signal for an
+interruption, a traceback for a bug. In a sweep a job never raises for its own failure: the
+failure is recorded in its metrics.json and the sweep goes on; the sweep's summary
+(sumexp/sweep/summary.py) then exits non-zero.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from sumexp.errors import RunInterrupted, UserError
+from sumexp.sweep import records
+
+log = logging.getLogger("sumexp")
+
+
+def run_task(cfg) -> float | None:
+    """Run one experiment in Hydra's output folder; returns dev ROUGE mean (None when it did not complete)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    from sumexp.sweep.console import configure_console
+    from sumexp.sweep.distributed import is_main_process, setup_distributed
+
+    hydra_cfg = HydraConfig.get()
+    run_dir = Path(hydra_cfg.runtime.output_dir)
+    configure_console(cfg.verbose)
+    done = None if cfg.force else records.completed_record(run_dir, cfg)
+    if done is not None:
+        print(f"sumexp: skipped {run_dir.name}: it already completed with this config (force=true runs it again)", flush=True)
+        return done.get("dev_rouge_mean")
+    setup_distributed()
+    outcome = Outcome(cfg, run_dir, in_sweep=hydra_cfg.mode == RunMode.MULTIRUN, record=is_main_process())
+    return outcome.run()
+
+
+class Outcome:
+    """Runs the experiment and turns each way it can stop into a record, a line and an exit status."""
+
+    def __init__(self, cfg, run_dir: Path, in_sweep: bool, record: bool):
+        self.cfg, self.run_dir, self.in_sweep, self.record = cfg, run_dir, in_sweep, record
+        self.started = time.monotonic()
+
+    def run(self) -> float | None:
+        from sumexp.task import run_experiment
+
+        try:
+            return run_experiment(self.cfg, self.run_dir)["dev_rouge_mean"]
+        except RunInterrupted as err:  # a checkpoint was saved: resume=true continues from it
+            self._write("interrupted", "train", str(err))
+            _say(f"sumexp: {err}")
+            return self._stop(128 + signal.Signals[err.signal_name].value)
+        except KeyboardInterrupt:  # Ctrl-C outside training, where no checkpoint is due
+            self._write("interrupted", "run", "interrupted by SIGINT before any checkpoint")
+            raise SystemExit(128 + signal.SIGINT.value) from None
+        except UserError as err:
+            message = self._write(_status_of(err), err.stage, str(err))
+            _say(f"sumexp: error: {message}")
+            if os.environ.get("HYDRA_FULL_ERROR") == "1":  # debugging: the traceback too
+                raise
+            return self._stop(2)
+        except Exception as err:  # a bug: keep the traceback, and leave a record in the run folder
+            self._write("failed", "run", f"{type(err).__name__}: {err}")
+            if not self.in_sweep:
+                raise
+            log.exception("the run failed")  # the traceback goes to this job's log and stderr.log
+            return None
+
+    def _write(self, status: str, stage: str, error: str) -> str:
+        """Record how the run stopped (rank 0 only); returns the error as recorded, secrets removed."""
+        from sumexp.security.secrets import redact
+
+        error = redact(error)
+        if self.record:
+            records.write_failed(self.cfg, self.run_dir, status, stage, error, time.monotonic() - self.started)
+        return error
+
+    def _stop(self, exit_status: int) -> None:
+        """A single run exits with the status; a sweep job returns nothing and the sweep goes on."""
+        if self.in_sweep:
+            return None
+        raise SystemExit(exit_status) from None
+
+
+def _status_of(err: UserError) -> str:
+    """`unsupported` when a backend cannot serve this model or machine, else `failed`."""
+    from sumexp.backends.base import BackendUnsupported
+
+    return "unsupported" if isinstance(err, BackendUnsupported) else "failed"
+
+
+def _say(line: str) -> None:
+    """One line on stderr, on a line of its own even when a progress bar was cut off mid-line."""
+    from tqdm import tqdm
+
+    for bar in list(getattr(tqdm, "_instances", ())):
+        bar.close()
+    print(line, file=sys.stderr, flush=True)

@@ -1,0 +1,54 @@
+"""What a job folder says about its run: the config fingerprint, the completed record, and failure records."""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+# Keys that change how a run is shown or whether it is repeated, never what it computes.
+NOT_IN_FINGERPRINT = ("hydra", "force", "verbose", "resume", "cache_dir")
+
+
+def config_hash(cfg) -> str:
+    """A fingerprint of the resolved task config: equal hashes mean the run would compute the same thing."""
+    data = {key: _plain(cfg[key]) for key in cfg if key not in NOT_IN_FINGERPRINT}  # hydra's node is never resolved
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _plain(value):
+    return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
+
+
+def read_metrics(run_dir: Path) -> dict | None:
+    """The folder's metrics.json, or None when it is missing or half-written by something else."""
+    try:
+        return json.loads((Path(run_dir) / "metrics.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def completed_record(run_dir: Path, cfg) -> dict | None:
+    """The folder's metrics when it holds a completed run of this very config, else None."""
+    metrics = read_metrics(run_dir)
+    if metrics and metrics.get("status") == "completed" and metrics.get("config_hash") == config_hash(cfg):
+        return metrics
+    return None
+
+
+def identity(cfg, run_dir: Path) -> dict:
+    """The keys every record carries, so a report can place a run that never finished."""
+    return {"model": cfg.model.name, "backend_requested": cfg.backend.name, "config_hash": config_hash(cfg),
+            "run_dir": str(run_dir)}
+
+
+def write_failed(cfg, run_dir: Path, status: str, stage: str, error: str, seconds: float) -> None:
+    """A failed (or unsupported) record: one-line error, the stage it stopped in, and how long it took."""
+    from sumexp.results.files import write_json
+
+    marker = read_metrics(run_dir) or {}
+    started = {k: marker[k] for k in ("started_at", "host", "pid") if k in marker and marker.get("status") == "running"}
+    record = {"status": status, "stage": stage, "error": error.splitlines()[0] if error else error,
+              **identity(cfg, run_dir), **started, "run_seconds": round(seconds, 2)}
+    write_json(Path(run_dir) / "metrics.json", record)
