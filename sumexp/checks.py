@@ -35,7 +35,7 @@ def check_config(cfg) -> None:
     for key in ("batch_size", "eval_batch_size", "grad_accum"):
         if cfg.optim[key] < 1:
             problems.append(f"optim.{key}={cfg.optim[key]}: must be at least 1")
-    if cfg.optim.max_steps <= 0 and cfg.optim.epochs == 0:
+    if cfg.train and cfg.optim.max_steps <= 0 and cfg.optim.epochs == 0:
         problems.append("optim.epochs and optim.max_steps are both 0: set optim.epochs > 0 or optim.max_steps > 0")
     try:
         scheduler_kwargs(cfg.optim)

@@ -43,34 +43,44 @@ class Encoder:
 
     def prompt_ids(self, dialogue: str) -> list[int]:
         """What the model sees at generation time: the source (seq2seq) or the prompt (causal)."""
-        if self.is_encoder_decoder:
-            # The tokenizer's own truncation cuts the text and keeps the specials it adds (BART's and
-            # T5's EOS), which pretrained encoders always saw at the end of their input.
-            source = self.tokenizer(self.source_prefix + dialogue, truncation=True, max_length=self.max_source_length)
-            return source["input_ids"]
-        return self._causal_prompt(dialogue)
+        return self.prompts([dialogue])[0]
 
     def train_features(self, dialogue: str, summary: str) -> dict[str, list[int]]:
         """input_ids, attention_mask and labels for one training or dev-loss example."""
-        eos = self.tokenizer.eos_token_id
-        prompt = self.prompt_ids(dialogue)
-        if self.is_encoder_decoder:
-            labels = with_eos(self._ids(summary, special=True), eos, self.max_target_length)
-            return {"input_ids": prompt, "attention_mask": [1] * len(prompt), "labels": labels}
-        # Causal: the summary is never truncated; the dialogue inside the prompt was cut instead.
-        target = with_eos(self._ids(summary, special=False), eos)
-        input_ids = prompt + target
-        labels = [IGNORE_INDEX] * len(prompt) + target
-        return {"input_ids": input_ids, "attention_mask": [1] * len(input_ids), "labels": labels}
+        return self.features([dialogue], [summary])[0]
 
-    def _causal_prompt(self, dialogue: str) -> list[int]:
+    def prompts(self, dialogues: list[str]) -> list[list[int]]:
+        """prompt_ids of many dialogues, tokenized in one batch (fast tokenizers work in parallel)."""
+        if not dialogues:
+            return []
+        if self.is_encoder_decoder:
+            # The tokenizer's own truncation cuts the text and keeps the specials it adds (BART's and
+            # T5's EOS), which pretrained encoders always saw at the end of their input.
+            sources = [self.source_prefix + d for d in dialogues]
+            return self.tokenizer(sources, truncation=True, max_length=self.max_source_length)["input_ids"]
         if self.use_chat_template:
-            return self._chat_prompt(dialogue)
+            return [self._chat_prompt(d) for d in dialogues]
         head, tail = self.prompt_template.split("{dialogue}")
         head_ids, tail_ids = self._ids(head), self._ids(tail)
         bos = [self.tokenizer.bos_token_id] if self.tokenizer_adds_bos else []
         budget = max(0, self.max_source_length - len(bos) - len(head_ids) - len(tail_ids))
-        return bos + head_ids + self._ids(dialogue)[:budget] + tail_ids
+        return [bos + head_ids + body[:budget] + tail_ids for body in self._ids_batch(dialogues)]
+
+    def features(self, dialogues: list[str], summaries: list[str]) -> list[dict[str, list[int]]]:
+        """train_features of many pairs, tokenized in batches."""
+        eos = self.tokenizer.eos_token_id
+        prompts = self.prompts(dialogues)
+        if self.is_encoder_decoder:
+            targets = self._ids_batch(summaries, special=True)
+            return [{"input_ids": p, "attention_mask": [1] * len(p), "labels": with_eos(t, eos, self.max_target_length)}
+                    for p, t in zip(prompts, targets)]
+        # Causal: the summary is never truncated; the dialogue inside the prompt was cut instead.
+        examples = []
+        for prompt, summary_ids in zip(prompts, self._ids_batch(summaries)):
+            target = with_eos(summary_ids, eos)
+            examples.append({"input_ids": prompt + target, "attention_mask": [1] * (len(prompt) + len(target)),
+                             "labels": [IGNORE_INDEX] * len(prompt) + target})
+        return examples
 
     def _chat_prompt(self, dialogue: str) -> list[int]:
         """The prompt as a user turn of the chat template, the dialogue cut so the whole fits."""
@@ -85,6 +95,9 @@ class Encoder:
 
     def _ids(self, text: str, special: bool = False) -> list[int]:
         return self.tokenizer(text, add_special_tokens=special)["input_ids"]
+
+    def _ids_batch(self, texts: list[str], special: bool = False) -> list[list[int]]:
+        return self.tokenizer(list(texts), add_special_tokens=special)["input_ids"] if texts else []
 
     @cached_property
     def tokenizer_adds_bos(self) -> bool:

@@ -82,8 +82,10 @@ class OptimConfig:
     grad_accum: int = 1
     gradient_checkpointing: bool = False
     auto_find_batch_size: bool = False  # after an out-of-memory error, retry with half the batch
+    group_by_length: bool = True  # batches of similar lengths: less padding, faster steps
     precision: str = "auto"  # auto | bf16 | fp16 | fp32
     eval_steps: Optional[int] = None  # null: evaluate every epoch; N: every N steps
+    evaluate: bool = True  # false: no dev evaluation while training; the final weights are scored once
     eval_on_start: bool = True  # score the untrained model too, so the gain from training is visible
     early_stopping_patience: Optional[int] = 3  # null: never stop early
     early_stopping_threshold: float = 0.0
@@ -118,6 +120,8 @@ class RunConfig:
     report_to: str = "none"  # none | tensorboard | wandb | mlflow
     keep_checkpoints: bool = False  # keep the per-epoch Trainer checkpoints beside the best model
     resume: bool = False  # continue from the newest complete checkpoint in this run's folder
+    train: bool = True  # false: score the model as loaded (a fine-tuned checkpoint, an instruct model zero-shot)
+    cache_dir: Optional[str] = None  # encoded splits are kept here by content hash; null: no cache
 
 
 def register_configs() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ log = logging.getLogger(__name__)
 
 def run_experiment(cfg, run_dir: str | Path | None = None) -> dict:
     """Seed, load data, build, train, generate, score and write the results; returns the metrics."""
+    started = time.perf_counter()
     run_dir = Path(run_dir) if run_dir else _hydra_run_dir()
     check_config(cfg)
     write_running(run_dir, cfg)
@@ -26,6 +28,7 @@ def run_experiment(cfg, run_dir: str | Path | None = None) -> dict:
     from transformers import set_seed
 
     from sumexp.encoding import Encoder
+    from sumexp.encoding_cache import encode_splits
     from sumexp.models.fidelity import check_tokenizer, fidelity_sample
     from sumexp.models.loading import load_model_config, load_tokenizer
     from sumexp.results.resources import reset_peak_memory
@@ -39,49 +42,79 @@ def run_experiment(cfg, run_dir: str | Path | None = None) -> dict:
     check_model_limits(cfg, model_config)  # before the weights load
     built = instantiate(cfg.backend).build(cfg.model, tokenizer, model_config)
     encoder = Encoder.from_config(cfg.model, tokenizer, model_config.is_encoder_decoder)
+    encoded = encode_splits(encoder, splits, cfg.cache_dir)
+    evaluator = _dev_evaluator(cfg, tokenizer, encoded.dev_prompts, splits.dev.references)
 
-    fit = _fit(cfg, built.model, tokenizer, encoder, splits, run_dir)
-    best = _best_evaluation(fit)
-    _save_best_model(fit.trainer, tokenizer, run_dir, keep_checkpoints=cfg.keep_checkpoints)
-    test_summaries = _predict(cfg, fit.trainer.model, tokenizer, encoder, splits.test)
+    from sumexp.results.metrics import collect_metrics, training_metrics, untrained_metrics
+
+    if cfg.train:
+        fit = _fit(cfg, built.model, tokenizer, encoded, evaluator, run_dir)
+        model, best, training, history = fit.trainer.model, _best_evaluation(fit), training_metrics(cfg, fit), fit.trainer.state.log_history
+        _save_best_model(model, tokenizer, run_dir, keep_checkpoints=cfg.keep_checkpoints)
+    else:  # the model as it is: a checkpoint already fine-tuned, or an instruct model zero-shot
+        model, best, history = built.model, evaluator.evaluate(built.model, step=0), []
+        training = untrained_metrics(cfg, evaluator)
+    test_summaries = _predict(cfg, model, tokenizer, encoded.test_prompts)
 
     from sumexp.results.files import write_run_outputs
-    from sumexp.results.metrics import collect_metrics, summary_line
+    from sumexp.results.metrics import summary_line
 
-    metrics = collect_metrics(cfg, run_dir, splits, built, model_config, fit, best, fidelity)
-    write_run_outputs(run_dir, metrics, splits, best.predictions, test_summaries, fit.trainer.state.log_history)
+    run = RunParts(cfg, run_dir, splits, tokenizer, fidelity, model_config, built, model, encoded, best,
+                   time.perf_counter() - started)
+    metrics = collect_metrics(run, training)
+    write_run_outputs(run_dir, metrics, splits, best.predictions, test_summaries, history)
     print(summary_line(metrics), flush=True)
     return metrics
 
 
 @dataclass
+class RunParts:
+    """What one run built and measured, for its metrics.json."""
+
+    cfg: object
+    run_dir: Path
+    splits: Splits
+    tokenizer: object
+    fidelity: object  # models.fidelity.Fidelity
+    model_config: object
+    built: object  # backends.base.BuiltModel: requested and effective backend
+    model: object  # the weights the dev and test summaries came from
+    encoded: object  # encoding_cache.EncodedSplits
+    best: object  # training.trainer.DevEvaluation
+    seconds: float
+
+
+@dataclass
 class Fit:
     trainer: object
-    evaluator: object  # the DevEvaluator, holding the last dev predictions and scores
+    evaluator: object  # the DevEvaluator, holding every evaluation's dev predictions and scores
     train_result: object
     precision: str
     precision_note: str | None
 
 
-def _fit(cfg, model, tokenizer, encoder, splits: Splits, run_dir: Path) -> Fit:
-    """Encode the data, build the Trainer and train."""
-    import torch
-
-    from sumexp.training.precision import resolve_precision
+def _dev_evaluator(cfg, tokenizer, prompts, references):
     from sumexp.scoring.rouge import RougeScorer
-    from sumexp.training.trainer import DevEvaluator, build_trainer, training_arguments
+    from sumexp.training.trainer import DevEvaluator
 
-    train_set = [encoder.train_features(d, refs[0]) for d, refs in zip(splits.train.dialogues, splits.train.references)]
-    dev_set = [encoder.train_features(d, refs[0]) for d, refs in zip(splits.dev.dialogues, splits.dev.references)]
-    evaluator = DevEvaluator(
+    return DevEvaluator(
         tokenizer,
-        prompts=[encoder.prompt_ids(d) for d in splits.dev.dialogues],
-        references=splits.dev.references,
+        prompts=prompts,
+        references=references,
         gen_cfg=cfg.generation,
         max_new_tokens=_max_new_tokens(cfg),
         batch_size=cfg.optim.eval_batch_size,
         scorer=RougeScorer(tokenizer=cfg.score.tokenizer, aggregate=cfg.score.aggregate, use_stemmer=cfg.score.use_stemmer),
     )
+
+
+def _fit(cfg, model, tokenizer, encoded, evaluator, run_dir: Path) -> Fit:
+    """Build the Trainer on the encoded splits and train."""
+    import torch
+
+    from sumexp.training.precision import resolve_precision
+    from sumexp.training.trainer import build_trainer, training_arguments
+
     cuda = torch.cuda.is_available()
     precision, note = resolve_precision(cfg.optim.precision, cfg.model.allow_fp16, cuda, cuda and torch.cuda.is_bf16_supported())
     if note:
@@ -90,7 +123,7 @@ def _fit(cfg, model, tokenizer, encoder, splits: Splits, run_dir: Path) -> Fit:
     if cfg.report_to == "tensorboard":  # beside the results, not in checkpoints/ (removed after training)
         os.environ["TENSORBOARD_LOGGING_DIR"] = str(run_dir / "tensorboard")
     args = training_arguments(cfg, str(run_dir / "checkpoints"), precision, learning_rate)
-    trainer = build_trainer(cfg, model, tokenizer, train_set, dev_set, evaluator, args)
+    trainer = build_trainer(cfg, model, tokenizer, encoded.train, encoded.dev, evaluator, args)
     return Fit(trainer, evaluator, _train(cfg, trainer, run_dir / "checkpoints"), precision, note)
 
 
@@ -128,18 +161,17 @@ def _best_evaluation(fit: Fit):
     return evaluation
 
 
-def _predict(cfg, model, tokenizer, encoder, split: Split | None) -> list[str] | None:
-    if split is None:
+def _predict(cfg, model, tokenizer, prompts: list[list[int]] | None) -> list[str] | None:
+    if prompts is None:
         return None
     from sumexp.generation import generate_summaries
 
-    prompts = [encoder.prompt_ids(d) for d in split.dialogues]
     return generate_summaries(model, tokenizer, prompts, cfg.generation, _max_new_tokens(cfg), cfg.optim.eval_batch_size, desc="test generate")
 
 
-def _save_best_model(trainer, tokenizer, run_dir: Path, keep_checkpoints: bool) -> None:
+def _save_best_model(model, tokenizer, run_dir: Path, keep_checkpoints: bool) -> None:
     """The best weights and the tokenizer, loadable with from_pretrained; checkpoints go unless kept."""
-    trainer.model.save_pretrained(run_dir / "model")
+    model.save_pretrained(run_dir / "model")
     tokenizer.save_pretrained(run_dir / "model")
     if not keep_checkpoints:
         shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)

@@ -1,6 +1,8 @@
 """Shared fixtures: compose configs the way the CLI does, and tiny tokenizers trained offline."""
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,8 @@ from sumexp.schema import register_configs
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 TINY_MODELS = ["tiny_bart", "tiny_t5", "tiny_gpt2", "tiny_llama"]
+# Runs made by the tests (and the CLI subprocesses they start) cache encoded splits here, not in ~/.cache.
+os.environ.setdefault("SUMEXP_CACHE_DIR", tempfile.mkdtemp(prefix="sumexp-test-cache-"))
 
 
 @pytest.fixture(scope="session")

@@ -8,58 +8,85 @@ from sumexp.scoring.rouge import METRICS
 from sumexp.training.trainer import BEST_METRIC, StepTimer
 
 
-def collect_metrics(cfg, run_dir: Path, splits, built, model_config, fit, best, fidelity) -> dict:
-    """Everything the run measured; every ROUGE figure on the 0-100 scale."""
-    trainer = fit.trainer
-    total, trainable = resources.parameter_counts(trainer.model)
+def collect_metrics(run, training: dict) -> dict:
+    """Everything the run measured (`run`: a task.RunParts); every ROUGE figure on the 0-100 scale."""
+    cfg, model = run.cfg, run.model
+    total, trainable = resources.parameter_counts(model)
     peak_mb, peak_kind = resources.peak_memory_mb()
-    step_seconds = next(cb.seconds for cb in trainer.callback_handler.callbacks if isinstance(cb, StepTimer))
-    # Fractional epochs x rows counts the short last batch of each epoch right; steps x batch size would not.
-    samples = trainer.state.epoch * len(trainer.train_dataset)
-    tokens_per_second = trainer.tokens_trained / step_seconds if step_seconds else None
-    scores = percent_scores(best.scores)
+    scores = percent_scores(run.best.scores)
+    eval_seconds = training["eval_seconds"]
     return {
         "status": "completed",
         "model": cfg.model.name,
         "checkpoint": cfg.model.checkpoint or f"scratch:{cfg.model.scratch.model_type}",
-        "family": "seq2seq" if model_config.is_encoder_decoder else "causal",
+        "family": "seq2seq" if run.model_config.is_encoder_decoder else "causal",
         "backend_requested": cfg.backend.name,
-        "backend_effective": built.effective_backend,
-        "backend_note": built.note,
-        "precision_requested": cfg.optim.precision,
-        "precision_effective": fit.precision,
-        "precision_note": fit.precision_note,
+        "backend_effective": run.built.effective_backend,
+        "backend_note": run.built.note,
         "dev_rouge1": scores["rouge1"]["fmeasure"],
         "dev_rouge2": scores["rouge2"]["fmeasure"],
         "dev_rougeL": scores["rougeL"]["fmeasure"],
         "dev_rouge_mean": scores[BEST_METRIC],
-        "dev_rouge_mean_untrained": _untrained_score(trainer.state.log_history),
         "dev_rouge": scores,  # precision, recall and F1 of each, with the tokenizer and aggregation used
-        "dev_step": best.step,  # the evaluation these dev numbers and predictions come from
-        "eval_loss": _logged_at(trainer.state.log_history, best.step, "eval_loss"),
-        "train_loss": mean_train_loss(trainer.state.log_history),  # every step, a resumed run's too
-        "train_loss_last": _last_logged(trainer.state.log_history, "loss"),  # the last logged window
-        "train_runtime_s": fit.train_result.metrics.get("train_runtime"),  # wall time, dev evaluations included
-        "train_step_time_s": step_seconds,
-        "train_samples_per_second": samples / step_seconds if step_seconds else None,  # optimizer steps only
-        "train_tokens_per_second": tokens_per_second,  # non-padding tokens, optimizer steps only
-        "train_tokens": trainer.tokens_trained,
-        "eval_seconds": trainer.eval_seconds,  # dev loss, generation and ROUGE at every evaluation
-        "mfu": resources.model_flops_utilization(total, tokens_per_second),
-        "train_steps": trainer.state.global_step,
-        "train_batch_size": trainer._train_batch_size,  # per device; smaller than asked after auto_find_batch_size
-        "epochs": trainer.state.epoch,
-        "best_checkpoint_step": trainer.state.best_global_step,
+        "dev_step": run.best.step,  # the evaluation these dev numbers and predictions come from
+        **training,
+        "run_seconds": run.seconds,  # the whole run, from loading the data to the last prediction
+        "eval_share": eval_seconds / run.seconds if run.seconds else None,
+        "encode_seconds": run.encoded.seconds,
+        "encode_cache": run.encoded.cache,  # hit: the encoded splits came from cache_dir
+        "mfu": resources.model_flops_utilization(total, training.get("train_tokens_per_second")),
         "peak_memory_mb": peak_mb,
         "peak_memory_kind": peak_kind,
-        "tokenizer": {"class": type(trainer.processing_class).__name__, **fidelity.as_dict()},
+        "tokenizer": {"class": type(run.tokenizer).__name__, **run.fidelity.as_dict()},
         "params_total": total,
         "params_trainable": trainable,
         "device": resources.device_name(),
         "seed": cfg.seed,
-        "data": _data_summary(splits),
+        "data": _data_summary(run.splits),
         "versions": resources.versions(),
-        "run_dir": str(run_dir),
+        "run_dir": str(run.run_dir),
+    }
+
+
+def training_metrics(cfg, fit) -> dict:
+    """What training measured: losses, speed over optimizer steps only, and the evaluations."""
+    trainer = fit.trainer
+    step_seconds = next(cb.seconds for cb in trainer.callback_handler.callbacks if isinstance(cb, StepTimer))
+    # Fractional epochs x rows counts the short last batch of each epoch right; steps x batch size would not.
+    samples = trainer.state.epoch * len(trainer.train_dataset)
+    history = trainer.state.log_history
+    best_step = trainer.state.best_global_step
+    return {
+        "dev_rouge_mean_untrained": _untrained_score(history),
+        "eval_loss": _logged_at(history, best_step or trainer.state.global_step, "eval_loss"),
+        "train_loss": mean_train_loss(history),  # every step, a resumed run's too
+        "train_loss_last": _last_logged(history, "loss"),  # the last logged window
+        "train_runtime_s": fit.train_result.metrics.get("train_runtime"),  # wall time, dev evaluations included
+        "train_step_time_s": step_seconds,
+        "train_samples_per_second": samples / step_seconds if step_seconds else None,  # optimizer steps only
+        "train_tokens_per_second": trainer.tokens_trained / step_seconds if step_seconds else None,  # non-padding
+        "train_tokens": trainer.tokens_trained,
+        "eval_seconds": trainer.eval_seconds,  # dev loss, generation and ROUGE at every evaluation
+        "train_steps": trainer.state.global_step,
+        "train_batch_size": trainer._train_batch_size,  # per device; smaller than asked after auto_find_batch_size
+        "epochs": trainer.state.epoch,
+        "best_checkpoint_step": best_step,
+        "precision_requested": cfg.optim.precision,
+        "precision_effective": fit.precision,
+        "precision_note": fit.precision_note,
+    }
+
+
+def untrained_metrics(cfg, evaluator) -> dict:
+    """train=false: the model as loaded, scored once."""
+    only = next(iter(evaluator.by_step.values()))
+    return {
+        "dev_rouge_mean_untrained": only.scores[BEST_METRIC],
+        "train_steps": 0,
+        "eval_seconds": evaluator.seconds,
+        "precision_requested": cfg.optim.precision,
+        "precision_effective": "fp32",
+        "precision_note": "train=false: generated with the weights as loaded",
     }
 
 
@@ -111,7 +138,7 @@ def summary_line(metrics: dict) -> str:
         f"sumexp: {metrics['model']} / {metrics['backend_effective']} | dev ROUGE-1/2/L "
         f"{metrics['dev_rouge1']:.2f}/{metrics['dev_rouge2']:.2f}/{metrics['dev_rougeL']:.2f} "
         f"mean {metrics['dev_rouge_mean']:.2f} (untrained {_fmt(metrics.get('dev_rouge_mean_untrained'))}) | "
-        f"{_fmt(metrics['train_tokens_per_second'], '.0f')} tokens/s | peak {metrics['peak_memory_mb']:.0f} MB | "
+        f"{_fmt(metrics.get('train_tokens_per_second'), '.0f')} tokens/s | peak {metrics['peak_memory_mb']:.0f} MB | "
         f"{metrics['run_dir']}"
     )
 

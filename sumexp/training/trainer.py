@@ -41,6 +41,7 @@ class DevEvaluator:
         self.gen_cfg, self.max_new_tokens, self.batch_size = gen_cfg, max_new_tokens, batch_size
         self.scorer = scorer
         self.by_step: dict[int, DevEvaluation] = {}  # a few KB each: dev summaries are short
+        self.seconds = 0.0  # generation and scoring, every evaluation together
 
     def __call__(self, model, step: int) -> dict[str, float]:
         """ROUGE F1 of each kind and their mean, all on the 0-100 scale, for the Trainer's log."""
@@ -49,11 +50,13 @@ class DevEvaluator:
         return {**f1, BEST_METRIC: evaluation.scores[BEST_METRIC]}
 
     def evaluate(self, model, step: int) -> DevEvaluation:
+        start = time.perf_counter()
         predictions = generate_summaries(
             model, self.tokenizer, self.prompts, self.gen_cfg, self.max_new_tokens, self.batch_size, desc="dev generate"
         )
         scores = self.scorer.score(predictions, self.references, progress=True)
         self.by_step[step] = DevEvaluation(step, predictions, scores)
+        self.seconds += time.perf_counter() - start
         return self.by_step[step]
 
 
@@ -117,20 +120,20 @@ def training_arguments(cfg, output_dir: str, precision: str, learning_rate: floa
     import torch
 
     optim = cfg.optim
-    strategy = "steps" if optim.eval_steps else "epoch"
+    strategy = "steps" if optim.eval_steps else "epoch"  # checkpoints (to resume) on the same schedule
     return TrainingArguments(
         output_dir=output_dir,
-        eval_strategy=strategy,
+        eval_strategy=strategy if optim.evaluate else "no",
         save_strategy=strategy,
         eval_steps=optim.eval_steps,
         save_steps=optim.eval_steps,
-        eval_on_start=optim.eval_on_start,
+        eval_on_start=optim.eval_on_start and optim.evaluate,
         # The newest checkpoint (to resume from) and the best one: at most two on disk. With a limit of 1
         # the Trainer deletes the newest at the end when it is not the best, which an interrupted run needs.
         save_total_limit=2,
         save_only_model=False,  # optimizer, scheduler and RNG states too: a resumed run continues exactly
-        load_best_model_at_end=True,
-        metric_for_best_model=BEST_METRIC,
+        load_best_model_at_end=optim.evaluate,
+        metric_for_best_model=BEST_METRIC if optim.evaluate else None,
         greater_is_better=True,
         learning_rate=learning_rate,
         weight_decay=optim.weight_decay,
@@ -140,6 +143,7 @@ def training_arguments(cfg, output_dir: str, precision: str, learning_rate: floa
         num_train_epochs=optim.epochs,
         max_steps=optim.max_steps,
         per_device_train_batch_size=optim.batch_size,
+        train_sampling_strategy="group_by_length" if optim.group_by_length else "random",
         auto_find_batch_size=optim.auto_find_batch_size,  # halve the batch after an out-of-memory error
         per_device_eval_batch_size=optim.eval_batch_size,
         gradient_accumulation_steps=optim.grad_accum,
@@ -160,7 +164,7 @@ def build_trainer(cfg, model, tokenizer, train_set, dev_set, evaluator, args: Tr
     precision = "fp16" if args.fp16 else "bf16" if args.bf16 else "fp32"
     callbacks = [StepTimer(), StopOnNonFiniteLoss(likely_cause(precision, args.learning_rate, family_rate)),
                  InterruptOnSignal(), LogAtEverySave()]
-    if cfg.optim.early_stopping_patience is not None:
+    if cfg.optim.early_stopping_patience is not None and cfg.optim.evaluate:
         callbacks.append(EarlyStoppingCallback(cfg.optim.early_stopping_patience, cfg.optim.early_stopping_threshold))
     trainer = SummarizationTrainer(
         model=model,

@@ -1,0 +1,129 @@
+"""Encoded splits, cached by content so that the next run over the same model and data (a sweep's
+other backends, a re-run) skips tokenization. The key covers the texts, the tokenizer, the encoding
+settings and the encoding code itself; entries are plain integer arrays (.npz, no pickle)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+FIELDS = ("train_inputs", "train_labels", "dev_inputs", "dev_labels", "dev_prompts", "test_prompts")
+
+
+@dataclass
+class EncodedSplits:
+    train: list[dict]  # input_ids, attention_mask, labels per example
+    dev: list[dict]  # the same, for the dev loss
+    dev_prompts: list[list[int]]  # what generation sees
+    test_prompts: list[list[int]] | None
+    seconds: float  # spent encoding or loading
+    cache: str  # hit | miss | off
+
+
+def encode_splits(encoder, splits, cache_dir: str | None) -> EncodedSplits:
+    """Encode train, dev and test, or load them from `cache_dir` when the same inputs were seen before."""
+    start = time.perf_counter()
+    path = _entry(cache_dir, encoder, splits) if cache_dir else None
+    arrays = _load(path) if path else None
+    cache = "off" if path is None else "hit" if arrays else "miss"
+    if arrays is None:
+        arrays = _encode(encoder, splits)
+        if path:
+            _save(path, arrays)
+    encoded = _as_splits(arrays, cache, time.perf_counter() - start, splits.test is not None)
+    log.info("encoded the splits in %.2f s (cache %s)", encoded.seconds, cache)
+    return encoded
+
+
+def _encode(encoder, splits) -> dict[str, list[list[int]]]:
+    first = [refs[0] for refs in splits.train.references]
+    train = encoder.features(splits.train.dialogues, first)
+    dev = encoder.features(splits.dev.dialogues, [refs[0] for refs in splits.dev.references])
+    return {
+        "train_inputs": [e["input_ids"] for e in train], "train_labels": [e["labels"] for e in train],
+        "dev_inputs": [e["input_ids"] for e in dev], "dev_labels": [e["labels"] for e in dev],
+        "dev_prompts": encoder.prompts(splits.dev.dialogues),
+        "test_prompts": encoder.prompts(splits.test.dialogues) if splits.test else [],
+    }
+
+
+def _as_splits(arrays: dict, cache: str, seconds: float, has_test: bool) -> EncodedSplits:
+    def examples(inputs, labels):
+        return [{"input_ids": i, "attention_mask": [1] * len(i), "labels": l} for i, l in zip(inputs, labels)]
+
+    return EncodedSplits(
+        train=examples(arrays["train_inputs"], arrays["train_labels"]),
+        dev=examples(arrays["dev_inputs"], arrays["dev_labels"]),
+        dev_prompts=arrays["dev_prompts"],
+        test_prompts=arrays["test_prompts"] if has_test else None,
+        seconds=seconds,
+        cache=cache,
+    )
+
+
+def _entry(cache_dir: str, encoder, splits) -> Path | None:
+    tokenizer = getattr(encoder.tokenizer, "backend_tokenizer", None)
+    if tokenizer is None:  # a tokenizer without a serialisable pipeline cannot be keyed safely
+        return None
+    digest = hashlib.sha256()
+    for part in (
+        tokenizer.to_str(),
+        json.dumps([encoder.tokenizer.chat_template, encoder.tokenizer.all_special_tokens], default=str),
+        json.dumps([encoder.is_encoder_decoder, encoder.source_prefix, encoder.prompt_template,
+                    encoder.use_chat_template, encoder.max_source_length, encoder.max_target_length]),
+        Path(__file__).with_name("encoding.py").read_text(encoding="utf-8"),
+        json.dumps([_split_content(s) for s in (splits.train, splits.dev, splits.test)], ensure_ascii=False),
+    ):
+        digest.update(part.encode("utf-8"))
+        digest.update(b"\0")
+    return Path(cache_dir).expanduser() / "encoded" / f"{digest.hexdigest()[:32]}.npz"
+
+
+def _split_content(split) -> list | None:
+    return None if split is None else [split.ids, split.dialogues, split.references]
+
+
+def _load(path: Path) -> dict | None:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {name: _unflatten(data[f"{name}.values"], data[f"{name}.lengths"]) for name in FIELDS}
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError) as err:  # a damaged entry is rebuilt, never trusted
+        log.warning("ignoring unreadable cache entry %s (%s)", path, err)
+        return None
+
+
+def _save(path: Path, arrays: dict) -> None:
+    """Written beside the final name and renamed: parallel jobs never read half an entry."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        flat = {}
+        for name in FIELDS:
+            flat[f"{name}.values"], flat[f"{name}.lengths"] = _flatten(arrays[name])
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
+        with os.fdopen(fd, "wb") as handle:
+            np.savez(handle, **flat)
+        os.replace(tmp, path)
+    except OSError as err:  # a read-only or full disk costs the cache, never the run
+        log.warning("could not write the encoding cache at %s (%s)", path, err)
+
+
+def _flatten(rows: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+    lengths = np.array([len(r) for r in rows], dtype=np.int64)
+    values = np.fromiter((t for r in rows for t in r), dtype=np.int64, count=int(lengths.sum()))
+    return values, lengths
+
+
+def _unflatten(values: np.ndarray, lengths: np.ndarray) -> list[list[int]]:
+    ends = np.cumsum(lengths)
+    return [values[end - n:end].tolist() for n, end in zip(lengths.tolist(), ends.tolist())]
