@@ -2,7 +2,9 @@
 
 The machine is often shared, so a ratio is only meaningful between times taken in the same run:
 the two sides are measured in turns (A, B, A, B, ...) and each keeps its best time, the one least
-disturbed by other processes.
+disturbed by other processes. Every process runs torch on one thread unless --threads says otherwise:
+with two threads on two shared cores, one thread waits for the other whenever another job holds a
+core, and the same 40 training steps took anywhere from 6 to 150 s; on one thread, 2.0-2.1 s.
 """
 from __future__ import annotations
 
@@ -21,7 +23,8 @@ DATA = REPO.parent / "shared" / "data"
 KO_DEV = DATA / "dialogsum-ko" / "dev.csv"
 PYTHON = sys.executable
 # Children run offline from the repository root, whatever the caller's directory.
-CHILD_ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def parser(doc: str, repeat: int = 3) -> argparse.ArgumentParser:
@@ -30,16 +33,31 @@ def parser(doc: str, repeat: int = 3) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=first_line)
     p.add_argument("--repeat", type=int, default=repeat, help=f"best of N runs for each timing (default {repeat})")
     p.add_argument("--quick", action="store_true", help="tiny sizes and one repeat: checks the benchmark runs")
+    p.add_argument("--threads", type=int, default=1,
+                   help="CPU threads per process, this one and its children (OMP_NUM_THREADS); 0: torch's default. "
+                        "Default 1: on a shared machine two threads wait on each other and times vary tenfold")
     return p
 
 
 def header(title: str, args: argparse.Namespace) -> None:
     """The benchmark's name, the command, the date and the machine, as docs/PERFORMANCE.md quotes them."""
+    limit_threads(args.threads)
     print(f"## {title}")
     print(f"command: python {' '.join([os.path.relpath(sys.argv[0], REPO), *sys.argv[1:]])}")
-    print(f"date: {dt.date.today().isoformat()}  machine: {machine()}")
+    print(f"date: {dt.date.today().isoformat()}  machine: {machine()}  "
+          f"threads per process: {args.threads or 'default'}")
     if args.quick:
         print("QUICK MODE: tiny sizes, one repeat; the numbers below say only that the benchmark runs")
+
+
+def limit_threads(threads: int) -> None:
+    """CPU threads for torch in this process (before torch is imported, or through torch) and its children."""
+    if threads <= 0:
+        return
+    for name in THREAD_VARIABLES:
+        os.environ[name] = str(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
 
 
 def machine() -> str:
@@ -77,7 +95,8 @@ def timed(fn):
 def run_process(cmd: list[str], env: dict | None = None, timeout: int = 1800) -> tuple[float, subprocess.CompletedProcess]:
     """Run a child process from the repository root; (wall seconds, the completed process). A failure stops the benchmark."""
     start = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env={**CHILD_ENV, **(env or {})}, timeout=timeout)
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env={**os.environ, **OFFLINE, **(env or {})},
+                          timeout=timeout)
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"benchmark: {' '.join(cmd)} failed (exit {done.returncode}):\n{done.stderr[-3000:]}")

@@ -49,6 +49,7 @@ def main() -> None:
     p.add_argument("--max-source-length", type=int, default=256)
     p.add_argument("--max-target-length", type=int, default=64)
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--sampling", default="group_by_length", help="train_sampling_strategy: random | group_by_length")
     args = p.parse_args()
 
     tokenizer = AutoTokenizer.from_pretrained(args.model)
@@ -59,6 +60,7 @@ def main() -> None:
         max_steps=args.max_steps, per_device_train_batch_size=args.batch_size, learning_rate=args.lr,
         weight_decay=args.weight_decay, warmup_steps=args.warmup, lr_scheduler_type="linear", max_grad_norm=1.0,
         logging_steps=args.logging_steps, seed=args.seed, dataloader_pin_memory=False,
+        train_sampling_strategy=args.sampling,
     )
     collator = DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=-100, padding=True)
     trainer = Trainer(model=model, args=training_args, train_dataset=train_set, data_collator=collator,
