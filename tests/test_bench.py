@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -54,10 +55,19 @@ def test_length_grouping_reaches_sumexps_train_dataloader():
 
 
 def test_generation_benchmark_quick_gives_identical_summaries(monkeypatch, capsys):
-    from bench import bench_generation
+    import torch
 
+    from bench import bench_generation
+    from bench.common import THREAD_VARIABLES
+
+    for name in THREAD_VARIABLES:  # the benchmark sets them; setenv records the value to restore (or unset)
+        monkeypatch.setenv(name, os.environ.get(name, "1"))
+    threads = torch.get_num_threads()
     monkeypatch.setattr(sys, "argv", ["bench_generation.py", "--quick"])
-    assert bench_generation.main() == 0
+    try:
+        assert bench_generation.main() == 0
+    finally:
+        torch.set_num_threads(threads)
     out = capsys.readouterr().out
     assert "summaries: identical" in out and "sumexp generate_summaries" in out
 
