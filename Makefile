@@ -62,8 +62,13 @@ report: install ## Compare the runs of the newest sweep in multirun/ (report.md,
 	if [ -z "$$latest" ]; then echo "make report: no sweep in multirun/; run make sweep first" >&2; exit 2; fi; \
 	$(PY) -m sumexp.report "$$latest"
 
-bench: install-dev ## Run the benchmarks in bench/ (real data from ../shared/data when present)
-	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+bench: install-dev ## Run every CPU benchmark in bench/, and bench/backends.py on a GPU (docs/PERFORMANCE.md)
+	@status=0; for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || status=1; done; \
+	if [ -f bench/backends.py ]; then \
+	  if $(PY) -c "import sys, torch; sys.exit(not torch.cuda.is_available())"; then \
+	    echo "== bench/backends.py"; $(PY) bench/backends.py || status=1; \
+	  else echo "== bench/backends.py: skipped, it needs a GPU (CPU check: $(PY) bench/backends.py --device cpu --tiny)"; fi; \
+	fi; exit $$status
 
 clean: ## Remove the virtual environment and caches (keeps outputs/ and multirun/)
 	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info

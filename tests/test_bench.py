@@ -1,0 +1,80 @@
+"""The benchmarks in bench/ stay runnable: their helpers, and two of them end to end in --quick mode."""
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+BENCHMARKS = sorted(p.stem for p in (REPO / "bench").glob("bench_*.py"))
+
+
+@pytest.mark.parametrize("name", BENCHMARKS)
+def test_every_benchmark_imports(name):
+    module = importlib.import_module(f"bench.{name}")
+    assert callable(module.main) and module.__doc__.splitlines()[0]
+
+
+def test_padding_fraction_counts_each_batch_to_its_longest_row():
+    from bench.bench_generation import padding_fraction
+
+    # batches [2, 4] and [4, 2]: 12 padded tokens, 12 real -> none saved by order here
+    assert padding_fraction([2, 4, 4, 2], 2) == pytest.approx(1 - 12 / 16)
+    assert padding_fraction(sorted([2, 4, 4, 2]), 2) == 0.0
+
+
+def test_bare_hydra_config_is_sumexps_without_the_schema_and_callback(tmp_path):
+    from bench.bench_startup import bare_conf
+
+    conf = bare_conf(tmp_path)
+    top = yaml.safe_load((conf / "config.yaml").read_text(encoding="utf-8"))
+    assert "run_schema" not in top["defaults"] and "callbacks" not in top["hydra"]
+    assert {"model": "tiny_bart"} in top["defaults"]
+    assert sorted(p.name for p in conf.iterdir()) == sorted(p.name for p in (REPO / "conf").iterdir())
+
+
+def test_eval_share_adds_one_mean_evaluation_for_the_final_pass():
+    from bench.bench_eval_share import share_rows
+
+    now, before = share_rows("run", wall=12.0, metrics={"eval_seconds": 3.0, "run_seconds": 10.0}, count=3)
+    assert now[1:5] == [3, 3.0, 10.0, "30.0%"]
+    assert before[1:5] == [4, 4.0, 11.0, f"{4 / 11:.1%}"]
+
+
+def test_length_grouping_reaches_sumexps_train_dataloader():
+    """The padding the batches benchmark reports comes from the Trainer sumexp builds, grouped or not."""
+    from bench.bench_batches import padding_fractions
+
+    fractions = padding_fractions(["model=tiny_bart", "data=sample", "optim.batch_size=8", "cache_dir=null"])
+    assert fractions[True][0] < fractions[False][0] / 2  # sources: grouped batches pad far less
+
+
+def test_generation_benchmark_quick_gives_identical_summaries(monkeypatch, capsys):
+    import torch
+
+    from bench import bench_generation
+    from bench.common import THREAD_VARIABLES
+
+    for name in THREAD_VARIABLES:  # the benchmark sets them; setenv records the value to restore (or unset)
+        monkeypatch.setenv(name, os.environ.get(name, "1"))
+    threads = torch.get_num_threads()
+    monkeypatch.setattr(sys, "argv", ["bench_generation.py", "--quick"])
+    try:
+        assert bench_generation.main() == 0
+    finally:
+        torch.set_num_threads(threads)
+    out = capsys.readouterr().out
+    assert "summaries: identical" in out and "sumexp generate_summaries" in out
+
+
+def test_startup_benchmark_quick_runs_both_apps_without_torch():
+    done = subprocess.run([sys.executable, "bench/bench_startup.py", "--quick"], capture_output=True, text=True,
+                          cwd=REPO, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "neither app imports torch or transformers" in done.stdout
+    assert "sumexp / bare Hydra, --cfg job:" in done.stdout and "sumexp / bare Hydra, --help:" in done.stdout
