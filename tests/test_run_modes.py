@@ -94,3 +94,22 @@ def test_length_grouped_batches_pad_less(compose_config, tiny_tokenizers, tmp_pa
         assert isinstance(trainer._get_train_sampler(), LengthGroupedSampler) == grouped
         shares[grouped] = padding_share(trainer)
     assert shares[True] < shares[False] / 2, shares
+
+
+def test_length_grouped_order_depends_on_seed_and_epoch_only():
+    """A resumed run restores the global RNG to the checkpoint's state; the batches of the
+    interrupted epoch must still come in the uninterrupted run's order."""
+    import torch
+
+    from sumexp.training.trainer import SeededLengthGroupedSampler
+
+    lengths = [(7 * i) % 53 + 1 for i in range(200)]
+    sampler = SeededLengthGroupedSampler(8, lengths=lengths, seed=42)
+    sampler.set_epoch(3)
+    first = list(sampler)
+    torch.manual_seed(1234)  # another global RNG state
+    again = SeededLengthGroupedSampler(8, lengths=lengths, seed=42)
+    again.set_epoch(3)
+    assert list(again) == first and sorted(first) == list(range(200))
+    again.set_epoch(4)
+    assert list(again) != first

@@ -13,6 +13,7 @@ from transformers import (
     TrainerCallback,
     TrainingArguments,
 )
+from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from sumexp.encoding import IGNORE_INDEX
 from sumexp.generation import generate_summaries
@@ -71,6 +72,12 @@ class SummarizationTrainer(Trainer):
         self.tokens_trained = 0  # non-padding tokens through the model in optimizer steps
         self.eval_seconds = 0.0  # dev loss, generation and scoring, every evaluation together
 
+    def _get_train_sampler(self, train_dataset=None):
+        sampler = super()._get_train_sampler(train_dataset)
+        if isinstance(sampler, LengthGroupedSampler):
+            return SeededLengthGroupedSampler(sampler.batch_size, lengths=sampler.lengths, seed=self.args.seed)
+        return sampler
+
     def training_step(self, model, inputs, num_items_in_batch=None):
         self.tokens_trained += count_tokens(inputs, self.model.config.is_encoder_decoder)
         return super().training_step(model, inputs, num_items_in_batch)
@@ -83,6 +90,25 @@ class SummarizationTrainer(Trainer):
         output.metrics.update({f"{metric_key_prefix}_{name}": value for name, value in scores.items()})
         self.eval_seconds += time.perf_counter() - start
         return output
+
+
+class SeededLengthGroupedSampler(LengthGroupedSampler):
+    """Length-grouped batches in an order fixed by (seed, epoch), as accelerate fixes the plain shuffle.
+
+    transformers' LengthGroupedSampler draws from the global RNG when an epoch starts; a resumed run
+    has restored that RNG to the checkpoint's state, so its interrupted epoch would go on in another
+    order and the result would differ from an uninterrupted run.
+    """
+
+    def __init__(self, batch_size: int, lengths: list[int], seed: int):
+        import torch
+
+        super().__init__(batch_size, lengths=lengths, generator=torch.Generator())
+        self.seed = seed
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int) -> None:  # the Trainer calls it at the start of every epoch
+        self.generator.manual_seed(self.seed + epoch)
 
 
 def count_tokens(batch, is_encoder_decoder: bool) -> int:
