@@ -60,7 +60,7 @@ def save_kobart_like(folder: Path, texts: list[str]) -> Path:
     config = BartConfig(vocab_size=tokenizer.get_vocab_size(), max_position_embeddings=1026, bos_token_id=0,
                         eos_token_id=1, pad_token_id=3, decoder_start_token_id=1, forced_eos_token_id=1,
                         **SIZES["bart"])
-    BartForConditionalGeneration(config).save_pretrained(folder)
+    _random_weights(BartForConditionalGeneration, config).save_pretrained(folder)
     return folder
 
 
@@ -72,7 +72,7 @@ def save_kogpt2_like(folder: Path, texts: list[str]) -> Path:
     tokenizer.save(str(folder / "tokenizer.json"))  # no special_tokens_map.json, no tokenizer_config.json
     config = GPT2Config(vocab_size=tokenizer.get_vocab_size(), n_positions=1024, bos_token_id=0, eos_token_id=0,
                         **SIZES["gpt2"])
-    GPT2LMHeadModel(config).save_pretrained(folder)
+    _random_weights(GPT2LMHeadModel, config).save_pretrained(folder)
     return folder
 
 
@@ -92,7 +92,7 @@ def save_t5_like(folder: Path, texts: list[str]) -> Path:
     vocab_size = spm.SentencePieceProcessor(model_proto=model.getvalue()).get_piece_size()
     config = T5Config(vocab_size=vocab_size, pad_token_id=0, eos_token_id=1, decoder_start_token_id=0,
                       **SIZES["t5"])
-    T5ForConditionalGeneration(config).save_pretrained(folder)
+    _random_weights(T5ForConditionalGeneration, config).save_pretrained(folder)
     return folder
 
 
@@ -114,8 +114,16 @@ def save_qwen_like(folder: Path, texts: list[str]) -> Path:
     _set_tokenizer_class(folder, "Qwen2Tokenizer")
     config = Qwen2Config(vocab_size=len(wrapped), max_position_embeddings=2048, bos_token_id=0,
                          eos_token_id=wrapped.eos_token_id, pad_token_id=wrapped.pad_token_id, **SIZES["qwen2"])
-    Qwen2ForCausalLM(config).save_pretrained(folder)
+    _random_weights(Qwen2ForCausalLM, config).save_pretrained(folder)
     return folder
+
+
+def _random_weights(model_class, config, seed: int = 0):
+    """The model with seeded random weights: every test run trains from the same start."""
+    import torch
+
+    torch.manual_seed(seed)
+    return model_class(config)
 
 
 def _set_tokenizer_class(folder: Path, name: str) -> None:
