@@ -5,11 +5,12 @@ tests), so a misspelt key or a wrong type fails at composition time, before anyt
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, OmegaConf
 
 
 @dataclass
@@ -156,3 +157,17 @@ def register_configs() -> None:
     (model into ModelConfig, ...), which is what rejects unknown keys and wrong types.
     """
     ConfigStore.instance().store(name="run_schema", node=RunConfig)
+    register_resolvers()
+
+
+def register_resolvers() -> None:
+    """`${path_part:${model.name}}` in the run folder names (idempotent)."""
+    if not OmegaConf.has_resolver("path_part"):
+        OmegaConf.register_new_resolver("path_part", path_part)
+
+
+def path_part(name) -> str:
+    """`name` as one safe folder name: a model or backend name such as ../../x must not place the run
+    folder outside outputs/ or multirun/ (Hydra creates it before any check of sumexp's could run)."""
+    safe = re.sub(r"[^\w.-]", "_", str(name)).lstrip(".")
+    return safe or "_"

@@ -227,3 +227,27 @@ def test_secrets_never_reach_a_sweep_folder(tmp_path):
     names = {p.name for p in files}
     assert {"multirun.yaml", "config.yaml", "hydra.yaml", "overrides.yaml"} <= names
     assert f"+hf_token={REDACTED}" in (tmp_path / "sweep" / "multirun.yaml").read_text()
+
+
+def test_a_model_name_cannot_place_the_run_folder_outside_outputs(tmp_path):
+    """Hydra makes the run folder from model.name before any check can run: the name is made safe."""
+    import shutil
+    import uuid
+
+    from sumexp.schema import path_part
+    from tests.test_end_to_end import REPO_ROOT_ENV, sumexp_cli
+
+    assert path_part("../../x") == "_.._x" and path_part("..") == "_" and path_part("kobart_summ") == "kobart_summ"
+    escape = f"/tmp/sumexp_escape_{uuid.uuid4().hex}"
+    outputs = REPO_ROOT_ENV["cwd"] / "outputs"
+    before = set(outputs.rglob("*")) if outputs.exists() else set()
+    run = sumexp_cli(f"model.name=../../../../../../..{escape}", "data=dialogsum_ko", f"data.dir={tmp_path}/none")
+    assert run.returncode == 2, run.stderr[-2000:]
+    made = [p for p in set(outputs.rglob("metrics.json")) - before]
+    try:
+        assert not Path(escape).exists()
+        assert len(made) == 1 and made[0].parent.parent.parent == outputs
+        assert "sumexp_escape_" in made[0].parent.name and "/" not in made[0].parent.name
+    finally:
+        for metrics in made:
+            shutil.rmtree(metrics.parent)

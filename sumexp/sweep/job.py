@@ -15,9 +15,13 @@ import time
 from pathlib import Path
 
 from sumexp.errors import RunInterrupted, UserError
+from sumexp.schema import register_resolvers
 from sumexp.sweep import records
 
 log = logging.getLogger("sumexp")
+# A sweep job may run in a fresh process (the local launcher, SLURM) that never imported the CLI, and
+# its folder name still has to resolve.
+register_resolvers()
 
 
 def run_task(cfg) -> float | None:
