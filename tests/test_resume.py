@@ -145,3 +145,23 @@ def test_auto_find_batch_size_halves_until_it_fits_and_records_it(compose_config
     metrics = run_experiment(compose_config([*QUICK, "optim.batch_size=16", "optim.auto_find_batch_size=true"]),
                              run_dir=tmp_path)
     assert metrics["status"] == "completed" and metrics["train_batch_size"] == 4 and metrics["train_steps"] == 4
+
+
+@pytest.mark.slow
+def test_a_lora_run_resumes_the_same_adapter(tmp_path):
+    """The resumed LoRA run continues the adapter of its checkpoint: wrapped once (the same trainable
+    parameters), not restarted from zero (the same losses and ROUGE as an uninterrupted run)."""
+    lora = ["backend=lora", "optim.early_stopping_patience=null"]
+    reference = sumexp_cli(f"hydra.run.dir={tmp_path / 'reference'}", *SHORT_RUN, *lora)
+    assert reference.returncode == 0, reference.stderr[-2000:]
+    process = start_run(tmp_path / "resumed", *lora)
+    wait_for_checkpoint(tmp_path / "resumed", 20, process)
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=600)
+    assert metrics_of(tmp_path / "resumed")["status"] == "interrupted"
+    run = sumexp_cli(f"hydra.run.dir={tmp_path / 'resumed'}", *SHORT_RUN, *lora, "resume=true")
+    assert run.returncode == 0, run.stderr[-2000:]
+    resumed, uninterrupted = metrics_of(tmp_path / "resumed"), metrics_of(tmp_path / "reference")
+    assert resumed["backend_effective"] == "lora" and resumed["params_trainable"] == uninterrupted["params_trainable"]
+    assert resumed["params_trainable"] < resumed["params_total"] / 10
+    assert_same_result(resumed, uninterrupted)
