@@ -78,3 +78,47 @@ def test_startup_benchmark_quick_runs_both_apps_without_torch():
     assert done.returncode == 0, done.stderr[-2000:]
     assert "neither app imports torch or transformers" in done.stdout
     assert "sumexp / bare Hydra, --cfg job:" in done.stdout and "sumexp / bare Hydra, --help:" in done.stdout
+
+
+def _sweep_lines(capsys) -> list[str]:
+    """The progress lines sumexp's launcher prints for a 2-job sweep whose second job fails."""
+    from types import SimpleNamespace
+
+    from sumexp.sweep.launching import Progress
+
+    progress = Progress(2)
+    first, second = (SimpleNamespace(number=n, run_dir=Path(f"{n - 1}_tiny_bart_full")) for n in (1, 2))
+    progress.say("sweep of 2 job(s) in multirun/x, 1 at a time; each job's output is in its folder")
+    progress.started(first)
+    progress.finished(first, "completed", {"status": "completed", "dev_rouge_mean": 1.0}, 4.1)
+    progress.started(second)
+    progress.finished(second, "failed", {"status": "failed", "error": "x: started"}, 3.9)
+    print("sumexp: sweep finished: multirun/x\n  0_tiny_bart_full  completed  ROUGE mean 1.00  4 s")
+    return capsys.readouterr().out.splitlines()
+
+
+def test_sweep_benchmark_splits_the_wall_time_at_the_launchers_progress_lines(capsys):
+    from bench.bench_sweep import phases
+
+    lines = list(zip([0.5, 0.9, 5.0, 5.1, 9.0, 9.2, 9.3], _sweep_lines(capsys)))
+    split = phases(lines, wall=9.5)
+    assert split == pytest.approx({"before the first job": 0.9, "in jobs": 4.1 + 3.9, "between jobs": 0.1,
+                                   "after the last job": 0.5})
+    assert sum(split.values()) == pytest.approx(9.5)  # every second of the sweep is in one phase
+    with pytest.raises(SystemExit):  # a job that never reported its end cannot be timed
+        phases(lines[:4], wall=9.5)
+
+
+def test_sweep_benchmark_flags_a_job_whose_score_or_status_differs():
+    import copy
+
+    from bench.bench_sweep import jobs, mismatches
+
+    sweep = {"metrics": {job: {"status": "completed", "dev_rouge_mean": 12.5} for job in jobs()}}
+    single = copy.deepcopy(sweep)
+    assert mismatches([sweep, single]) == []
+    single["metrics"][jobs()[2]]["dev_rouge_mean"] = 12.500001
+    del sweep["metrics"][jobs()[0]]  # a job that left no metrics.json
+    problems = mismatches([sweep, single])
+    assert len(problems) == 2 and problems[0].startswith(f"{jobs()[0][0]}/{jobs()[0][1]}: status")
+    assert "12.500001" in problems[1]
