@@ -36,11 +36,11 @@ def redact_yaml_file(path: Path) -> None:
     """Rewrite a YAML file Hydra saved with every secret removed; untouched when there is none."""
     if not path.is_file():
         return
-    from sumexp.results.files import write_atomic
-
     original = OmegaConf.load(path)
     clean = redact_tree(OmegaConf.to_container(original, resolve=False))
     if clean != OmegaConf.to_container(original, resolve=False):
+        from sumexp.results.files import write_atomic  # imports pandas: only when there is a secret to remove
+
         write_atomic(path, OmegaConf.to_yaml(OmegaConf.create(clean)))
 
 
