@@ -17,7 +17,7 @@ from tests.conftest import SHARED_DATA, TINY_MODELS
 RUN_OUTPUTS = ["metrics.json", "dev_predictions.csv", "submission.csv", "train_log.jsonl",
                "model/config.json", "model/tokenizer_config.json"]
 # The default run must beat its own untrained model by this many ROUGE-mean points (0-100 scale).
-# Measured: about 55 vs 0.2 for tiny_bart; 20 leaves room for noise yet fails if nothing was learned.
+# Measured: 75.8 vs 0.2 for tiny_bart (55 before length-grouped batches); 20 leaves room for noise yet fails if nothing was learned.
 LEARNING_MARGIN = 20.0
 
 
