@@ -1,4 +1,4 @@
-"""The benchmarks in bench/ stay runnable: their helpers, and two of them end to end in --quick mode."""
+"""The benchmarks in bench/ stay runnable: their helpers, and three of them end to end in --quick mode."""
 from __future__ import annotations
 
 import importlib
@@ -78,6 +78,13 @@ def test_startup_benchmark_quick_runs_both_apps_without_torch():
     assert done.returncode == 0, done.stderr[-2000:]
     assert "neither app imports torch or transformers" in done.stdout
     assert "sumexp / bare Hydra, --cfg job:" in done.stdout and "sumexp / bare Hydra, --help:" in done.stdout
+
+
+def test_overhead_benchmark_quick_trains_both_sides_to_identical_losses():
+    done = subprocess.run([sys.executable, "bench/bench_overhead.py", "--quick"], capture_output=True, text=True,
+                          cwd=REPO, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]  # exit 1 when any logged loss differs
+    assert "losses: all 3 logged training losses identical" in done.stdout
 
 
 def _sweep_lines(capsys) -> list[str]:
