@@ -75,6 +75,9 @@ def _number_problems(cfg) -> list[str]:
     problems = [] if lr > 0 else [f"{lr_key}={lr}: must be above 0, e.g. {lr_key}=5e-5"]
     if not cfg.optim.epochs >= 0:
         problems.append(f"optim.epochs={cfg.optim.epochs}: must be 0 or more (0 with optim.max_steps > 0), e.g. optim.epochs=3")
+    if not cfg.optim.checkpoint_minutes >= 0:
+        problems.append(f"optim.checkpoint_minutes={cfg.optim.checkpoint_minutes}: must be 0 or more (0: a checkpoint "
+                        f"every epoch), e.g. optim.checkpoint_minutes=10")
     counts = {
         "model.max_source_length": cfg.model.max_source_length,
         "model.max_target_length": cfg.model.max_target_length,

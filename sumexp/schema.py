@@ -110,6 +110,7 @@ class OptimConfig:
     precision: str = "auto"  # auto | bf16 | fp16 | fp32
     eval_steps: Optional[int] = None  # null: evaluate every epoch; N: every N steps
     evaluate: bool = True  # false: no dev evaluation while training; the final weights are scored once
+    checkpoint_minutes: float = 10.0  # evaluate=false: resumable checkpoints at most this often (0: each epoch)
     eval_on_start: bool = True  # score the untrained model too, so the gain from training is visible
     early_stopping_patience: Optional[int] = 3  # null: never stop early
     early_stopping_threshold: float = 0.0

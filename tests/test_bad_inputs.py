@@ -118,6 +118,8 @@ MATRIX = [
     Case("negative family lr", ["model.learning_rate=-1"], ["model.learning_rate=-1.0: must be above 0"]),
     Case("zero batch size", ["optim.batch_size=0"], ["optim.batch_size=0: must be at least 1"]),
     Case("negative epochs", ["optim.epochs=-2"], ["optim.epochs=-2.0: must be 0 or more", "optim.epochs=3"]),
+    Case("negative checkpoint interval", ["optim.checkpoint_minutes=-1"],
+         ["optim.checkpoint_minutes=-1.0: must be 0 or more", "optim.checkpoint_minutes=10"]),
     Case("zero epochs and steps", ["optim.epochs=0"], ["optim.epochs and optim.max_steps are both 0", "optim.max_steps > 0"]),
     Case("zero max_new_tokens", ["generation.max_new_tokens=0"], ["generation.max_new_tokens=0: must be at least 1"]),
     Case("negative max_new_tokens", ["generation.max_new_tokens=-5"], ["generation.max_new_tokens=-5: must be at least 1"]),

@@ -103,6 +103,30 @@ def test_the_newest_incomplete_checkpoint_is_skipped(tmp_path):
     assert last_complete_checkpoint(tmp_path / "missing") is None
 
 
+@pytest.mark.parametrize("signal_name", [None, "SIGTERM"])
+def test_spaced_out_checkpoints_still_save_where_a_signal_stops(compose_config, tmp_path, signal_name):
+    from transformers import TrainerControl, TrainerState
+
+    from sumexp.training.guards import InterruptOnSignal
+    from sumexp.training.trainer import guard_callbacks, training_arguments
+
+    cfg = compose_config(["optim.evaluate=false"])  # a checkpoint at most every 10 minutes
+    callbacks = guard_callbacks(cfg, training_arguments(cfg, str(tmp_path), "fp32", 1e-3))
+    state, control = TrainerState(global_step=19, max_steps=100), TrainerControl()
+    for callback in callbacks:
+        callback.on_train_begin(None, state, control)
+    try:
+        next(cb for cb in callbacks if isinstance(cb, InterruptOnSignal)).signal_name = signal_name
+        control.should_save = True  # the end of an epoch a few seconds into training
+        for callback in callbacks:
+            callback.on_step_end(None, state, control)
+    finally:
+        for callback in callbacks:
+            callback.on_train_end(None, state, control)
+    assert control.should_save is (signal_name is not None)
+    assert control.should_log is control.should_save  # the loss is logged where the checkpoint is
+
+
 def out_of_memory_above(limit: int):
     """A training_step that fails like CUDA does when the batch holds more than `limit` rows."""
     import torch

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pytest
 
 from sumexp.task import run_experiment
 
@@ -31,6 +32,22 @@ def test_training_without_evaluation_scores_the_final_weights_once(compose_confi
     assert not any("eval_rouge_mean" in entry for entry in log)
     assert metrics["train_steps"] == 6 and metrics["dev_step"] == 6 and metrics["best_checkpoint_step"] is None
     assert (tmp_path / "model" / "config.json").is_file()
+
+
+def test_without_evaluation_checkpoints_are_spaced_out_in_time(compose_config, tmp_path):
+    # The loss is logged at every checkpoint (and otherwise only every 1000 steps): the log shows the saves.
+    def saved_steps(run_dir):
+        log = [json.loads(line) for line in (run_dir / "train_log.jsonl").read_text().splitlines()]
+        return [entry["step"] for entry in log if "loss" in entry]
+
+    run = ["optim.evaluate=false", "optim.epochs=3", "optim.batch_size=16", "optim.logging_steps=1000", *QUICK]
+    every_epoch = run_experiment(compose_config([*run, "optim.checkpoint_minutes=0"]), tmp_path / "every_epoch")
+    spaced = run_experiment(compose_config(run), tmp_path / "spaced")  # 10 minutes: none in a few seconds
+    assert saved_steps(tmp_path / "every_epoch") == [3, 6, 9]
+    assert saved_steps(tmp_path / "spaced") == [9]  # the Trainer's own log at the end of training
+    # The same training: only the logged windows differ, so the mean loss is summed in another order.
+    assert spaced["train_loss"] == pytest.approx(every_epoch["train_loss"], rel=1e-6)
+    assert spaced["dev_rouge_mean"] == every_epoch["dev_rouge_mean"]
 
 
 def test_the_second_run_reads_the_encoded_splits_from_the_cache(compose_config, tmp_path):

@@ -1,9 +1,11 @@
 """Callbacks that protect a long run: stop on a non-finite loss, save and stop on SIGTERM or Ctrl-C,
-and log the training loss at every checkpoint so a resumed run can account for every step."""
+space out checkpoints that are only there to resume from, and log the training loss at every
+checkpoint so a resumed run can account for every step."""
 from __future__ import annotations
 
 import math
 import signal
+import time
 
 from transformers import TrainerCallback
 
@@ -26,6 +28,33 @@ class StopOnNonFiniteLoss(TrainerCallback):
                     f"the training {key.replace('_', ' ')} became {value} by step {state.global_step}: "
                     f"{self.likely_cause}"
                 )
+
+
+class SpaceOutCheckpoints(TrainerCallback):
+    """Skip a scheduled checkpoint when the last one (or the start) is less than `seconds` old.
+
+    Only for checkpoints that exist to resume from (dev evaluation off): a tiny epoch would otherwise
+    spend a good share of its time writing the model, optimizer and RNG states. A kill -9 then loses
+    at most `seconds` of training; SIGTERM and Ctrl-C still save where they stop (InterruptOnSignal
+    runs after this callback).
+    """
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self._last = time.monotonic()
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self._last = time.monotonic()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if control.should_save and time.monotonic() - self._last < self.seconds:
+            control.should_save = False
+        return control
+
+    on_epoch_end = on_step_end
+
+    def on_save(self, args, state, control, **kwargs):
+        self._last = time.monotonic()
 
 
 class InterruptOnSignal(TrainerCallback):
@@ -63,10 +92,11 @@ class InterruptOnSignal(TrainerCallback):
 
 class LogAtEverySave(TrainerCallback):
     """Log the loss at each checkpoint, so that the logged windows cover every step up to it: a
-    resumed run's mean training loss then counts the steps trained before the interruption."""
+    resumed run's mean training loss then counts the steps trained before the interruption. Log at
+    the last step too, so that the windows cover the whole run when no checkpoint ends it."""
 
     def on_step_end(self, args, state, control, **kwargs):
-        if control.should_save:
+        if control.should_save or control.should_training_stop:
             control.should_log = True
         return control
 

@@ -17,7 +17,13 @@ from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from sumexp.encoding import IGNORE_INDEX
 from sumexp.generation import generate_summaries
-from sumexp.training.guards import InterruptOnSignal, LogAtEverySave, StopOnNonFiniteLoss, likely_cause
+from sumexp.training.guards import (
+    InterruptOnSignal,
+    LogAtEverySave,
+    SpaceOutCheckpoints,
+    StopOnNonFiniteLoss,
+    likely_cause,
+)
 from sumexp.training.schedule import scheduler_kwargs
 
 log = logging.getLogger(__name__)
@@ -227,12 +233,21 @@ def training_arguments(cfg, output_dir: str, precision: str, learning_rate: floa
     )
 
 
+def guard_callbacks(cfg, args: TrainingArguments) -> list[TrainerCallback]:
+    """The run's guards, in the order they must see each step: checkpoints are spaced out before a
+    signal can ask for one, and the loss is logged at whichever checkpoint is left."""
+    precision = "fp16" if args.fp16 else "bf16" if args.bf16 else "fp32"
+    guards = [StopOnNonFiniteLoss(likely_cause(precision, args.learning_rate, cfg.model.learning_rate))]
+    # With evaluation on, every checkpoint may become the best one, which the Trainer reloads at the end;
+    # kept checkpoints are asked for one per epoch.
+    if not cfg.optim.evaluate and not cfg.keep_checkpoints:
+        guards.append(SpaceOutCheckpoints(60 * cfg.optim.checkpoint_minutes))
+    return [*guards, InterruptOnSignal(), LogAtEverySave()]
+
+
 def build_trainer(cfg, model, tokenizer, train_set, dev_set, evaluator, args: TrainingArguments):
     """The trainer with early stopping, step timing and logged progress wired in."""
-    family_rate = cfg.model.learning_rate
-    precision = "fp16" if args.fp16 else "bf16" if args.bf16 else "fp32"
-    callbacks = [StepTimer(), StopOnNonFiniteLoss(likely_cause(precision, args.learning_rate, family_rate)),
-                 InterruptOnSignal(), LogAtEverySave()]
+    callbacks = [StepTimer(), *guard_callbacks(cfg, args)]
     if cfg.optim.early_stopping_patience is not None and cfg.optim.evaluate:
         callbacks.append(EarlyStoppingCallback(cfg.optim.early_stopping_patience, cfg.optim.early_stopping_threshold))
     trainer = SummarizationTrainer(
