@@ -2,6 +2,11 @@
 from __future__ import annotations
 
 
+def new_token_limit(cfg) -> int:
+    """Summary tokens to generate at most: generation.max_new_tokens, else the model's target length."""
+    return cfg.generation.max_new_tokens or cfg.model.max_target_length
+
+
 def generate_summaries(model, tokenizer, prompts: list[list[int]], gen_cfg, max_new_tokens: int,
                        batch_size: int, desc: str = "generate", progress: bool = False) -> list[str]:
     """One summary per prompt, in the prompts' order; a progress bar only when asked (verbose)."""

@@ -73,12 +73,11 @@ def read_run(run_dir: Path):
 def summarize(cfg, model, tokenizer, dialogues: list[str]) -> list[str]:
     """Summaries of `dialogues` with the run's own encoding and generation settings."""
     from sumexp.encoding import Encoder
-    from sumexp.generation import generate_summaries
-    from sumexp.task import _max_new_tokens
+    from sumexp.generation import generate_summaries, new_token_limit
 
     encoder = Encoder.from_config(cfg.model, tokenizer, model.config.is_encoder_decoder)
     prompts = [encoder.prompt_ids(d) for d in dialogues]
-    return generate_summaries(model, tokenizer, prompts, cfg.generation, _max_new_tokens(cfg),
+    return generate_summaries(model, tokenizer, prompts, cfg.generation, new_token_limit(cfg),
                               cfg.optim.eval_batch_size, desc="predict")
 
 
@@ -92,11 +91,11 @@ def _backend(cfg, name: str):
 
 def _read_rows(path: Path, cfg) -> tuple[list[str], list[str]]:
     """(ids, dialogues) read and checked exactly as the run read its test split; ids are only ever written out."""
-    from sumexp.data.splits import _to_split
+    from sumexp.data.splits import frame_to_split
     from sumexp.data.tables import read_table
 
-    split = _to_split("input", (read_table(path, cfg.data.get("encoding", "utf-8")), str(path)), cfg.data,
-                      labelled=False, notes=[])
+    split = frame_to_split("input", (read_table(path, cfg.data.get("encoding", "utf-8")), str(path)), cfg.data,
+                           labelled=False, notes=[])
     return split.ids, split.dialogues
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from sumexp.checks import check_config, check_model_limits
 from sumexp.data.splits import Split, Splits, load_splits
 from sumexp.errors import RunInterrupted
+from sumexp.generation import generate_summaries, new_token_limit
 from sumexp.results.files import write_running
 from sumexp.sweep.distributed import is_main_process, world_size
 from sumexp.sweep.records import config_hash
@@ -114,7 +115,7 @@ def _dev_evaluator(cfg, tokenizer, prompts, references):
         prompts=prompts,
         references=references,
         gen_cfg=cfg.generation,
-        max_new_tokens=_max_new_tokens(cfg),
+        max_new_tokens=new_token_limit(cfg),
         batch_size=cfg.optim.eval_batch_size,
         scorer=RougeScorer(tokenizer=cfg.score.tokenizer, aggregate=cfg.score.aggregate, use_stemmer=cfg.score.use_stemmer),
         progress=cfg.verbose,
@@ -177,9 +178,7 @@ def _best_evaluation(fit: Fit):
 def _predict(cfg, model, tokenizer, prompts: list[list[int]] | None) -> list[str] | None:
     if prompts is None:
         return None
-    from sumexp.generation import generate_summaries
-
-    return generate_summaries(model, tokenizer, prompts, cfg.generation, _max_new_tokens(cfg), cfg.optim.eval_batch_size,
+    return generate_summaries(model, tokenizer, prompts, cfg.generation, new_token_limit(cfg), cfg.optim.eval_batch_size,
                               desc="test generate", progress=cfg.verbose)
 
 
@@ -189,10 +188,6 @@ def _save_best_model(model, tokenizer, run_dir: Path, keep_checkpoints: bool) ->
     tokenizer.save_pretrained(run_dir / "model")
     if not keep_checkpoints:
         shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
-
-
-def _max_new_tokens(cfg) -> int:
-    return cfg.generation.max_new_tokens or cfg.model.max_target_length
 
 
 def _training_texts(split: Split) -> list[str]:

@@ -36,9 +36,9 @@ class Splits:
 def load_splits(cfg, seed: int) -> Splits:
     """Read the three splits as configured; a missing train file can fall back to part of dev."""
     frames, notes = _read_frames(cfg, seed)
-    train = _to_split("train", frames["train"], cfg, labelled=True, notes=notes)
-    dev = _to_split("dev", frames["dev"], cfg, labelled=True, notes=notes)
-    test = _to_split("test", frames["test"], cfg, labelled=False, notes=notes) if "test" in frames else None
+    train = frame_to_split("train", frames["train"], cfg, labelled=True, notes=notes)
+    dev = frame_to_split("dev", frames["dev"], cfg, labelled=True, notes=notes)
+    test = frame_to_split("test", frames["test"], cfg, labelled=False, notes=notes) if "test" in frames else None
     if cfg.max_train_samples:
         train = _head(train, cfg.max_train_samples)
     if cfg.max_eval_samples:
@@ -133,7 +133,8 @@ def _read_hf(cfg):
     return frames
 
 
-def _to_split(name: str, frame_and_source: tuple[pd.DataFrame, str], cfg, labelled: bool, notes: list[str]) -> Split:
+def frame_to_split(name: str, frame_and_source: tuple[pd.DataFrame, str], cfg, labelled: bool, notes: list[str]) -> Split:
+    """One split from a read table: columns checked, dialogues cleaned, bad rows handled as data.on_bad_rows says."""
     frame, source = frame_and_source
     ref_cols = _check_columns(name, frame, source, cfg, labelled)
     ids = [str(i) for i in frame[cfg.id_column]]
