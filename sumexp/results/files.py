@@ -64,21 +64,6 @@ def write_running(run_dir: Path, cfg) -> None:
     })
 
 
-def write_failure(run_dir: Path, error: str, stage: str, status: str = "failed") -> None:
-    """A metrics.json that says the run stopped (failed, interrupted, unsupported) and why, keeping what the
-    running marker recorded (model, backend), so that a sweep's report still lists the run."""
-    started = _read_json(run_dir / "metrics.json")
-    keep = {key: started[key] for key in ("model", "backend_requested", "started_at", "run_dir") if key in started}
-    write_json(run_dir / "metrics.json", {"status": status, "stage": stage, "error": error, **keep})
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-
-
 def write_run_outputs(run_dir: Path, metrics: dict, splits, dev_predictions, test_summaries, log_history) -> None:
     """Predictions, submission and training log first; metrics.json last marks the run complete."""
     write_dev_predictions(run_dir / "dev_predictions.csv", splits.dev.ids, dev_predictions, splits.dev.references)
