@@ -6,6 +6,7 @@ import importlib.util
 
 from sumexp.data.rows import ON_BAD_ROWS
 from sumexp.errors import UserError
+from sumexp.generation import new_token_limit
 from sumexp.security.trust import remote_code_problems
 from sumexp.training.schedule import scheduler_kwargs
 from sumexp.training.precision import PRECISIONS
@@ -57,7 +58,7 @@ def check_model_limits(cfg, model_config) -> None:
 
 
 def _position_problems(cfg, is_encoder_decoder: bool, limit: int) -> list[str]:
-    new_tokens = cfg.generation.max_new_tokens or cfg.model.max_target_length
+    new_tokens = new_token_limit(cfg)
     if not is_encoder_decoder:  # the prompt and what is generated share the positions
         if cfg.model.max_source_length + new_tokens <= limit:
             return []

@@ -45,9 +45,8 @@ def encode_splits(encoder, splits, cache_dir: str | None) -> EncodedSplits:
 
 
 def _encode(encoder, splits) -> dict[str, list[list[int]]]:
-    first = [refs[0] for refs in splits.train.references]
-    train = encoder.features(splits.train.dialogues, first)
-    dev = encoder.features(splits.dev.dialogues, [refs[0] for refs in splits.dev.references])
+    train = encoder.features(splits.train.dialogues, splits.train.first_references())
+    dev = encoder.features(splits.dev.dialogues, splits.dev.first_references())
     return {
         "train_inputs": [e["input_ids"] for e in train], "train_labels": [e["labels"] for e in train],
         "dev_inputs": [e["input_ids"] for e in dev], "dev_labels": [e["labels"] for e in dev],

@@ -45,7 +45,7 @@ def run_experiment(cfg, run_dir: str | Path | None = None) -> dict:
     set_seed(cfg.seed)
     reset_peak_memory()
     tokenizer = load_tokenizer(cfg.model, _training_texts(splits.train))
-    fidelity = check_tokenizer(tokenizer, fidelity_sample(splits.train.dialogues, _first_references(splits.train)), cfg.model)
+    fidelity = check_tokenizer(tokenizer, fidelity_sample(splits.train.dialogues, splits.train.first_references()), cfg.model)
     tokenizer.padding_side = "right"  # training batches; generation picks the side per family
     model_config = load_model_config(cfg.model, tokenizer)
     check_model_limits(cfg, model_config)  # before the weights load
@@ -193,10 +193,6 @@ def _save_best_model(model, tokenizer, run_dir: Path, keep_checkpoints: bool) ->
 def _training_texts(split: Split) -> list[str]:
     """What a tiny model's tokenizer is trained on: the training dialogues and their summaries."""
     return split.dialogues + [ref for refs in split.references for ref in refs]
-
-
-def _first_references(split: Split) -> list[str]:
-    return [refs[0] for refs in split.references]
 
 
 def _hydra_run_dir() -> Path:

@@ -24,6 +24,10 @@ class Split:
     references: list[list[str]]  # 1..N per row; empty lists for an unlabelled test split
     dropped: int = 0  # rows left out for an empty id, dialogue or summary (data.on_bad_rows=drop)
 
+    def first_references(self) -> list[str]:
+        """The first reference of each row: what training (labels, dev loss) uses."""
+        return [refs[0] for refs in self.references]
+
 
 @dataclass
 class Splits:

@@ -61,7 +61,7 @@ def _readable_bytes(path: Path) -> bytes:
 
 def _decode(path: Path, raw: bytes, encoding: str) -> str:
     """Text with any BOM removed and every line end (CRLF, CR) turned into \\n, inside cells too."""
-    codec = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+    codec = "utf-8-sig" if _is_utf8(encoding) else encoding
     try:
         text = raw.decode(codec)
     except UnicodeDecodeError as err:
@@ -73,12 +73,16 @@ def _decode(path: Path, raw: bytes, encoding: str) -> str:
 
 def _not_encoded_message(path: Path, raw: bytes, encoding: str, err: UnicodeDecodeError) -> str:
     where = f"byte 0x{raw[err.start]:02x} at offset {err.start}"
-    if encoding.lower().replace("_", "-") in ("utf-8", "utf8") and _decodes_as_korean(raw):
+    if _is_utf8(encoding) and _decodes_as_korean(raw):
         return (
             f"{path}: not UTF-8 ({where}); it looks like cp949 (EUC-KR), common for Korean files saved by Excel. "
             f"Re-save it as UTF-8 (iconv -f cp949 -t utf-8 IN > OUT), or for training data set data.encoding=cp949"
         )
     return f"{path}: not valid {encoding} ({where}); re-save it as UTF-8, or set data.encoding to the file's encoding"
+
+
+def _is_utf8(encoding: str) -> bool:
+    return encoding.lower().replace("_", "-") in ("utf-8", "utf8")
 
 
 def _decodes_as_korean(raw: bytes) -> bool:
