@@ -50,6 +50,22 @@ def test_without_evaluation_checkpoints_are_spaced_out_in_time(compose_config, t
     assert spaced["dev_rouge_mean"] == every_epoch["dev_rouge_mean"]
 
 
+def test_train_tokens_count_every_real_token_of_an_epoch(compose_config, tmp_path):
+    from transformers import AutoTokenizer
+
+    from sumexp.data.splits import load_splits
+    from sumexp.encoding import Encoder
+
+    cfg = compose_config(["optim.evaluate=false", "optim.epochs=1", "optim.batch_size=16", *QUICK])
+    metrics = run_experiment(cfg, tmp_path)
+    # Re-encode the training split with the run's own tokenizer: source tokens plus summary tokens.
+    encoder = Encoder.from_config(cfg.model, AutoTokenizer.from_pretrained(tmp_path / "model"), is_encoder_decoder=True)
+    train = load_splits(cfg.data, cfg.seed).train
+    examples = encoder.features(train.dialogues, train.first_references())
+    assert len(examples) == 48 and metrics["train_steps"] == 3
+    assert metrics["train_tokens"] == sum(len(e["input_ids"]) + len(e["labels"]) for e in examples)
+
+
 def test_the_second_run_reads_the_encoded_splits_from_the_cache(compose_config, tmp_path):
     overrides = ["model=tiny_llama", f"cache_dir={tmp_path / 'cache'}", "optim.max_steps=2", *QUICK]
     first = run_experiment(compose_config(overrides), tmp_path / "first")

@@ -75,7 +75,9 @@ class SummarizationTrainer(Trainer):
     def __init__(self, *args, dev_evaluator: DevEvaluator, **kwargs):
         super().__init__(*args, **kwargs)
         self.dev_evaluator = dev_evaluator
-        self.tokens_trained = 0  # non-padding tokens through the model in optimizer steps
+        # Non-padding tokens through the model in optimizer steps, summed on the batches' device: reading
+        # the count at every step would make each step wait for the GPU to finish the one before.
+        self._tokens = None
         self.eval_seconds = 0.0  # dev loss, generation and scoring, every evaluation together
 
     def _get_train_sampler(self, train_dataset=None):
@@ -85,8 +87,13 @@ class SummarizationTrainer(Trainer):
         return sampler
 
     def training_step(self, model, inputs, num_items_in_batch=None):
-        self.tokens_trained += count_tokens(inputs, self.model.config.is_encoder_decoder)
+        tokens = count_tokens(inputs, self.model.config.is_encoder_decoder)
+        self._tokens = tokens if self._tokens is None else self._tokens + tokens
         return super().training_step(model, inputs, num_items_in_batch)
+
+    @property
+    def tokens_trained(self) -> int:
+        return 0 if self._tokens is None else int(self._tokens)
 
     def evaluation_loop(self, dataloader, description, prediction_loss_only=None, ignore_keys=None, metric_key_prefix="eval"):
         start = time.perf_counter()
@@ -117,12 +124,12 @@ class SeededLengthGroupedSampler(LengthGroupedSampler):
         self.generator.manual_seed(self.seed + epoch)
 
 
-def count_tokens(batch, is_encoder_decoder: bool) -> int:
-    """Non-padding tokens in a training batch: the source, plus the summary for an encoder-decoder
-    (a causal model's labels are inside its input_ids already)."""
-    tokens = int(batch["attention_mask"].sum())
+def count_tokens(batch, is_encoder_decoder: bool):
+    """Non-padding tokens in a training batch, as a tensor on the batch's device: the source, plus the
+    summary for an encoder-decoder (a causal model's labels are inside its input_ids already)."""
+    tokens = batch["attention_mask"].sum()
     if is_encoder_decoder:
-        tokens += int((batch["labels"] != IGNORE_INDEX).sum())
+        tokens = tokens + (batch["labels"] != IGNORE_INDEX).sum()
     return tokens
 
 
