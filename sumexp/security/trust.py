@@ -21,7 +21,7 @@ def remote_code_problems(model_cfg, conf_dir: Path = MODEL_CONF_DIR) -> list[str
     if not model_cfg.trust_remote_code:
         return []
     choice = _model_choice(model_cfg)
-    declared = _declared(conf_dir / f"{choice}.yaml")
+    declared = _declared(conf_dir, choice)
     if declared.get("trust_remote_code") is True and declared.get("checkpoint") == model_cfg.checkpoint:
         log.warning(f"model={choice}: trust_remote_code is on, set by conf/model/{choice}.yaml; "
                     f"code from {model_cfg.checkpoint} will run")
@@ -59,10 +59,14 @@ def _model_choice(model_cfg) -> str:
     return model_cfg.name
 
 
-def _declared(path: Path) -> dict:
+def _declared(conf_dir: Path, choice: str) -> dict:
+    """The model file's own values, only from a plain file inside conf/model/ (never via `..` or a link)."""
     from omegaconf import OmegaConf
 
-    if not path.is_file():
+    from sumexp.security.choices import inside, is_path_like
+
+    path = conf_dir / f"{choice}.yaml"
+    if is_path_like(choice) or not path.is_file() or not inside(path, conf_dir):
         return {}
     declared = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
     return declared if isinstance(declared, dict) else {}
