@@ -26,3 +26,25 @@ class RunInterrupted(Exception):
         self.signal_name, self.checkpoint = signal_name, checkpoint
         where = f"checkpoint {checkpoint} saved" if checkpoint else "no checkpoint saved"
         super().__init__(f"interrupted by {signal_name}; {where}; run again with resume=true in the same run folder")
+
+
+class FolderRefused(UserError):
+    """The run folder holds something this run must not touch (a live run, a completed run of another
+    config, a checkpoint to resume). Refused before anything is written, so the folder stays as it was."""
+
+    stage = "folder"
+
+
+class StopSignal(BaseException):
+    """SIGTERM outside training (loading, generating, writing): raised from the signal handler so the
+    run stops where it is, records `interrupted` and exits 128+15. A BaseException, like KeyboardInterrupt,
+    so that no `except Exception` on the way swallows it."""
+
+    def __init__(self, signal_name: str):
+        self.signal_name = signal_name
+        super().__init__(signal_name)
+
+
+class EvaluationStopped(Exception):
+    """A stop (SIGTERM, Ctrl-C) arrived during a dev evaluation: the evaluation is abandoned unscored, so
+    that the checkpoint is saved within the grace period a scheduler gives."""

@@ -17,6 +17,10 @@ from pathlib import Path
 from sumexp.errors import UserError
 
 MERGED_DIR = "model_merged"
+# What an --output must never replace: the run's record, its results, its logs and everything in its folders.
+RUN_FILES = ("metrics.json", "submission.csv", "dev_predictions.csv", "train_log.jsonl", "sumexp.log",
+             "stdout.log", "stderr.log")
+RUN_FOLDERS = ("model", MERGED_DIR, "checkpoints", ".hydra", ".submitit")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,6 +37,8 @@ def predict(run_dir: Path, input_file: Path | None, output: Path | None, merge: 
     if input_file is None and not merge:
         raise UserError("--input: no input file; pass --input FILE with fname,dialogue rows (or --merge alone)")
     cfg, backend_name = read_run(run_dir)
+    if output is not None:  # before anything loads: a misdirected output fails in a second
+        check_output(output, run_dir, input_file)
     backend = _backend(cfg, backend_name)
     if merge and not hasattr(backend, "load_merged"):
         raise UserError(f"--merge: {run_dir} is a {backend.name} run; its model/ is a full model already")
@@ -68,6 +74,22 @@ def read_run(run_dir: Path):
     if not ((model_dir / "adapter_config.json").is_file() or (model_dir / "config.json").is_file()):
         raise UserError(f"{run_dir}: no model in model/ (neither config.json nor adapter_config.json); the run folder is incomplete")
     return OmegaConf.load(config), record.get("backend_effective") or record.get("backend_requested")
+
+
+def check_output(output: Path, run_dir: Path, input_file: Path | None) -> None:
+    """Refuse an output that would replace one of the run's own files, the input, or a folder."""
+    target, run = output.resolve(), run_dir.resolve()
+    problem = None
+    if target.is_dir():
+        problem = "is a folder; give a file name inside it, e.g. --output " + str(output / "summaries.csv")
+    elif input_file is not None and target == input_file.resolve():
+        problem = "is the input file; write the summaries to another file"
+    elif target.is_relative_to(run):
+        inner = target.relative_to(run)
+        if inner.parts[0] in RUN_FOLDERS or str(inner) in RUN_FILES or inner.name.startswith("."):
+            problem = f"would replace the run's own {inner}; write the summaries to another file, e.g. {run_dir}/predict.csv"
+    if problem:
+        raise UserError(f"--output {output}: {problem}")
 
 
 def summarize(cfg, model, tokenizer, dialogues: list[str]) -> list[str]:

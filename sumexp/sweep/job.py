@@ -14,7 +14,8 @@ import sys
 import time
 from pathlib import Path
 
-from sumexp.errors import RunInterrupted, UserError
+from sumexp.errors import RunInterrupted, StopSignal, UserError
+from sumexp.run.disk import disk_full, free_incomplete_files
 from sumexp.schema import register_resolvers
 from sumexp.sweep import records
 
@@ -34,13 +35,26 @@ def run_task(cfg) -> float | None:
 
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
+    in_sweep = hydra_cfg.mode == RunMode.MULTIRUN
     configure_console(cfg.verbose)
-    done = None if cfg.force else records.completed_record(run_dir, cfg)
-    if done is not None:
-        print(f"sumexp: skipped {run_dir.name}: it already completed with this config (force=true runs it again)", flush=True)
-        return done.get("dev_rouge_mean")
     setup_distributed()
-    outcome = Outcome(cfg, run_dir, in_sweep=hydra_cfg.mode == RunMode.MULTIRUN, record=is_main_process())
+    if is_main_process():
+        from sumexp.run.folder import claim
+
+        verdict = claim(run_dir, cfg)
+        if verdict.action == "skip":
+            print(verdict.message, flush=True)
+            return verdict.record.get("dev_rouge_mean")
+        if verdict.action == "refuse":  # nothing was written: the folder stays as it was
+            _say(f"sumexp: error: {verdict.message}")
+            if in_sweep:
+                return None
+            raise SystemExit(2)
+    else:  # data parallel: rank 0 owns the folder; the others only skip along with it
+        done = None if cfg.force else records.completed_record(run_dir, cfg)
+        if done is not None:
+            return done.get("dev_rouge_mean")
+    outcome = Outcome(cfg, run_dir, in_sweep=in_sweep, record=is_main_process())
     return outcome.run()
 
 
@@ -54,14 +68,20 @@ class Outcome:
     def run(self) -> float | None:
         from sumexp.task import run_experiment
 
+        previous = signal.signal(signal.SIGTERM, _raise_stop)  # training installs its own, then restores this
         try:
             return run_experiment(self.cfg, self.run_dir)["dev_rouge_mean"]
         except RunInterrupted as err:  # a checkpoint was saved: resume=true continues from it
-            self._write("interrupted", "train", str(err))
+            self._write(records.INTERRUPTED, "train", str(err))
             _say(f"sumexp: {err}")
             return self._stop(128 + signal.Signals[err.signal_name].value)
+        except StopSignal as err:  # outside training: checkpoints already written are kept
+            message = f"interrupted by {err.signal_name} outside training; run again with resume=true to continue"
+            self._write(records.INTERRUPTED, "run", message)
+            _say(f"sumexp: {message}")
+            return self._stop(128 + signal.Signals[err.signal_name].value)
         except KeyboardInterrupt:  # Ctrl-C outside training, where no checkpoint is due
-            self._write("interrupted", "run", "interrupted by SIGINT before any checkpoint")
+            self._write(records.INTERRUPTED, "run", "interrupted by SIGINT outside training")
             raise SystemExit(128 + signal.SIGINT.value) from None
         except UserError as err:
             message = self._write(_status_of(err), err.stage, str(err))
@@ -69,12 +89,20 @@ class Outcome:
             if os.environ.get("HYDRA_FULL_ERROR") == "1":  # debugging: the traceback too
                 raise
             return self._stop(2)
-        except Exception as err:  # a bug: keep the traceback, and leave a record in the run folder
-            self._write("failed", "run", f"{type(err).__name__}: {err}")
+        except Exception as err:
+            full = disk_full(err, self.run_dir)
+            if full:  # not a bug: one line, and a record that says failed
+                self._write(records.FAILED, "write", full)
+                _say(f"sumexp: error: {full}")
+                return self._stop(1)
+            # a bug: keep the traceback, and leave a record in the run folder
+            self._write(records.FAILED, "run", f"{type(err).__name__}: {err}")
             if not self.in_sweep:
                 raise
             log.exception("the run failed")  # the traceback goes to this job's log and stderr.log
             return None
+        finally:
+            signal.signal(signal.SIGTERM, previous)
 
     def _write(self, status: str, stage: str, error: str) -> str:
         """Record how the run stopped (rank 0 only); returns the error as recorded, secrets removed."""
@@ -82,7 +110,12 @@ class Outcome:
 
         error = redact(error)
         if self.record:
-            records.write_failed(self.cfg, self.run_dir, status, stage, error, time.monotonic() - self.started)
+            seconds = time.monotonic() - self.started
+            try:
+                records.write_failed(self.cfg, self.run_dir, status, stage, error, seconds)
+            except OSError:  # a full disk: make room from what cannot be resumed from anyway, and try again
+                free_incomplete_files(self.run_dir)
+                records.write_failed(self.cfg, self.run_dir, status, stage, error, seconds)
         return error
 
     def _stop(self, exit_status: int) -> None:
@@ -92,11 +125,16 @@ class Outcome:
         raise SystemExit(exit_status) from None
 
 
+def _raise_stop(signum, frame):
+    signal.signal(signum, signal.SIG_DFL)  # a second SIGTERM ends the process at once
+    raise StopSignal(signal.Signals(signum).name)
+
+
 def _status_of(err: UserError) -> str:
     """`unsupported` when a backend cannot serve this model or machine, else `failed`."""
     from sumexp.backends.base import BackendUnsupported
 
-    return "unsupported" if isinstance(err, BackendUnsupported) else "failed"
+    return records.UNSUPPORTED if isinstance(err, BackendUnsupported) else records.FAILED
 
 
 def _say(line: str) -> None:

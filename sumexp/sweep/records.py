@@ -7,6 +7,14 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+# How a run stands; the one place these values are spelt.
+RUNNING = "running"  # in progress, or its process died without a word (the folder's lock tells which)
+COMPLETED = "completed"
+FAILED = "failed"
+INTERRUPTED = "interrupted"  # stopped by a signal; a checkpoint, when one was due, was saved
+UNSUPPORTED = "unsupported"  # the backend cannot serve this model on this machine (backend.fallback=false)
+STATUSES = (RUNNING, COMPLETED, FAILED, INTERRUPTED, UNSUPPORTED)
+
 # Keys that change how a run is shown or whether it is repeated, never what it computes.
 NOT_IN_FINGERPRINT = ("hydra", "force", "verbose", "resume", "cache_dir")
 
@@ -32,7 +40,7 @@ def read_metrics(run_dir: Path) -> dict | None:
 def completed_record(run_dir: Path, cfg) -> dict | None:
     """The folder's metrics when it holds a completed run of this very config, else None."""
     metrics = read_metrics(run_dir)
-    if metrics and metrics.get("status") == "completed" and metrics.get("config_hash") == config_hash(cfg):
+    if metrics and metrics.get("status") == COMPLETED and metrics.get("config_hash") == config_hash(cfg):
         return metrics
     return None
 
@@ -48,7 +56,7 @@ def write_failed(cfg, run_dir: Path, status: str, stage: str, error: str, second
     from sumexp.results.files import write_json
 
     marker = read_metrics(run_dir) or {}
-    started = {k: marker[k] for k in ("started_at", "host", "pid") if k in marker and marker.get("status") == "running"}
+    started = {k: marker[k] for k in ("started_at", "host", "pid") if k in marker and marker.get("status") == RUNNING}
     record = {"status": status, "stage": stage, "error": error.splitlines()[0] if error else error,
               **identity(cfg, run_dir), **started, "run_seconds": round(seconds, 2)}
     write_json(Path(run_dir) / "metrics.json", record)
