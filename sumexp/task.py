@@ -60,7 +60,7 @@ def run_experiment(cfg, run_dir: str | Path | None = None) -> dict:
         fit = _fit(cfg, built.model, tokenizer, encoded, evaluator, run_dir)
         model, best, training, history = fit.trainer.model, _best_evaluation(fit), training_metrics(cfg, fit), fit.trainer.state.log_history
         if writer:
-            _save_best_model(model, tokenizer, run_dir, keep_checkpoints=cfg.keep_checkpoints)
+            _save_best_model(model, tokenizer, run_dir)
     else:  # the model as it is: a checkpoint already fine-tuned, or an instruct model zero-shot
         model, best, history = built.model, evaluator.evaluate(built.model, step=0), []
         training = untrained_metrics(cfg, evaluator)
@@ -76,6 +76,8 @@ def run_experiment(cfg, run_dir: str | Path | None = None) -> dict:
     metrics.update(config_hash=config_hash(cfg), world_size=world_size(), pid=os.getpid())
     if writer:
         write_run_outputs(run_dir, metrics, splits, best.predictions, test_summaries, history)
+        if not cfg.keep_checkpoints:  # only now: until the record says completed, a resume needs them
+            shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
         print(summary_line(metrics), flush=True)
     return metrics
 
@@ -126,6 +128,8 @@ def _fit(cfg, model, tokenizer, encoded, evaluator, run_dir: Path) -> Fit:
     """Build the Trainer on the encoded splits and train."""
     import torch
 
+    from sumexp.run.lineage import write_snapshot
+    from sumexp.training.checkpoints import resume_checkpoint
     from sumexp.training.precision import resolve_precision
     from sumexp.training.trainer import build_trainer, training_arguments
 
@@ -136,19 +140,25 @@ def _fit(cfg, model, tokenizer, encoded, evaluator, run_dir: Path) -> Fit:
     learning_rate = cfg.optim.lr if cfg.optim.lr is not None else cfg.model.learning_rate
     if cfg.report_to == "tensorboard":  # beside the results, not in checkpoints/ (removed after training)
         os.environ["TENSORBOARD_LOGGING_DIR"] = str(run_dir / "tensorboard")
-    args = training_arguments(cfg, str(run_dir / "checkpoints"), precision, learning_rate)
+    checkpoints = run_dir / "checkpoints"
+    resume_from = resume_checkpoint(cfg.resume, checkpoints)
+    args = training_arguments(cfg, str(checkpoints), precision, learning_rate)
+    if resume_from is None:  # a new lineage of checkpoints: record the config a resume must match
+        write_snapshot(checkpoints, cfg)
+    else:  # the Trainer would score the resumed weights again, a second entry for a step already evaluated
+        args.eval_on_start = False
     trainer = build_trainer(cfg, model, tokenizer, encoded.train, encoded.dev, evaluator, args)
-    return Fit(trainer, evaluator, _train(cfg, trainer, run_dir / "checkpoints"), precision, note)
+    return Fit(trainer, evaluator, _train(cfg, trainer, checkpoints, resume_from), precision, note)
 
 
-def _train(cfg, trainer, checkpoints: Path):
+def _train(cfg, trainer, checkpoints: Path, resume_from: str | None):
     """trainer.train(), resumed when asked; an interruption or out-of-memory error becomes a clear stop."""
-    from sumexp.training.checkpoints import last_complete_checkpoint, resume_checkpoint
+    from sumexp.training.checkpoints import last_complete_checkpoint
     from sumexp.training.guards import InterruptOnSignal, is_out_of_memory, out_of_memory
 
     interrupt = next(cb for cb in trainer.callback_handler.callbacks if isinstance(cb, InterruptOnSignal))
     try:
-        result = trainer.train(resume_from_checkpoint=resume_checkpoint(cfg.resume, checkpoints))
+        result = trainer.train(resume_from_checkpoint=resume_from)
     except Exception as err:
         if is_out_of_memory(err):
             raise out_of_memory(cfg.optim) from None
@@ -182,12 +192,15 @@ def _predict(cfg, model, tokenizer, prompts: list[list[int]] | None) -> list[str
                               desc="test generate", progress=cfg.verbose)
 
 
-def _save_best_model(model, tokenizer, run_dir: Path, keep_checkpoints: bool) -> None:
-    """The best weights and the tokenizer, loadable with from_pretrained; checkpoints go unless kept."""
-    model.save_pretrained(run_dir / "model")
-    tokenizer.save_pretrained(run_dir / "model")
-    if not keep_checkpoints:
-        shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
+def _save_best_model(model, tokenizer, run_dir: Path) -> None:
+    """The best weights and the tokenizer, loadable with from_pretrained: written beside model/ and renamed,
+    so model/ is always whole (a kill while saving leaves a staging folder, removed by the next start)."""
+    staging = run_dir / f".model.{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    model.save_pretrained(staging)
+    tokenizer.save_pretrained(staging)
+    shutil.rmtree(run_dir / "model", ignore_errors=True)
+    os.replace(staging, run_dir / "model")
 
 
 def _training_texts(split: Split) -> list[str]:
