@@ -58,14 +58,20 @@ class SpaceOutCheckpoints(TrainerCallback):
 
 
 class InterruptOnSignal(TrainerCallback):
-    """On SIGTERM or SIGINT: finish the current step, save a checkpoint and stop training.
+    """On SIGTERM or SIGINT: stop training at once and save, never evaluate first.
 
+    A scheduler gives a few seconds after its signal, and a dev evaluation can take minutes: one in
+    progress is abandoned (DevEvaluator asks `stop_requested` before every batch) and one that is due is
+    skipped. A checkpoint is saved where training stopped unless an evaluation was due there (or was
+    abandoned): a resume from it would never score that step, so the previous checkpoint, whose step
+    was scored, stays the one to resume from, and the resumed run matches an uninterrupted one.
     A second Ctrl-C while that happens interrupts at once, as usual.
     """
 
     def __init__(self):
         self.signal_name: str | None = None
         self._previous = {}
+        self._settled = False  # whether the stop's checkpoint has been decided
 
     def on_train_begin(self, args, state, control, **kwargs):
         for signum in STOP_SIGNALS:
@@ -83,11 +89,38 @@ class InterruptOnSignal(TrainerCallback):
         self.signal_name = signal.Signals(signum).name
         self.restore()  # a second signal takes the default path
 
+    def stop_requested(self) -> bool:
+        return self.signal_name is not None
+
+    def evaluation_stopped(self, control) -> None:
+        """The evaluation in progress was abandoned: stop, with no checkpoint of its unscored step."""
+        self._stop(control, save=False)
+
     def on_step_end(self, args, state, control, **kwargs):
         if self.signal_name:
-            control.should_save = True
-            control.should_training_stop = True
+            due = control.should_evaluate or _epoch_evaluation_due(args, state)
+            self._stop(control, save=not (due or self._settled))
         return control
+
+    def on_epoch_end(self, args, state, control, **kwargs):
+        if self.signal_name:
+            self._stop(control, save=not (self._settled or _evaluates_each_epoch(args)))
+        return control
+
+    def _stop(self, control, save: bool) -> None:
+        control.should_save = save
+        control.should_evaluate = False
+        control.should_training_stop = True
+        self._settled = True
+
+
+def _evaluates_each_epoch(args) -> bool:
+    return str(getattr(args.eval_strategy, "value", args.eval_strategy)) == "epoch"
+
+
+def _epoch_evaluation_due(args, state) -> bool:
+    """True at the last step of an epoch when evaluations come once an epoch."""
+    return _evaluates_each_epoch(args) and state.epoch is not None and abs(state.epoch - round(state.epoch)) < 1e-6
 
 
 class LogAtEverySave(TrainerCallback):

@@ -16,6 +16,7 @@ from transformers import (
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from sumexp.encoding import IGNORE_INDEX
+from sumexp.errors import EvaluationStopped
 from sumexp.generation import generate_summaries
 from sumexp.training.guards import (
     InterruptOnSignal,
@@ -47,6 +48,7 @@ class DevEvaluator:
         self.tokenizer, self.prompts, self.references = tokenizer, prompts, references
         self.gen_cfg, self.max_new_tokens, self.batch_size = gen_cfg, max_new_tokens, batch_size
         self.scorer, self.progress = scorer, progress  # progress: the generate/tokenize/rouge bars (verbose)
+        self.should_stop = None  # asked between batches: a stop abandons the evaluation (training.guards)
         self.by_step: dict[int, DevEvaluation] = {}  # a few KB each: dev summaries are short
         self.seconds = 0.0  # generation and scoring, every evaluation together
 
@@ -60,8 +62,10 @@ class DevEvaluator:
         start = time.perf_counter()
         predictions = generate_summaries(
             model, self.tokenizer, self.prompts, self.gen_cfg, self.max_new_tokens, self.batch_size,
-            desc="dev generate", progress=self.progress,
+            desc="dev generate", progress=self.progress, should_stop=self.should_stop,
         )
+        if self.should_stop is not None and self.should_stop():
+            raise EvaluationStopped("a stop was asked for before scoring")
         scores = self.scorer.score(predictions, self.references, progress=self.progress)
         self.by_step[step] = DevEvaluation(step, predictions, scores)
         self.seconds += time.perf_counter() - start
@@ -75,6 +79,9 @@ class SummarizationTrainer(Trainer):
     def __init__(self, *args, dev_evaluator: DevEvaluator, **kwargs):
         super().__init__(*args, **kwargs)
         self.dev_evaluator = dev_evaluator
+        self.stop_guard = next((cb for cb in self.callback_handler.callbacks if isinstance(cb, InterruptOnSignal)), None)
+        if self.stop_guard is not None:
+            dev_evaluator.should_stop = self.stop_guard.stop_requested
         # Non-padding tokens through the model in optimizer steps, summed on the batches' device: reading
         # the count at every step would make each step wait for the GPU to finish the one before.
         self._tokens = None
@@ -97,12 +104,28 @@ class SummarizationTrainer(Trainer):
 
     def evaluation_loop(self, dataloader, description, prediction_loss_only=None, ignore_keys=None, metric_key_prefix="eval"):
         start = time.perf_counter()
-        # Loss only: logits of a whole dev set are large and the summaries come from generate().
-        output = super().evaluation_loop(dataloader, description, True, ignore_keys, metric_key_prefix)
-        scores = self.dev_evaluator(self.model, self.state.global_step)
+        try:
+            if self.stop_guard is not None and self.stop_guard.stop_requested():
+                raise EvaluationStopped("a stop was asked for before the evaluation")
+            # Loss only: logits of a whole dev set are large and the summaries come from generate().
+            output = super().evaluation_loop(dataloader, description, True, ignore_keys, metric_key_prefix)
+            scores = self.dev_evaluator(self.model, self.state.global_step)
+        except EvaluationStopped:
+            self.stop_guard.evaluation_stopped(self.control)
+            return stopped_evaluation(metric_key_prefix)
+        finally:
+            self.eval_seconds += time.perf_counter() - start
         output.metrics.update({f"{metric_key_prefix}_{name}": value for name, value in scores.items()})
-        self.eval_seconds += time.perf_counter() - start
         return output
+
+
+def stopped_evaluation(prefix: str):
+    """What an abandoned evaluation returns: scores no checkpoint can beat, and none is saved after it."""
+    from transformers.trainer_utils import EvalLoopOutput
+
+    metrics = {f"{prefix}_{name}": float("-inf") for name in ("rouge1", "rouge2", "rougeL", BEST_METRIC)}
+    return EvalLoopOutput(predictions=None, label_ids=None, metrics={f"{prefix}_loss": float("nan"), **metrics},
+                          num_samples=0)
 
 
 class SeededLengthGroupedSampler(LengthGroupedSampler):
@@ -177,6 +200,9 @@ class ConsoleProgress(TrainerCallback):
         if not state.is_world_process_zero or not metrics:
             return
         score = metrics.get(f"eval_{BEST_METRIC}")
+        if score == float("-inf"):  # abandoned by a stop (stopped_evaluation)
+            self._write(f"dev @ step {state.global_step}: not scored, the run is stopping")
+            return
         when = "untrained" if state.global_step == 0 else f"epoch {state.epoch:.2f}"
         self._write(f"dev @ step {state.global_step} ({when}): loss {metrics.get('eval_loss', float('nan')):.4f}, "
                     f"ROUGE mean {score:.2f}")
