@@ -28,13 +28,6 @@ class RunInterrupted(Exception):
         super().__init__(f"interrupted by {signal_name}; {where}; run again with resume=true in the same run folder")
 
 
-class FolderRefused(UserError):
-    """The run folder holds something this run must not touch (a live run, a completed run of another
-    config, a checkpoint to resume). Refused before anything is written, so the folder stays as it was."""
-
-    stage = "folder"
-
-
 class StopSignal(BaseException):
     """SIGTERM outside training (loading, generating, writing): raised from the signal handler so the
     run stops where it is, records `interrupted` and exits 128+15. A BaseException, like KeyboardInterrupt,
