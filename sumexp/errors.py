@@ -20,11 +20,11 @@ class OutOfMemory(UserError):
 
 
 class RunInterrupted(Exception):
-    """SIGTERM or Ctrl-C stopped training after a checkpoint was saved; `resume=true` continues it."""
+    """SIGTERM or Ctrl-C stopped training (saving a checkpoint where no evaluation was due); `resume=true` continues."""
 
     def __init__(self, signal_name: str, checkpoint: str | None):
         self.signal_name, self.checkpoint = signal_name, checkpoint
-        where = f"checkpoint {checkpoint} saved" if checkpoint else "no checkpoint saved"
+        where = f"resumable from {checkpoint}" if checkpoint else "no checkpoint yet, a resume starts at step 0"
         super().__init__(f"interrupted by {signal_name}; {where}; run again with resume=true in the same run folder")
 
 
