@@ -111,18 +111,19 @@ def test_spaced_out_checkpoints_still_save_where_a_signal_stops(compose_config, 
     from sumexp.training.trainer import guard_callbacks, training_arguments
 
     cfg = compose_config(["optim.evaluate=false"])  # a checkpoint at most every 10 minutes
-    callbacks = guard_callbacks(cfg, training_arguments(cfg, str(tmp_path), "fp32", 1e-3))
-    state, control = TrainerState(global_step=19, max_steps=100), TrainerControl()
+    args = training_arguments(cfg, str(tmp_path), "fp32", 1e-3)
+    callbacks = guard_callbacks(cfg, args)
+    state, control = TrainerState(global_step=19, max_steps=100, epoch=1.0), TrainerControl()
     for callback in callbacks:
-        callback.on_train_begin(None, state, control)
+        callback.on_train_begin(args, state, control)
     try:
         next(cb for cb in callbacks if isinstance(cb, InterruptOnSignal)).signal_name = signal_name
         control.should_save = True  # the end of an epoch a few seconds into training
         for callback in callbacks:
-            callback.on_step_end(None, state, control)
+            callback.on_step_end(args, state, control)
     finally:
         for callback in callbacks:
-            callback.on_train_end(None, state, control)
+            callback.on_train_end(args, state, control)
     assert control.should_save is (signal_name is not None)
     assert control.should_log is control.should_save  # the loss is logged where the checkpoint is
 
@@ -189,3 +190,43 @@ def test_a_lora_run_resumes_the_same_adapter(tmp_path):
     assert resumed["backend_effective"] == "lora" and resumed["params_trainable"] == uninterrupted["params_trainable"]
     assert resumed["params_trainable"] < resumed["params_total"] / 10
     assert_same_result(resumed, uninterrupted)
+
+
+@pytest.mark.parametrize("strategy, step, epoch, due", [
+    ("steps", 10, 0.5, True),  # an evaluation step: the checkpoint would never be scored on resume
+    ("steps", 11, 0.55, False),
+    ("epoch", 20, 1.0, True),  # the last step of an epoch, evaluated once an epoch
+    ("epoch", 11, 0.55, False),
+])
+def test_a_stop_saves_where_no_evaluation_is_due_and_never_evaluates(compose_config, tmp_path, strategy, step, epoch, due):
+    from transformers import TrainerControl, TrainerState
+    from transformers.trainer_callback import DefaultFlowCallback
+
+    from sumexp.training.guards import InterruptOnSignal
+    from sumexp.training.trainer import training_arguments
+
+    eval_steps = ["optim.eval_steps=10"] if strategy == "steps" else []
+    args = training_arguments(compose_config(eval_steps), str(tmp_path), "fp32", 1e-3)
+    state = TrainerState(global_step=step, max_steps=100, epoch=epoch, eval_steps=10, save_steps=10, logging_steps=10)
+    control, stop = TrainerControl(), InterruptOnSignal()
+    stop.signal_name = "SIGTERM"
+    for callback in (DefaultFlowCallback(), stop):  # the Trainer's order: its flow first, the guards after
+        control = callback.on_step_end(args, state, control) or control
+    assert control.should_training_stop and not control.should_evaluate
+    assert control.should_save is (not due)
+    for callback in (DefaultFlowCallback(), stop):  # the epoch end that follows the break adds nothing
+        control = callback.on_epoch_end(args, state, control) or control
+    assert not control.should_evaluate and not control.should_save
+
+
+def test_an_abandoned_evaluation_stops_training_without_a_checkpoint():
+    from transformers import TrainerControl
+
+    from sumexp.training.guards import InterruptOnSignal
+
+    control, stop = TrainerControl(should_save=True), InterruptOnSignal()
+    stop.signal_name = "SIGTERM"
+    stop.evaluation_stopped(control)
+    assert control.should_training_stop and not control.should_save
+    stop.on_step_end(None, None, control)  # a step that still ends afterwards saves nothing either
+    assert not control.should_save

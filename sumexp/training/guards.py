@@ -98,8 +98,8 @@ class InterruptOnSignal(TrainerCallback):
 
     def on_step_end(self, args, state, control, **kwargs):
         if self.signal_name:
-            due = control.should_evaluate or _epoch_evaluation_due(args, state)
-            self._stop(control, save=not (due or self._settled))
+            due = self._settled or control.should_evaluate or _epoch_evaluation_due(args, state)
+            self._stop(control, save=not due)
         return control
 
     def on_epoch_end(self, args, state, control, **kwargs):
