@@ -8,7 +8,7 @@ import pytest
 
 from sumexp.report import main as report_main
 from sumexp.report import write_report
-from sumexp.sweep.runs import find_run_dirs
+from sumexp.report.runs import find_run_dirs
 
 
 def completed(model, backend, effective=None, memory=1000.0, tokens=100.0, samples=10.0, rouge=(30.0, 10.0, 28.0)):
