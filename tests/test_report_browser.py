@@ -17,6 +17,7 @@ from sumexp.report import write_report
 from tests.report_runs import completed, config, dev_predictions, make_run
 
 REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # starts a browser
 REQUIRED = os.environ.get("SUMEXP_REQUIRE_CHROMIUM") == "1"
 DEV = [f"dev_{i}" for i in range(6)]  # the shipped sample's first dev ids, so the viewer finds their dialogues
 RUNS = [  # name, model, requested, effective, per-example ROUGE mean
