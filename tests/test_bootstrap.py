@@ -1,4 +1,5 @@
 """sumexp.scoring.bootstrap against independent computations: a hand-written resampling loop and scipy."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -36,10 +37,18 @@ def test_interval_agrees_with_scipy_within_resampling_error():
     from scipy.stats import bootstrap as scipy_bootstrap
 
     ours = bootstrap.percentile_interval(VALUES)
-    theirs = scipy_bootstrap((VALUES,), np.mean, n_resamples=1000, method="percentile", confidence_level=0.95,
-                             random_state=np.random.default_rng(1)).confidence_interval
+    theirs = scipy_bootstrap(
+        (VALUES,),
+        np.mean,
+        n_resamples=1000,
+        method="percentile",
+        confidence_level=0.95,
+        random_state=np.random.default_rng(1),
+    ).confidence_interval
     width = ours[1] - ours[0]
-    assert ours[0] == pytest.approx(theirs.low, abs=0.1 * width) and ours[1] == pytest.approx(theirs.high, abs=0.1 * width)
+    assert ours[0] == pytest.approx(theirs.low, abs=0.1 * width) and ours[1] == pytest.approx(
+        theirs.high, abs=0.1 * width
+    )
     # and both near the normal approximation: mean ± 1.96 standard errors
     se = VALUES.std(ddof=1) / np.sqrt(len(VALUES))
     assert width == pytest.approx(2 * 1.96 * se, rel=0.15)

@@ -1,4 +1,5 @@
 """Per-example dev ROUGE: the scorer's, in dev_predictions.csv, averaging exactly to the run's figures."""
+
 from __future__ import annotations
 
 import json
@@ -31,7 +32,16 @@ def test_dev_predictions_carry_per_example_scores_and_still_rescore_exactly(tmp_
     path = tmp_path / "dev_predictions.csv"
     write_dev_predictions(path, [f"dev_{i}" for i in range(4)], PREDS, REFS, result[PER_EXAMPLE])
     frame = pd.read_csv(path)
-    assert list(frame.columns) == ["fname", "prediction", "summary1", "summary2", "rouge1", "rouge2", "rougeL", "rouge_mean"]
+    assert list(frame.columns) == [
+        "fname",
+        "prediction",
+        "summary1",
+        "summary2",
+        "rouge1",
+        "rouge2",
+        "rougeL",
+        "rouge_mean",
+    ]
     assert frame["rouge_mean"].mean() == pytest.approx(result["rouge_mean"], abs=1e-9)
     assert frame["rouge1"].mean() == pytest.approx(100 * result["rouge1"]["fmeasure"], abs=1e-9)
     again = score_files(build_parser().parse_args([str(path), str(path), "--tokenizer", "whitespace"]))
@@ -58,9 +68,16 @@ def test_the_run_writes_per_example_scores_to_the_csv_and_only_the_interval_to_m
 def test_a_real_run_records_per_example_scores_and_its_interval(tmp_path):
     from tests.test_end_to_end import assert_outputs_rescore_to_the_metrics, sumexp_cli
 
-    run = sumexp_cli(f"hydra.run.dir={tmp_path}", "data.max_train_samples=16", "data.max_eval_samples=8",
-                     "optim.max_steps=2", "optim.eval_on_start=false", "generation.num_beams=1",
-                     "generation.max_new_tokens=8", "score.tokenizer=whitespace")
+    run = sumexp_cli(
+        f"hydra.run.dir={tmp_path}",
+        "data.max_train_samples=16",
+        "data.max_eval_samples=8",
+        "optim.max_steps=2",
+        "optim.eval_on_start=false",
+        "generation.num_beams=1",
+        "generation.max_new_tokens=8",
+        "score.tokenizer=whitespace",
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert_outputs_rescore_to_the_metrics(tmp_path, metrics, "whitespace")

@@ -1,4 +1,5 @@
 """python -m sumexp.report: rows from run folders, baseline comparisons of one kind, seed groups, the four files."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,14 +17,33 @@ BASE = np.linspace(20, 40, 40)  # the baseline's per-example ROUGE mean
 @pytest.fixture
 def sweep(tmp_path):
     root = tmp_path / "sweep"
-    make_run(root, "0_tiny_bart_full", completed("tiny_bart", "full", state_mb=1000, tokens=100),
-             config=config(), examples=dev_predictions(BASE))
-    make_run(root, "1_tiny_bart_lora", completed("tiny_bart", "lora", state_mb=400, tokens=150),
-             config=config(backend="lora"), examples=dev_predictions(BASE + 5))
+    make_run(
+        root,
+        "0_tiny_bart_full",
+        completed("tiny_bart", "full", state_mb=1000, tokens=100),
+        config=config(),
+        examples=dev_predictions(BASE),
+    )
+    make_run(
+        root,
+        "1_tiny_bart_lora",
+        completed("tiny_bart", "lora", state_mb=400, tokens=150),
+        config=config(backend="lora"),
+        examples=dev_predictions(BASE + 5),
+    )
     make_run(root, "2_tiny_t5_full", completed("tiny_t5", "full", state_mb=800, tokens=50))
     make_run(root, "3_tiny_t5_qlora", completed("tiny_t5", "qlora", effective="lora", state_mb=200, tokens=25))
-    make_run(root, "4_tiny_llama_full", {"status": "failed", "stage": "input", "model": "tiny_llama",
-                                         "backend_requested": "full", "error": "optim.precision=fp8: not a precision; use auto"})
+    make_run(
+        root,
+        "4_tiny_llama_full",
+        {
+            "status": "failed",
+            "stage": "input",
+            "model": "tiny_llama",
+            "backend_requested": "full",
+            "error": "optim.precision=fp8: not a precision; use auto",
+        },
+    )
     make_run(root, "5_tiny_llama_lora", {"status": "running", "model": "tiny_llama", "backend_requested": "lora"})
     make_run(root, "10_tiny_gpt2_lora", None, overrides=["model=tiny_gpt2", "backend=lora", "optim.lr=0.001"])
     (root / ".submitit").mkdir()
@@ -36,8 +56,15 @@ def by_run(table):
 
 def test_rows_in_job_order_with_status_and_ratios_against_full(sweep):
     rows = by_run(write_report([sweep], sweep))
-    assert list(rows) == ["0_tiny_bart_full", "1_tiny_bart_lora", "2_tiny_t5_full", "3_tiny_t5_qlora",
-                          "4_tiny_llama_full", "5_tiny_llama_lora", "10_tiny_gpt2_lora"]
+    assert list(rows) == [
+        "0_tiny_bart_full",
+        "1_tiny_bart_lora",
+        "2_tiny_t5_full",
+        "3_tiny_t5_qlora",
+        "4_tiny_llama_full",
+        "5_tiny_llama_lora",
+        "10_tiny_gpt2_lora",
+    ]
     lora = rows["1_tiny_bart_lora"]
     assert lora["memory_pct"] == pytest.approx(40.0) and lora["memory_kind"] == "model state"
     assert lora["speed_x"] == pytest.approx(1.5)
@@ -91,15 +118,25 @@ def test_memory_and_speed_never_mix_kinds_devices_or_families(tmp_path):
     assert pd.isna(rows["1_a_lora"]["memory_pct"]) and "baseline ran on cpu" in rows["1_a_lora"]["memory_note"]
     assert pd.isna(rows["1_a_lora"]["speed_x"]) and "device" in rows["1_a_lora"]["speed_note"]
     assert rows["3_b_lora"]["memory_pct"] == pytest.approx(50.0) and rows["3_b_lora"]["memory_kind"] == "train peak"
-    assert pd.isna(rows["5_c_lora"]["memory_pct"]) and rows["5_c_lora"]["memory_note"] == "n/a: model state not recorded"
-    assert pd.isna(rows["5_c_lora"]["speed_x"]) and "family causal vs baseline's seq2seq" in rows["5_c_lora"]["speed_note"]
+    assert (
+        pd.isna(rows["5_c_lora"]["memory_pct"]) and rows["5_c_lora"]["memory_note"] == "n/a: model state not recorded"
+    )
+    assert (
+        pd.isna(rows["5_c_lora"]["speed_x"]) and "family causal vs baseline's seq2seq" in rows["5_c_lora"]["speed_note"]
+    )
     text = (tmp_path / "report.md").read_text()
     assert "50% (train peak)" in text and "n/a: baseline ran on cpu, this on cuda:NVIDIA H200" in text
 
 
 def test_missing_trained_tokens_is_na_not_another_unit(tmp_path):
-    make_run(tmp_path, "0_a_full", completed("a", "full", train_trained_tokens_per_second=None, train_samples_per_second=8.0))
-    make_run(tmp_path, "1_a_lora", completed("a", "lora", train_trained_tokens_per_second=None, train_samples_per_second=12.0))
+    make_run(
+        tmp_path, "0_a_full", completed("a", "full", train_trained_tokens_per_second=None, train_samples_per_second=8.0)
+    )
+    make_run(
+        tmp_path,
+        "1_a_lora",
+        completed("a", "lora", train_trained_tokens_per_second=None, train_samples_per_second=12.0),
+    )
     row = by_run(write_report([tmp_path], tmp_path))["1_a_lora"]
     assert pd.isna(row["speed_x"]) and row["speed_note"] == "n/a: trained tokens/s not recorded"
 
@@ -108,22 +145,39 @@ def test_a_ratio_measured_on_a_loaded_machine_is_marked(tmp_path):
     make_run(tmp_path, "0_a_full", completed("a", "full"))
     make_run(tmp_path, "1_a_lora", completed("a", "lora", tokens=200.0, train_load_average=7.5, cpu_count=2))
     row = by_run(write_report([tmp_path], tmp_path))["1_a_lora"]
-    assert row["speed_x"] == pytest.approx(2.0) and row["speed_loaded"] and "loaded machine (1_a_lora" in row["speed_note"]
+    assert (
+        row["speed_x"] == pytest.approx(2.0) and row["speed_loaded"] and "loaded machine (1_a_lora" in row["speed_note"]
+    )
     line = next(r for r in (tmp_path / "report.md").read_text().splitlines() if r.startswith("| 1_a_lora"))
     assert "2.00× loaded" in line
 
 
 def test_seed_groups_give_mean_sd_and_delta_paired_by_seed(tmp_path):
     for i, (seed, full, lora) in enumerate([(1, 0.0, 2.0), (2, 1.0, 4.0), (3, -1.0, 0.0)]):
-        make_run(tmp_path, f"{2 * i}_full_s{seed}", completed("a", "full", seed=seed, dev_rouge_mean=30 + full),
-                 config=config(backend="full", seed=seed), examples=dev_predictions(BASE + full))
-        make_run(tmp_path, f"{2 * i + 1}_lora_s{seed}",
-                 completed("a", "lora", seed=seed, dev_rouge_mean=30 + lora, tokens=100.0 * (1 + seed)),
-                 config=config(backend="lora", seed=seed), examples=dev_predictions(BASE + lora))
+        make_run(
+            tmp_path,
+            f"{2 * i}_full_s{seed}",
+            completed("a", "full", seed=seed, dev_rouge_mean=30 + full),
+            config=config(backend="full", seed=seed),
+            examples=dev_predictions(BASE + full),
+        )
+        make_run(
+            tmp_path,
+            f"{2 * i + 1}_lora_s{seed}",
+            completed("a", "lora", seed=seed, dev_rouge_mean=30 + lora, tokens=100.0 * (1 + seed)),
+            config=config(backend="lora", seed=seed),
+            examples=dev_predictions(BASE + lora),
+        )
     table = write_report([tmp_path], tmp_path)
     rows = by_run(table)
-    assert [rows[f"{2 * i + 1}_lora_s{s}"]["baseline"] for i, s in enumerate((1, 2, 3))] == ["0_full_s1", "2_full_s2", "4_full_s3"]
-    assert {rows[r]["group"] for r in rows if "lora" in r} == {"S2"} and {rows[r]["group"] for r in rows if "full" in r} == {"S1"}
+    assert [rows[f"{2 * i + 1}_lora_s{s}"]["baseline"] for i, s in enumerate((1, 2, 3))] == [
+        "0_full_s1",
+        "2_full_s2",
+        "4_full_s3",
+    ]
+    assert {rows[r]["group"] for r in rows if "lora" in r} == {"S2"} and {
+        rows[r]["group"] for r in rows if "full" in r
+    } == {"S1"}
     text = (tmp_path / "report.md").read_text()
     # lora: ROUGE 32, 34, 30 -> 32 ± 2; Δ by seed 2, 3, 1 -> 2 ± 1; speed 2, 3, 4 -> 3 ± 1
     assert "| S2 | a | lora | 1, 2, 3 | 3 | 32.00 ± 2.00 | +2.00 ± 1.00 (3) | 3.00 ± 1.00 |" in text
@@ -168,8 +222,18 @@ def test_an_insignificant_delta_says_so(tmp_path):
 def test_csv_png_and_html_are_written(sweep):
     write_report([sweep], sweep)
     table = pd.read_csv(sweep / "report.csv")
-    assert len(table) == 7 and {"rouge_mean", "rouge_mean_lo", "delta", "delta_lo", "memory_pct", "memory_kind",
-                                "speed_x", "group", "error", "run_dir"} <= set(table.columns)
+    assert len(table) == 7 and {
+        "rouge_mean",
+        "rouge_mean_lo",
+        "delta",
+        "delta_lo",
+        "memory_pct",
+        "memory_kind",
+        "speed_x",
+        "group",
+        "error",
+        "run_dir",
+    } <= set(table.columns)
     png = (sweep / "report.png").read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
     import matplotlib.image

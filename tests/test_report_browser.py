@@ -4,6 +4,7 @@ Skips with the reason where Chromium cannot be installed (not root, no apt-get);
 SUMEXP_REQUIRE_CHROMIUM=1 (set by .ci/run), so CI cannot pass without running it.
 Set SUMEXP_REPORT_SCREENSHOT=docs/images/report.png to refresh the README's screenshot.
 """
+
 from __future__ import annotations
 
 import os
@@ -42,7 +43,13 @@ def browser():
         (pytest.fail if REQUIRED else pytest.skip)("selenium is not installed: pip install -e '.[dev]'")
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,1000"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,1000",
+    ):
         options.add_argument(flag)
     driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=driver_path))
     yield driver
@@ -54,8 +61,13 @@ def report(tmp_path_factory):
     root = tmp_path_factory.mktemp("browser_sweep")
     for name, model, backend, effective, scores in RUNS:
         predictions = [f"{name} summary of {fname}" for fname in DEV]
-        make_run(root, name, completed(model, backend, effective=effective, dev_rouge_mean=float(np.mean(scores))),
-                 config=config(model=model, backend=backend), examples=dev_predictions(scores, DEV, predictions=predictions))
+        make_run(
+            root,
+            name,
+            completed(model, backend, effective=effective, dev_rouge_mean=float(np.mean(scores))),
+            config=config(model=model, backend=backend),
+            examples=dev_predictions(scores, DEV, predictions=predictions),
+        )
     write_report([root], root)
     return root / "report.html"
 
@@ -102,4 +114,6 @@ def test_the_viewer_filters_by_model_and_backend(browser, report):
     runs = [c.get_attribute("data-run") for c in browser.find_elements("css selector", ".run-card")]
     assert runs == ["2_tiny_llama_full", "3_tiny_llama_unsloth"]
     Select(browser.find_element("id", "backend-filter")).select_by_value("unsloth → qlora")
-    assert [c.get_attribute("data-run") for c in browser.find_elements("css selector", ".run-card")] == ["3_tiny_llama_unsloth"]
+    assert [c.get_attribute("data-run") for c in browser.find_elements("css selector", ".run-card")] == [
+        "3_tiny_llama_unsloth"
+    ]

@@ -1,4 +1,5 @@
-"""`python -m sumexp.report DIR [DIR ...]`: compare every run under the folders; writes report.md, .csv, .png and .html."""
+"""`python -m sumexp.report DIR [DIR ...]`: compare every run under the folders; writes report.md/.csv/.png/.html."""
+
 from __future__ import annotations
 
 import argparse
@@ -12,11 +13,17 @@ OUTPUTS = ("report.md", "report.csv", "report.png", "report.html")
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sumexp.report", description=__doc__.split(":", 1)[1].strip())
-    parser.add_argument("dirs", nargs="+", type=Path, metavar="DIR", help="a sweep folder (multirun/DATE/TIME) or run folders")
+    parser.add_argument(
+        "dirs", nargs="+", type=Path, metavar="DIR", help="a sweep folder (multirun/DATE/TIME) or run folders"
+    )
     parser.add_argument("--out", type=Path, help="where the report files go (default: the first DIR)")
-    parser.add_argument("--baseline", default="full", metavar="BACKEND",
-                        help="the backend whose run of the same model is the reference for Δ ROUGE, memory %% and "
-                             "speed × (default: full)")
+    parser.add_argument(
+        "--baseline",
+        default="full",
+        metavar="BACKEND",
+        help="the backend whose run of the same model is the reference for Δ ROUGE, memory %% and "
+        "speed × (default: full)",
+    )
     args = parser.parse_args(argv)
     try:
         write_report(args.dirs, args.out or args.dirs[0], args.baseline)
@@ -35,8 +42,10 @@ def write_report(dirs: list[Path], out: Path, baseline: str = "full"):
             raise UserError(f"{path}: folder not found; give a sweep folder (multirun/DATE/TIME) or run folders")
     runs = load_runs(dirs)
     if not runs:
-        raise UserError(f"{', '.join(map(str, dirs))}: no run folders found (a run folder holds metrics.json or .hydra/); "
-                        "give a sweep folder or run folders")
+        raise UserError(
+            f"{', '.join(map(str, dirs))}: no run folders found (a run folder holds metrics.json or .hydra/); "
+            "give a sweep folder or run folders"
+        )
     _attach_details(runs)
     return _write_files(dirs, runs, out, baseline)
 

@@ -3,6 +3,7 @@
 A figure is only ever divided by one of the same kind from the same device; anything else is None with
 a note saying why, never a mixed ratio.
 """
+
 from __future__ import annotations
 
 import numbers
@@ -15,13 +16,20 @@ MODEL_STATE, TRAIN_PEAK = "model state", "train peak"  # the two memory kinds a 
 
 def choose_baseline(run: dict, runs: list[dict], backend: str) -> dict | None:
     """The completed `backend` run of the same model, preferring the same dev set, then device, then seed."""
-    candidates = [r for r in runs if r["status"] == "completed" and r.get("model") == run.get("model")
-                  and r.get("backend_effective") == backend]
+    candidates = [
+        r
+        for r in runs
+        if r["status"] == "completed" and r.get("model") == run.get("model") and r.get("backend_effective") == backend
+    ]
     if not candidates:
         return None
 
     def closeness(other):
-        return (_dev_set(other) == _dev_set(run), other.get("device") == run.get("device"), other.get("seed") == run.get("seed"))
+        return (
+            _dev_set(other) == _dev_set(run),
+            other.get("device") == run.get("device"),
+            other.get("seed") == run.get("seed"),
+        )
 
     return max(candidates, key=closeness)  # max keeps the first of equals: job order
 
@@ -36,8 +44,12 @@ def rouge_delta(run: dict, base: dict | None) -> dict:
     if mine.fingerprint != theirs.fingerprint:
         return {"delta_note": "baseline scored another dev set: not paired"}
     paired = bootstrap.paired_difference(mine.scores["rouge_mean"], theirs.scores["rouge_mean"])
-    return {"delta": paired["delta"], "delta_lo": paired["lo"], "delta_hi": paired["hi"],
-            "delta_significant": paired["significant"]}
+    return {
+        "delta": paired["delta"],
+        "delta_lo": paired["lo"],
+        "delta_hi": paired["hi"],
+        "delta_significant": paired["significant"],
+    }
 
 
 def memory(run: dict) -> tuple[str | None, float | None]:

@@ -1,4 +1,5 @@
 """What a run's saved config says: its seed-free fingerprint (seed groups) and its data settings (dialogues)."""
+
 from __future__ import annotations
 
 import hashlib

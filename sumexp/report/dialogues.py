@@ -6,6 +6,7 @@ dev_predictions.csv deliberately holds no dialogue column: it stays small and re
 once per distinct data setting. Where the data cannot be read here (moved files, another machine),
 the viewer says so instead of showing a dialogue.
 """
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
-"""A run's dev examples from its dev_predictions.csv: summaries, references, per-example ROUGE and the dev set's fingerprint."""
+"""A run's dev examples (dev_predictions.csv): summaries, references, per-example ROUGE, the dev set's fingerprint."""
+
 from __future__ import annotations
 
 import hashlib
@@ -37,7 +38,9 @@ def read_dev_examples(run_dir: Path) -> DevExamples | None:
     if not {"fname", "prediction"} <= set(frame.columns) or not names:
         return None
     fnames, references = frame["fname"].tolist(), reference_lists(frame, names)
-    return DevExamples(fnames, references, frame["prediction"].tolist(), _scores(frame), fingerprint(fnames, references))
+    return DevExamples(
+        fnames, references, frame["prediction"].tolist(), _scores(frame), fingerprint(fnames, references)
+    )
 
 
 def fingerprint(fnames: list[str], references: list[list[str]]) -> str:

@@ -1,4 +1,5 @@
 """report.html: one self-contained page (inline CSS, JS, data and plot) with the sortable table and the viewer."""
+
 from __future__ import annotations
 
 import base64
@@ -13,12 +14,27 @@ from sumexp.report.markdown import HEADERS, cells, flag
 
 HERE = Path(__file__).parent
 # The value each column sorts by (a number where there is one); same order as HEADERS.
-SORT_KEYS = ["run", "model", "backend", "group", "rouge1", "rouge2", "rougeL", "rouge_mean", "delta", "memory_pct",
-             "speed_x", "trainable_share", "train_time_s", "status"]
+SORT_KEYS = [
+    "run",
+    "model",
+    "backend",
+    "group",
+    "rouge1",
+    "rouge2",
+    "rougeL",
+    "rouge_mean",
+    "delta",
+    "memory_pct",
+    "speed_x",
+    "trainable_share",
+    "train_time_s",
+    "status",
+]
 
 
-def render_html(title: str, guide: str, table: pd.DataFrame, groups: pd.DataFrame, groups_md: str, plot_png: bytes,
-                viewer: dict) -> str:
+def render_html(
+    title: str, guide: str, table: pd.DataFrame, groups: pd.DataFrame, groups_md: str, plot_png: bytes, viewer: dict
+) -> str:
     """The page as text; nothing in it is fetched when it is viewed."""
     data = json.dumps(viewer, ensure_ascii=False).replace("</", "<\\/")  # cannot close the script element early
     image = base64.b64encode(plot_png).decode("ascii")

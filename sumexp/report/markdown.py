@@ -1,11 +1,26 @@
 """The table as Markdown, for report.md and the terminal: formatted cells, notes and errors listed beneath."""
+
 from __future__ import annotations
 
 import pandas as pd
 
 ERROR_WIDTH = 60  # longer errors are cut in the table; the full one is listed under it
-HEADERS = ["run", "model", "backend", "seed group", "ROUGE-1", "ROUGE-2", "ROUGE-L", "ROUGE mean [95% CI]",
-           "Δ ROUGE vs baseline [95% CI]", "memory %", "speed ×", "trainable", "train s", "status"]
+HEADERS = [
+    "run",
+    "model",
+    "backend",
+    "seed group",
+    "ROUGE-1",
+    "ROUGE-2",
+    "ROUGE-L",
+    "ROUGE mean [95% CI]",
+    "Δ ROUGE vs baseline [95% CI]",
+    "memory %",
+    "speed ×",
+    "trainable",
+    "train s",
+    "status",
+]
 
 
 def to_markdown(table: pd.DataFrame, groups: pd.DataFrame | None = None) -> str:
@@ -18,9 +33,19 @@ def to_markdown(table: pd.DataFrame, groups: pd.DataFrame | None = None) -> str:
 def cells(row, groups: pd.DataFrame | None = None) -> list[str]:
     """The shown cells of one row, in HEADERS order (report.html uses them too)."""
     return [
-        str(row["run"]), str(row["model"]), str(row["backend"]), _text(row["group"]),
-        number(row["rouge1"]), number(row["rouge2"]), number(row["rougeL"]), rouge_mean_cell(row), delta_cell(row),
-        memory_cell(row), speed_cell(row, groups), _share(row["trainable_share"]), number(row["train_time_s"], "{:.1f}"),
+        str(row["run"]),
+        str(row["model"]),
+        str(row["backend"]),
+        _text(row["group"]),
+        number(row["rouge1"]),
+        number(row["rouge2"]),
+        number(row["rougeL"]),
+        rouge_mean_cell(row),
+        delta_cell(row),
+        memory_cell(row),
+        speed_cell(row, groups),
+        _share(row["trainable_share"]),
+        number(row["train_time_s"], "{:.1f}"),
         _status(row),
     ]
 
@@ -63,13 +88,17 @@ def speed_cell(row, groups: pd.DataFrame | None = None) -> str:
 
 def groups_markdown(groups: pd.DataFrame) -> str:
     """The seed groups: mean ± sd over seeds, and Δ paired by seed."""
-    lines = ["| group | model | backend | seeds | n | ROUGE mean ± sd | Δ paired by seed ± sd (pairs) | speed × ± sd |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| group | model | backend | seeds | n | ROUGE mean ± sd | Δ paired by seed ± sd (pairs) | speed × ± sd |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for _, g in groups.iterrows():
-        lines.append(f"| {g['group']} | {g['model']} | {g['backend']} | {g['seeds']} | {g['n']} | "
-                     f"{_pm(g['rouge_mean_mean'], g['rouge_mean_sd'])} | "
-                     f"{_pm(g['delta_mean'], g['delta_sd'], '{:+.2f}')} ({g['delta_pairs']}) | "
-                     f"{_pm(g['speed_x_mean'], g['speed_x_sd'])} |")
+        lines.append(
+            f"| {g['group']} | {g['model']} | {g['backend']} | {g['seeds']} | {g['n']} | "
+            f"{_pm(g['rouge_mean_mean'], g['rouge_mean_sd'])} | "
+            f"{_pm(g['delta_mean'], g['delta_sd'], '{:+.2f}')} ({g['delta_pairs']}) | "
+            f"{_pm(g['speed_x_mean'], g['speed_x_sd'])} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -77,9 +106,16 @@ def notes_markdown(table: pd.DataFrame) -> str:
     """Why a figure is n/a, or what to keep in mind, per run."""
     lines = []
     for _, row in table[table["status"] == "completed"].iterrows():
-        notes = [f"{what}: {row[key]}" for what, key in (("Δ", "delta_note"), ("memory", "memory_note"),
-                                                         ("speed", "speed_note"), ("backend", "backend_note"))
-                 if isinstance(row[key], str) and row[key]]
+        notes = [
+            f"{what}: {row[key]}"
+            for what, key in (
+                ("Δ", "delta_note"),
+                ("memory", "memory_note"),
+                ("speed", "speed_note"),
+                ("backend", "backend_note"),
+            )
+            if isinstance(row[key], str) and row[key]
+        ]
         if notes:
             lines.append(f"- `{row['run']}`: " + "; ".join(notes))
     return "".join(line + "\n" for line in lines)

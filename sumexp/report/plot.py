@@ -3,6 +3,7 @@
 The runs are rows with their label once on the left, like a table, so labels cannot overlap however
 many runs there are (annotating scatter points could not promise that).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -37,14 +38,24 @@ def plot_report(table: pd.DataFrame, path: Path) -> None:
     from matplotlib.patches import Patch
 
     if colours:
-        fig.legend(handles=[Patch(color=c, label=m) for m, c in colours.items()], loc="lower center",
-                   ncol=min(len(colours), 6), fontsize=8, frameon=False)
+        fig.legend(
+            handles=[Patch(color=c, label=m) for m, c in colours.items()],
+            loc="lower center",
+            ncol=min(len(colours), 6),
+            fontsize=8,
+            frameon=False,
+        )
     fig.suptitle(f"{len(done)} completed of {len(table)} runs")
     # Fixed margins sized from the longest label: tight_layout would draw the whole figure once more.
     label_inches = 0.3 + LABEL_CHAR_INCHES * max((len(label) for label in labels), default=0)
     height = fig.get_figheight()
-    fig.subplots_adjust(left=min(0.45, label_inches / fig.get_figwidth()), right=0.98, wspace=0.25,
-                        bottom=0.9 / height, top=1 - 1.0 / height)
+    fig.subplots_adjust(
+        left=min(0.45, label_inches / fig.get_figwidth()),
+        right=0.98,
+        wspace=0.25,
+        bottom=0.9 / height,
+        top=1 - 1.0 / height,
+    )
     fig.savefig(path, dpi=120)
     plt.close(fig)
 

@@ -1,4 +1,5 @@
 """The data behind report.html's dialogue viewer: every run's summary of each dev dialogue, most disputed first."""
+
 from __future__ import annotations
 
 import math
@@ -16,18 +17,35 @@ def viewer_data(runs: list[dict], labels: dict[str, str], source: DialogueSource
         texts = source.for_run(run.get("config"))
         examples = run["examples"]
         for row, fname in enumerate(examples.fnames):
-            entry = dialogues.setdefault((examples.fingerprint, fname), {
-                "fname": fname, "dev_set": examples.fingerprint, "dialogue": texts.get(fname),
-                "references": examples.references[row], "outputs": []})
+            entry = dialogues.setdefault(
+                (examples.fingerprint, fname),
+                {
+                    "fname": fname,
+                    "dev_set": examples.fingerprint,
+                    "dialogue": texts.get(fname),
+                    "references": examples.references[row],
+                    "outputs": [],
+                },
+            )
             entry["dialogue"] = entry["dialogue"] or texts.get(fname)
             entry["outputs"].append([index, examples.predictions[row], *_scores(examples, row)])
     for entry in dialogues.values():
         means = [output[-1] for output in entry["outputs"] if output[-1] is not None]
         entry["spread"] = max(means) - min(means) if len(means) > 1 else 0.0
     ordered = sorted(dialogues.values(), key=lambda d: -d["spread"])  # stable: dev order among equals
-    return {"runs": [{"run": r["run"], "model": r["model"], "backend": labels[r["run"]],
-                      "label": f"{r['run']} ({labels[r['run']]})"} for r in shown],
-            "dialogues": ordered, "notes": source.notes}
+    return {
+        "runs": [
+            {
+                "run": r["run"],
+                "model": r["model"],
+                "backend": labels[r["run"]],
+                "label": f"{r['run']} ({labels[r['run']]})",
+            }
+            for r in shown
+        ],
+        "dialogues": ordered,
+        "notes": source.notes,
+    }
 
 
 def _scores(examples, row: int) -> list:

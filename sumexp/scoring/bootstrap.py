@@ -4,6 +4,7 @@ Percentile bootstrap (Efron & Tibshirani 1993): draw the dev examples with repla
 each draw, read the 2.5th and 97.5th percentiles. The paired form resamples per-example differences on the
 same draw of examples for both runs (Koehn 2004; Berg-Kirkpatrick et al. 2012). docs/statistics.md.
 """
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -31,16 +32,18 @@ def resample_means(values: Sequence[float], resamples: int = RESAMPLES, seed: in
     return np.concatenate(means)
 
 
-def percentile_interval(values: Sequence[float], resamples: int = RESAMPLES, seed: int = SEED,
-                        level: float = LEVEL) -> tuple[float, float]:
+def percentile_interval(
+    values: Sequence[float], resamples: int = RESAMPLES, seed: int = SEED, level: float = LEVEL
+) -> tuple[float, float]:
     """(lo, hi): the percentile bootstrap interval of the mean of `values`."""
     tail = 100 * (1 - level) / 2
     lo, hi = np.percentile(resample_means(values, resamples, seed), [tail, 100 - tail])
     return float(lo), float(hi)
 
 
-def paired_difference(run: Sequence[float], baseline: Sequence[float], resamples: int = RESAMPLES,
-                      seed: int = SEED, level: float = LEVEL) -> dict:
+def paired_difference(
+    run: Sequence[float], baseline: Sequence[float], resamples: int = RESAMPLES, seed: int = SEED, level: float = LEVEL
+) -> dict:
     """Mean of run - baseline over the same examples (in the same order), its interval, and whether it excludes 0."""
     run, baseline = np.asarray(run, dtype=float), np.asarray(baseline, dtype=float)
     if run.shape != baseline.shape:
