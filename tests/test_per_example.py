@@ -88,3 +88,10 @@ def test_a_real_run_records_per_example_scores_and_its_interval(tmp_path):
     assert lo <= metrics["dev_rouge_mean"] <= hi
     assert [lo, hi] == pytest.approx(list(percentile_interval(frame["rouge_mean"])), abs=1e-9)
     assert metrics["dev_rouge_bootstrap"] == {"resamples": 1000, "seed": 0, "method": "percentile"}
+
+
+def test_no_dev_examples_record_no_interval():
+    from sumexp.results.metrics import dev_rouge_interval
+
+    empty = {PER_EXAMPLE: {metric: [] for metric in METRICS}}
+    assert dev_rouge_interval(empty)["dev_rouge_mean_ci95"] is None

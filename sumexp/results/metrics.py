@@ -56,7 +56,7 @@ def dev_rouge_interval(scores: dict) -> dict:
 
     per_example = scores[PER_EXAMPLE]
     means = [100 * sum(f1) / len(METRICS) for f1 in zip(*(per_example[m] for m in METRICS))]
-    return {"dev_rouge_mean_ci95": list(bootstrap.percentile_interval(means)),
+    return {"dev_rouge_mean_ci95": list(bootstrap.percentile_interval(means)) if means else None,
             "dev_rouge_bootstrap": bootstrap.settings()}
 
 
