@@ -80,7 +80,7 @@ def _write_files(dirs, runs: list[dict], out: Path, baseline: str):
     write_csv(out / "report.csv", table)
     png = _plot_bytes(plot_report, table, out)
     labels = dict(zip(table["run"], table["backend"]))
-    page = render_html("sumexp comparison", guide, table, groups, groups_md, png, viewer_data(runs, labels))
+    page = render_html("sumexp comparison", guide, table, groups, png, viewer_data(runs, labels))
     write_atomic(out / "report.html", page)
     print(markdown + (f"\nDid not complete:\n{errors}" if errors else ""), end="")
     print(f"sumexp: report of {len(table)} run(s): {out / 'report.md'}, report.csv, report.png, report.html")

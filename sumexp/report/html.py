@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sumexp.report.markdown import HEADERS, cells, flag
+from sumexp.report.markdown import GROUP_HEADERS, HEADERS, cells, flag, group_cells
 
 HERE = Path(__file__).parent
 # The value each column sorts by (a number where there is one); same order as HEADERS.
@@ -33,7 +33,7 @@ SORT_KEYS = [
 
 
 def render_html(
-    title: str, guide: str, table: pd.DataFrame, groups: pd.DataFrame, groups_md: str, plot_png: bytes, viewer: dict
+    title: str, guide: str, table: pd.DataFrame, groups: pd.DataFrame, plot_png: bytes, viewer: dict
 ) -> str:
     """The page as text; nothing in it is fetched when it is viewed."""
     data = json.dumps(viewer, ensure_ascii=False).replace("</", "<\\/")  # cannot close the script element early
@@ -48,7 +48,7 @@ def render_html(
 <h2>Runs</h2>
 {_table(table, groups)}
 <h2>Seed groups</h2>
-<pre>{html.escape(groups_md) if groups_md else "No two runs differ only in their seed."}</pre>
+{_groups_table(groups) if len(groups) else "<p>No two runs differ only in their seed.</p>"}
 <h2>Plots</h2>
 <img class="plot" alt="ROUGE, Δ ROUGE, memory and speed per run" src="data:image/png;base64,{image}">
 <h2>Dev dialogues, side by side</h2>
@@ -78,6 +78,14 @@ def _table(table: pd.DataFrame, groups: pd.DataFrame) -> str:
             tds.append(f'<td data-sort="{html.escape(sort)}"{significant}>{html.escape(text)}</td>')
         rows.append(f'<tr data-run="{html.escape(str(row["run"]))}">{"".join(tds)}</tr>')
     return f'<table id="runs"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+
+
+def _groups_table(groups: pd.DataFrame) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in GROUP_HEADERS)
+    rows = [
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in group_cells(g)) + "</tr>" for _, g in groups.iterrows()
+    ]
+    return f'<table id="groups"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
 
 def _inline_markdown(text: str) -> str:

@@ -86,19 +86,32 @@ def speed_cell(row, groups: pd.DataFrame | None = None) -> str:
     return text + (" loaded" if flag(row["speed_loaded"]) else "")
 
 
+GROUP_HEADERS = [
+    "group",
+    "model",
+    "backend",
+    "seeds",
+    "n",
+    "ROUGE mean ± sd",
+    "Δ paired by seed ± sd (pairs)",
+    "speed × ± sd",
+]
+
+
+def group_cells(g) -> list[str]:
+    """The shown cells of one seed group, in GROUP_HEADERS order."""
+    return [
+        str(g["group"]), str(g["model"]), str(g["backend"]), str(g["seeds"]), str(g["n"]),
+        _pm(g["rouge_mean_mean"], g["rouge_mean_sd"]),
+        f"{_pm(g['delta_mean'], g['delta_sd'], '{:+.2f}')} ({g['delta_pairs']})",
+        _pm(g["speed_x_mean"], g["speed_x_sd"]),
+    ]  # fmt: skip
+
+
 def groups_markdown(groups: pd.DataFrame) -> str:
     """The seed groups: mean ± sd over seeds, and Δ paired by seed."""
-    lines = [
-        "| group | model | backend | seeds | n | ROUGE mean ± sd | Δ paired by seed ± sd (pairs) | speed × ± sd |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for _, g in groups.iterrows():
-        lines.append(
-            f"| {g['group']} | {g['model']} | {g['backend']} | {g['seeds']} | {g['n']} | "
-            f"{_pm(g['rouge_mean_mean'], g['rouge_mean_sd'])} | "
-            f"{_pm(g['delta_mean'], g['delta_sd'], '{:+.2f}')} ({g['delta_pairs']}) | "
-            f"{_pm(g['speed_x_mean'], g['speed_x_sd'])} |"
-        )
+    lines = ["| " + " | ".join(GROUP_HEADERS) + " |", "|" + "---|" * len(GROUP_HEADERS)]
+    lines += ["| " + " | ".join(_escape(c) for c in group_cells(g)) + " |" for _, g in groups.iterrows()]
     return "\n".join(lines) + "\n"
 
 
