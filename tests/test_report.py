@@ -126,6 +126,7 @@ def test_memory_and_speed_never_mix_kinds_devices_or_families(tmp_path):
     )
     text = (tmp_path / "report.md").read_text()
     assert "50% (train peak)" in text and "n/a: baseline ran on cpu, this on cuda:NVIDIA H200" in text
+    assert "; baseline ran on cpu, this on cuda:NVIDIA H200 (1×);" in text and "n/a: n/a" not in text
 
 
 def test_missing_trained_tokens_is_na_not_another_unit(tmp_path):
@@ -200,6 +201,7 @@ def test_markdown_opens_with_how_to_read_it(sweep, capsys):
     assert "Not comparable, so shown as n/a: no per-example ROUGE in dev_predictions.csv (2×)" in guide
     line = next(row for row in text.splitlines() if row.startswith("| 1_tiny_bart_lora"))
     assert "+5.00 [+5.00, +5.00] significant" in line and "40% (model state)" in line and "1.50×" in line
+    assert "| 20% |" in line  # trainable share
     line = next(row for row in text.splitlines() if row.startswith("| 3_tiny_t5_qlora"))
     assert "qlora → lora" in line and "25% (model state)" in line and "0.50×" in line and "30.00" in line
     failed = next(row for row in text.splitlines() if row.startswith("| 4_tiny_llama_full"))

@@ -51,7 +51,8 @@ def _not_comparable(done: pd.DataFrame) -> str:
     for key in ("delta_note", "memory_note", "speed_note"):
         for note in done[key].dropna():
             if isinstance(note, str) and note.startswith(("n/a", "no ", "baseline")):
-                reasons[note] = reasons.get(note, 0) + 1
+                reason = note.removeprefix("n/a: ")
+                reasons[reason] = reasons.get(reason, 0) + 1
     if not reasons:
         return "Every compared figure pairs like with like."
     listed = "; ".join(f"{note} ({n}×)" for note, n in sorted(reasons.items(), key=lambda item: -item[1]))

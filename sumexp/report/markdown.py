@@ -156,7 +156,7 @@ def _pm(mean, sd, fmt: str = "{:.2f}") -> str:
 
 
 def _share(value) -> str:
-    return "" if _missing(value) else f"{100 * value:.2g}%"
+    return "" if _missing(value) else f"{100 * value:.3g}%"
 
 
 def _status(row) -> str:
