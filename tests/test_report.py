@@ -277,3 +277,39 @@ def test_cli_errors_are_one_line_with_exit_2(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert report_main([str(tmp_path / "empty")]) == 2
     assert "no run folders found" in capsys.readouterr().err
+
+
+def test_the_viewer_loads_dialogues_from_each_runs_data_most_disputed_first(tmp_path):
+    import json
+    import re
+
+    from sumexp.data.sample import make_sample_splits
+
+    fnames = ["dev_0", "dev_1", "dev_2"]
+    make_run(
+        tmp_path, "0_a_full", completed("a", "full"), config=config(), examples=dev_predictions([50, 50, 50], fnames)
+    )
+    make_run(
+        tmp_path,
+        "1_a_lora",
+        completed("a", "lora"),
+        config=config(backend="lora"),
+        examples=dev_predictions([49, 10, 60], fnames),
+    )
+    missing = config(data={"name": "csv", "source": "files", "dir": str(tmp_path / "gone")})
+    make_run(
+        tmp_path,
+        "2_b_full",
+        completed("b", "full"),
+        config=missing,
+        examples=dev_predictions([1.0], ["other_0"], references=["x"]),
+    )
+    write_report([tmp_path], tmp_path)
+    page = (tmp_path / "report.html").read_text()
+    data = json.loads(re.search(r'id="viewer-data">(.*?)</script>', page, re.S).group(1).replace("<\\/", "</"))
+    assert [d["fname"] for d in data["dialogues"]] == ["dev_1", "dev_2", "dev_0", "other_0"]  # spread 40, 10, 1, 0
+    dev = make_sample_splits()["dev"].set_index("fname")
+    assert data["dialogues"][0]["dialogue"] == dev.loc["dev_1", "dialogue"]
+    assert [o[0] for o in data["dialogues"][0]["outputs"]] == [0, 1] and data["dialogues"][0]["outputs"][1][-1] == 10
+    assert data["dialogues"][3]["dialogue"] is None and len(data["notes"]) == 1
+    assert data["notes"][0].startswith("data csv: dev dialogues not loaded (") and "gone" in data["notes"][0]
