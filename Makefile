@@ -57,7 +57,7 @@ test: install-unsloth ## Run the test suite (unsloth included: its tests fail ra
 sweep: install ## A small offline grid: tiny models x backends (full, lora, qlora), a process per job, into multirun/
 	$(PY) -m sumexp -m model=tiny_bart,tiny_t5,tiny_llama backend=$(SWEEP_BACKENDS) $(SWEEP_ARGS) $(ARGS)
 
-report: install ## Compare the runs of the newest sweep in multirun/ (report.md, report.csv, report.png)
+report: install ## Compare the runs of the newest sweep in multirun/ (report.md, .csv, .png, .html)
 	@latest=$$(ls -d multirun/*/*/ 2>/dev/null | sort | tail -n 1); \
 	if [ -z "$$latest" ]; then echo "make report: no sweep in multirun/; run make sweep first" >&2; exit 2; fi; \
 	$(PY) -m sumexp.report "$$latest"

@@ -87,6 +87,14 @@ def test_overhead_benchmark_quick_trains_both_sides_to_identical_losses():
     assert "losses: all 3 logged training losses identical" in done.stdout
 
 
+@pytest.mark.slow
+def test_report_benchmark_quick_reports_every_fabricated_run_and_dialogue():
+    done = subprocess.run([sys.executable, "bench/bench_report.py", "--quick"], capture_output=True, text=True,
+                          cwd=REPO, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]  # exit 1 when a row or a dev dialogue is missing
+    assert "report of 8 runs x 20 examples:" in done.stdout
+
+
 def _sweep_lines(capsys) -> list[str]:
     """The progress lines sumexp's launcher prints for a 2-job sweep whose second job fails."""
     from types import SimpleNamespace

@@ -171,9 +171,11 @@ def test_max_aggregation_picks_the_best_reference_per_metric():
 
 def test_result_has_the_documented_keys_and_plain_floats():
     result = score_rouge(["#Person1#은 집에 갑니다."], ["#Person1#은 집으로 갑니다."])
-    assert set(result) == {*METRICS, "rouge_mean", "tokenizer", "aggregate", "num_examples"}
+    assert set(result) == {*METRICS, "rouge_mean", "tokenizer", "aggregate", "num_examples", "per_example"}
     assert result["tokenizer"] == "morpheme" and result["aggregate"] == "mean"
     assert all(type(result[m][f]) is float for m in METRICS for f in FIELDS)
+    assert set(result["per_example"]) == set(METRICS)
+    assert all(type(f1) is float for m in METRICS for f1 in result["per_example"][m])
     assert type(result["rouge_mean"]) is float
     assert json.loads(json.dumps(result)) == result
 

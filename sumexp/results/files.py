@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from sumexp.scoring.rouge import PER_EXAMPLE
+
 
 def write_atomic(path: Path, text: str) -> None:
     """Write to a temporary file beside `path`, then rename: readers never see half a file."""
@@ -32,17 +34,23 @@ def write_csv(path: Path, frame: pd.DataFrame) -> None:
     write_atomic(path, frame.to_csv(index=False))
 
 
-def write_dev_predictions(path: Path, ids, predictions, references) -> None:
-    """fname, prediction, then the references as the data has them: `summary`, or summary1..N.
+def write_dev_predictions(path: Path, ids, predictions, references, per_example: dict | None = None) -> None:
+    """fname, prediction, the references as the data has them (`summary`, or summary1..N), then per-example F1.
 
     Plain text cells in the input's own column names, so `python -m sumexp.score FILE FILE`
-    re-scores the run exactly (a JSON list in one cell would be scored as one reference).
+    re-scores the run exactly (a JSON list in one cell would be scored as one reference); the score
+    columns (rouge1, rouge2, rougeL, rouge_mean, 0-100) are not summary* columns, so it never reads them
+    as references. `per_example`: the scorer's F1 lists (0-1) by metric, in the rows' order.
     """
     columns = {"fname": list(ids), "prediction": list(predictions)}
     most = max((len(refs) for refs in references), default=1)
     names = ["summary"] if most == 1 else [f"summary{i}" for i in range(1, most + 1)]
     for i, name in enumerate(names):
         columns[name] = [refs[i] if i < len(refs) else "" for refs in references]
+    if per_example:
+        for metric, f1 in per_example.items():
+            columns[metric] = [100 * value for value in f1]
+        columns["rouge_mean"] = [sum(row) / len(per_example) for row in zip(*(columns[m] for m in per_example))]
     write_csv(path, pd.DataFrame(columns))
 
 
@@ -66,7 +74,10 @@ def write_running(run_dir: Path, cfg) -> None:
 
 def write_run_outputs(run_dir: Path, metrics: dict, splits, dev_predictions, test_summaries, log_history) -> None:
     """Predictions, submission and training log first; metrics.json last marks the run complete."""
-    write_dev_predictions(run_dir / "dev_predictions.csv", splits.dev.ids, dev_predictions, splits.dev.references)
+    # The per-example F1 rides in the scores to here and goes to dev_predictions.csv, not into metrics.json.
+    per_example = metrics["dev_rouge"].pop(PER_EXAMPLE, None)
+    write_dev_predictions(run_dir / "dev_predictions.csv", splits.dev.ids, dev_predictions, splits.dev.references,
+                          per_example)
     if test_summaries is not None:
         write_submission(run_dir / "submission.csv", splits.test.ids, test_summaries)
     write_atomic(run_dir / "train_log.jsonl", "".join(json.dumps(entry) + "\n" for entry in log_history))

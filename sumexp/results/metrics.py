@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sumexp.results import resources
-from sumexp.scoring.rouge import METRICS
+from sumexp.scoring.rouge import METRICS, PER_EXAMPLE
 from sumexp.training.trainer import BEST_METRIC, StepTimer
 
 
@@ -28,6 +28,7 @@ def collect_metrics(run, training: dict) -> dict:
         "dev_rougeL": scores["rougeL"]["fmeasure"],
         "dev_rouge_mean": scores[BEST_METRIC],
         "dev_rouge": scores,  # precision, recall and F1 of each, with the tokenizer and aggregation used
+        **dev_rouge_interval(run.best.scores),
         "dev_step": run.best.step,  # the evaluation these dev numbers and predictions come from
         **training,
         "run_seconds": run.seconds,  # the whole run, from loading the data to the last prediction
@@ -47,6 +48,16 @@ def collect_metrics(run, training: dict) -> dict:
         "versions": resources.versions(),
         "run_dir": str(run.run_dir),
     }
+
+
+def dev_rouge_interval(scores: dict) -> dict:
+    """The 95% percentile bootstrap interval of dev_rouge_mean over the dev examples, and how it was drawn."""
+    from sumexp.scoring import bootstrap
+
+    per_example = scores[PER_EXAMPLE]
+    means = [100 * sum(f1) / len(METRICS) for f1 in zip(*(per_example[m] for m in METRICS))]
+    return {"dev_rouge_mean_ci95": list(bootstrap.percentile_interval(means)) if means else None,
+            "dev_rouge_bootstrap": bootstrap.settings()}
 
 
 def training_metrics(cfg, fit) -> dict:

@@ -10,11 +10,12 @@ from typing import Sequence
 
 from sumexp.scoring.tokenization import TOKENIZERS, Tokenizer, check_choice, progress_bar
 
-__all__ = ["RougeScorer", "score_rouge", "TOKENIZERS", "AGGREGATES", "METRICS", "lcs_length"]
+__all__ = ["RougeScorer", "score_rouge", "TOKENIZERS", "AGGREGATES", "METRICS", "PER_EXAMPLE", "lcs_length"]
 
 AGGREGATES = ("mean", "max")
 METRICS = ("rouge1", "rouge2", "rougeL")
 _FIELDS = ("precision", "recall", "fmeasure")
+PER_EXAMPLE = "per_example"  # result key: each example's F1 per metric (0-1), whose means are the corpus F1
 
 
 class _Text:
@@ -114,7 +115,11 @@ class RougeScorer:
         return {t: self._cache.get(t) or new[t] for t in texts}
 
     def score(self, predictions: Sequence[str], references, progress: bool = False) -> dict:
-        """Corpus ROUGE: per-example aggregate over references, then the mean over examples."""
+        """Corpus ROUGE: per-example aggregate over references, then the mean over examples.
+
+        The result also holds each example's F1 under PER_EXAMPLE: the corpus F1 is their mean, so
+        per-example figures (dev_predictions.csv, the bootstrap) average to the run's own numbers.
+        """
         from rouge_score.scoring import fmeasure
 
         predictions = list(predictions)
@@ -123,13 +128,15 @@ class RougeScorer:
             raise ValueError(f"{len(predictions)} predictions, {len(references)} reference lists")
         texts = self._tokenized([r for refs in references for r in refs], predictions, progress)
         totals = [[0.0, 0.0, 0.0] for _ in METRICS]
+        f1 = {metric: [] for metric in METRICS}
         examples = progress_bar(zip(predictions, references), progress, len(predictions), "rouge")
         for pred, refs in examples:
             per_ref = [_pair(texts[pred], texts[r], fmeasure) for r in refs]
-            for total, prf in zip(totals, _aggregate(per_ref, self.aggregate)):
+            for metric, total, prf in zip(METRICS, totals, _aggregate(per_ref, self.aggregate)):
+                f1[metric].append(prf[2])
                 for f in range(3):
                     total[f] += prf[f]
-        return self._result(totals, len(predictions))
+        return {**self._result(totals, len(predictions)), PER_EXAMPLE: f1}
 
     def _result(self, totals: list[list[float]], count: int) -> dict:
         """The result dict: corpus means as plain floats, rouge_mean on the 0–100 scale."""

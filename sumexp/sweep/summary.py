@@ -10,7 +10,7 @@ from pathlib import Path
 
 from hydra.experimental.callback import Callback
 
-from sumexp.sweep.runs import load_runs
+from sumexp.report.runs import load_runs
 
 
 class SweepSummary(Callback):

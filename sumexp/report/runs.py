@@ -1,4 +1,5 @@
 """Find run folders under the given paths and read each one's record (metrics.json) into a row."""
+
 from __future__ import annotations
 
 import re

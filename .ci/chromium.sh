@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Headless Chromium and its WebDriver from Debian's packages, for the report.html browser test (root needed).
+#   .ci/chromium.sh    install chromium, chromium-driver and a Korean font if missing; print the two paths
+# Exit 3: cannot install here (not root, no apt-get); the test skips then, or fails under SUMEXP_REQUIRE_CHROMIUM=1.
+set -euo pipefail
+
+installed() { command -v chromium >/dev/null && command -v chromedriver >/dev/null && fc-list 2>/dev/null | grep -qi nanum; }
+
+if ! installed; then
+    [[ $(id -u) -eq 0 ]] || { echo "not root: cannot install chromium" >&2; exit 3; }
+    command -v apt-get >/dev/null || { echo "no apt-get: cannot install chromium" >&2; exit 3; }
+    apt-get update -qq
+    # fonts-nanum: Korean dialogues are drawn as text, not as empty boxes, in the screenshot
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-nanum >/dev/null
+fi
+command -v chromium
+command -v chromedriver

@@ -1,0 +1,114 @@
+"""`python -m sumexp.report DIR [DIR ...]`: compare every run under the folders; writes report.md/.csv/.png/.html."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from sumexp.errors import UserError
+
+OUTPUTS = ("report.md", "report.csv", "report.png", "report.html")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sumexp.report", description=__doc__.split(":", 1)[1].strip())
+    parser.add_argument(
+        "dirs", nargs="+", type=Path, metavar="DIR", help="a sweep folder (multirun/DATE/TIME) or run folders"
+    )
+    parser.add_argument("--out", type=Path, help="where the report files go (default: the first DIR)")
+    parser.add_argument(
+        "--baseline",
+        default="full",
+        metavar="BACKEND",
+        help="the backend whose run of the same model is the reference for Δ ROUGE, memory %% and "
+        "speed × (default: full)",
+    )
+    args = parser.parse_args(argv)
+    try:
+        write_report(args.dirs, args.out or args.dirs[0], args.baseline)
+    except UserError as err:
+        print(f"sumexp: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def write_report(dirs: list[Path], out: Path, baseline: str = "full"):
+    """Build the table from the runs' folders, print it and write the four files; returns the table."""
+    from sumexp.report.runs import load_runs
+
+    for path in dirs:
+        if not path.is_dir():
+            raise UserError(f"{path}: folder not found; give a sweep folder (multirun/DATE/TIME) or run folders")
+    runs = load_runs(dirs)
+    if not runs:
+        raise UserError(
+            f"{', '.join(map(str, dirs))}: no run folders found (a run folder holds metrics.json or .hydra/); "
+            "give a sweep folder or run folders"
+        )
+    _attach_details(runs)
+    return _write_files(dirs, runs, out, baseline)
+
+
+def _attach_details(runs: list[dict]) -> None:
+    """What the comparison needs beyond metrics.json: dev examples and the saved config."""
+    from sumexp.report.configs import read_config, seedless_key
+    from sumexp.report.examples import read_dev_examples
+
+    for run in runs:
+        run["examples"] = read_dev_examples(Path(run["run_dir"]))
+        run["config"] = read_config(Path(run["run_dir"]))
+        run["config_key"] = seedless_key(run["config"])
+
+
+def _write_files(dirs, runs: list[dict], out: Path, baseline: str):
+    from sumexp.report.groups import summarize_groups
+    from sumexp.report.guide import how_to_read
+    from sumexp.report.html import render_html
+    from sumexp.report.markdown import errors_markdown, groups_markdown, notes_markdown, to_markdown
+    from sumexp.report.plot import plot_report
+    from sumexp.report.table import build_table
+    from sumexp.report.viewer import viewer_data
+    from sumexp.results.files import write_atomic, write_csv
+
+    table = build_table(runs, baseline)
+    groups = summarize_groups(table)
+    guide, markdown, errors = how_to_read(table, baseline), to_markdown(table, groups), errors_markdown(table)
+    groups_md = groups_markdown(groups) if len(groups) else ""
+    out.mkdir(parents=True, exist_ok=True)
+    write_atomic(out / "report.md", _document(dirs, table, guide, markdown, groups_md, notes_markdown(table), errors))
+    write_csv(out / "report.csv", table)
+    png = _plot_bytes(plot_report, table, out)
+    labels = dict(zip(table["run"], table["backend"]))
+    page = render_html("sumexp comparison", guide, table, groups, png, viewer_data(runs, labels))
+    write_atomic(out / "report.html", page)
+    print(markdown + (f"\nDid not complete:\n{errors}" if errors else ""), end="")
+    print(f"sumexp: report of {len(table)} run(s): {out / 'report.md'}, report.csv, report.png, report.html")
+    return table
+
+
+def _plot_bytes(plot_report, table, out: Path) -> bytes:
+    """Draw report.png beside a temporary name, then rename it into place; its bytes go into report.html."""
+    import os
+
+    tmp = out / ".report.tmp.png"
+    plot_report(table, tmp)
+    png = tmp.read_bytes()
+    os.replace(tmp, out / "report.png")
+    return png
+
+
+def _document(dirs, table, guide: str, markdown: str, groups_md: str, notes: str, errors: str) -> str:
+    counts = table["status"].value_counts()
+    status = ", ".join(f"{n} {s}" for s, n in counts.items())
+    return (
+        "# sumexp comparison\n\n"
+        f"Runs under {', '.join(f'`{d}`' for d in dirs)}: {status}.\n\n"
+        f"{guide}\n"
+        f"{markdown}\n"
+        + (f"## Seed groups\n\n{groups_md}\n" if groups_md else "")
+        + (f"## Notes\n\n{notes}\n" if notes else "")
+        + (f"## Did not complete\n\n{errors}\n" if errors else "")
+        + "![ROUGE with its interval, Δ ROUGE, memory and speed per run](report.png)\n\n"
+        "report.html has this table sortable, the plots, and the dev dialogues with every run's summary side by side.\n"
+    )

@@ -1,0 +1,64 @@
+"""Seed groups: runs whose configs differ only in `seed`, summarised as mean ± sd over the seeds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def label_groups(table: pd.DataFrame) -> pd.Series:
+    """`S1`, `S2`, ... for completed runs that share a seed-free config with another run; None for the rest."""
+    done = table[(table["status"] == "completed") & table["config_key"].notna()]
+    sizes = done.groupby("config_key", sort=False).size()
+    names = {key: f"S{i}" for i, key in enumerate(sizes[sizes > 1].index, start=1)}
+    return pd.Series(
+        [
+            names.get(key) if status == "completed" else None
+            for key, status in zip(table["config_key"], table["status"])
+        ],
+        index=table.index,
+        dtype=object,
+    )
+
+
+def summarize_groups(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per seed group: n, ROUGE mean ± sd, Δ paired by seed ± sd (runs whose baseline has their seed), speed."""
+    rows = []
+    for name, members in table[table["group"].notna()].groupby("group", sort=False):
+        same_seed = members[members["delta"].notna() & (members["baseline_seed"] == members["seed"])]
+        rows.append(
+            {
+                "group": name,
+                "model": members["model"].iloc[0],
+                "backend": members["backend"].iloc[0],
+                "seeds": ", ".join(str(s) for s in members["seed"]),
+                "n": len(members),
+                **_spread("rouge_mean", members["rouge_mean"]),
+                **_spread("delta", same_seed["delta"]),
+                "delta_pairs": len(same_seed),
+                **_spread("speed_x", members["speed_x"]),
+            }
+        )
+    columns = [
+        "group",
+        "model",
+        "backend",
+        "seeds",
+        "n",
+        "rouge_mean_mean",
+        "rouge_mean_sd",
+        "delta_mean",
+        "delta_sd",
+        "delta_pairs",
+        "speed_x_mean",
+        "speed_x_sd",
+    ]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _spread(name: str, values: pd.Series) -> dict:
+    """Mean and sample standard deviation (ddof=1; None below two values)."""
+    values = pd.to_numeric(values, errors="coerce").dropna()
+    mean = float(values.mean()) if len(values) else None
+    sd = float(np.std(values, ddof=1)) if len(values) > 1 else None
+    return {f"{name}_mean": mean, f"{name}_sd": sd}

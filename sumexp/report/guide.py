@@ -1,0 +1,59 @@
+"""The opening paragraph of report.md: how to read this report's figures, and what is not comparable."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from sumexp.report.markdown import flag
+from sumexp.scoring import bootstrap
+
+
+def how_to_read(table: pd.DataFrame, baseline: str) -> str:
+    done = table[table["status"] == "completed"]
+    compared = done[done["delta"].notna() & (done["baseline"] != done["run"])]
+    significant = compared[[flag(v) for v in compared["delta_significant"]]]
+    named = f" ({', '.join(f'`{r}`' for r in significant['run'])})" if len(significant) else ""
+    sentences = [
+        f"**How to read this report.** Each completed run is compared with the completed `{baseline}` run of "
+        "the same model (its baseline: the one on the same dev set, device and seed where there is one).",
+        "Δ ROUGE is the run's dev ROUGE mean minus its baseline's over the same dev examples, with a 95% paired "
+        f"bootstrap interval ({bootstrap.RESAMPLES:,} resamples of the examples, seed {bootstrap.SEED}; "
+        "docs/statistics.md); it is significant when the interval excludes 0.",
+        f"Here {len(significant)} of {len(compared)} Δs are significant{named}.",
+        "ROUGE is dev F1 on a 0–100 scale; the interval after the mean is the run's own bootstrap interval.",
+        f"Memory % compares {_memory_kinds(done)}: model-state memory (weights as stored, gradients and "
+        "optimizer state, counted from the tensors) on CPU runs, the CUDA peak allocated over the training "
+        "steps on GPU runs; the cell names the kind.",
+        "Speed × compares trained tokens per second (label tokens that enter the loss, optimizer steps only), "
+        "only between runs on the same device and model family; `loaded` marks a ratio measured while the load "
+        "average exceeded the CPU count.",
+        f"Devices: {_devices(done)}.",
+        _not_comparable(done),
+        "Runs whose configs differ only in `seed` form a seed group (below): a Δ smaller than the seed-to-seed "
+        "spread is not a backend effect; compare with `-m ... seed=1,2,3`.",
+    ]
+    return " ".join(sentences) + "\n"
+
+
+def _memory_kinds(done: pd.DataFrame) -> str:
+    kinds = sorted(set(done["memory_kind"].dropna()))
+    return " and ".join(kinds) if kinds else "no recorded memory"
+
+
+def _devices(done: pd.DataFrame) -> str:
+    counts = done["device"].fillna("unknown").value_counts()
+    return ", ".join(f"{device} ({n} run{'s' * (n != 1)})" for device, n in counts.items()) or "none completed"
+
+
+def _not_comparable(done: pd.DataFrame) -> str:
+    """How many figures are n/a, and the reasons, so no reader takes a blank for a tie."""
+    reasons = {}
+    for key in ("delta_note", "memory_note", "speed_note"):
+        for note in done[key].dropna():
+            if isinstance(note, str) and note.startswith(("n/a", "no ", "baseline")):
+                reason = note.removeprefix("n/a: ")
+                reasons[reason] = reasons.get(reason, 0) + 1
+    if not reasons:
+        return "Every compared figure pairs like with like."
+    listed = "; ".join(f"{note} ({n}×)" for note, n in sorted(reasons.items(), key=lambda item: -item[1]))
+    return f"Not comparable, so shown as n/a: {listed}."

@@ -1,0 +1,94 @@
+"""report.png: one row per completed run, one panel per figure, error bars for the 95% intervals.
+
+The runs are rows with their label once on the left, like a table, so labels cannot overlap however
+many runs there are (annotating scatter points could not promise that).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+ROW_INCHES = 0.34  # height per run
+LABEL_CHAR_INCHES = 0.075  # width of one character of an 8-point run label
+
+
+def plot_report(table: pd.DataFrame, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display on servers and in CI
+    import matplotlib.pyplot as plt
+
+    done = table[table["status"] == "completed"].reset_index(drop=True)
+    colours = {m: plt.get_cmap("tab10")(i % 10) for i, m in enumerate(dict.fromkeys(done["model"]))}
+    fig, axes = plt.subplots(1, 4, figsize=(16, max(4.0, 1.6 + ROW_INCHES * len(done))), sharey=True)
+    rows = list(range(len(done)))[::-1]  # first run on top
+    colour = [colours[m] for m in done["model"]]
+    _interval_panel(axes[0], done["rouge_mean"], done["rouge_mean_lo"], done["rouge_mean_hi"], rows, colour)
+    axes[0].set_title("dev ROUGE mean, 95% CI")
+    _interval_panel(axes[1], done["delta"], done["delta_lo"], done["delta_hi"], rows, colour, done["delta_significant"])
+    axes[1].axvline(0, color="grey", lw=0.8)
+    axes[1].set_title("Δ ROUGE vs baseline, paired 95% CI\n(filled: significant)")
+    _point_panel(axes[2], done["memory_pct"], rows, colour, "memory % of baseline\n(kind in report.md)")
+    _point_panel(axes[3], done["speed_x"], rows, colour, "speed × of baseline\n(trained tokens/s)")
+    labels = [run_label(r) for _, r in done.iterrows()]
+    axes[0].set_yticks(rows, labels, fontsize=8)
+    axes[0].set_ylim(-0.7, max(len(done), 1) - 0.3)
+    from matplotlib.patches import Patch
+
+    if colours:
+        fig.legend(
+            handles=[Patch(color=c, label=m) for m, c in colours.items()],
+            loc="lower center",
+            ncol=min(len(colours), 6),
+            fontsize=8,
+            frameon=False,
+        )
+    fig.suptitle(f"{len(done)} completed of {len(table)} runs")
+    # Fixed margins sized from the longest label: tight_layout would draw the whole figure once more.
+    label_inches = 0.3 + LABEL_CHAR_INCHES * max((len(label) for label in labels), default=0)
+    height = fig.get_figheight()
+    fig.subplots_adjust(
+        left=min(0.45, label_inches / fig.get_figwidth()),
+        right=0.98,
+        wspace=0.25,
+        bottom=0.9 / height,
+        top=1 - 1.0 / height,
+    )
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def run_label(row) -> str:
+    """`tiny_bart · unsloth → qlora · seed 1`: what ran, as the table says it."""
+    seed = "" if pd.isna(row["seed"]) else f" · seed {int(row['seed'])}"
+    return f"{row['model']} · {row['backend']}{seed}"
+
+
+def _interval_panel(axis, values, lo, hi, rows, colour, significant=None) -> None:
+    """A point and its interval per run; hollow where `significant` says the interval holds 0.
+
+    One errorbar call per colour and fill: a call per run made the plot most of the report's time.
+    """
+    significant = [True] * len(rows) if significant is None else list(significant)
+    batches: dict = {}
+    for y, value, low, high, c, filled in zip(rows, values, lo, hi, colour, significant):
+        if pd.isna(value):
+            continue
+        low, high = (value, value) if pd.isna(low) else (low, high)
+        batch = batches.setdefault((c, not pd.isna(filled) and bool(filled)), ([], [], [], []))
+        for part, number in zip(batch, (value, y, value - low, high - value)):
+            part.append(number)
+    for (c, filled), (x, y, below, above) in batches.items():
+        axis.errorbar(x, y, xerr=[below, above], fmt="o", color=c, mfc=c if filled else "white", capsize=3)
+    axis.grid(axis="x", alpha=0.3)
+
+
+def _point_panel(axis, values, rows, colour, title: str) -> None:
+    shown = [(value, y, c) for y, value, c in zip(rows, values, colour) if not pd.isna(value)]
+    if shown:
+        x, y, c = zip(*shown)
+        axis.scatter(x, y, marker="D", c=list(c))
+    axis.set_title(title)
+    axis.grid(axis="x", alpha=0.3)

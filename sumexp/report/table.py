@@ -1,0 +1,90 @@
+"""The comparison table: one row per run, each against the baseline run of the same model."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from sumexp.report import compare
+from sumexp.report.groups import label_groups
+
+# (column, metrics.json key): what the report keeps of each run as it is recorded.
+FIELDS = [
+    ("run", "run"),
+    ("model", "model"),
+    ("family", "family"),
+    ("device", "device"),
+    ("backend_requested", "backend_requested"),
+    ("backend_effective", "backend_effective"),
+    ("backend_note", "backend_note"),
+    ("seed", "seed"),
+    ("status", "status"),
+    ("error", "error"),
+    ("rouge1", "dev_rouge1"),
+    ("rouge2", "dev_rouge2"),
+    ("rougeL", "dev_rougeL"),
+    ("rouge_mean", "dev_rouge_mean"),
+    ("tokens_per_s", "train_trained_tokens_per_second"),
+    ("train_time_s", "train_runtime_s"),
+    ("train_load_average", "train_load_average"),
+    ("cpu_count", "cpu_count"),
+    ("params_trainable", "params_trainable"),
+    ("params_total", "params_total"),
+    ("trainable_share", "params_trainable_ratio"),
+    ("run_dir", "run_dir"),
+]
+# What the comparison adds, in order.
+COMPARED = [
+    "backend",
+    "rouge_mean_lo",
+    "rouge_mean_hi",
+    "baseline",
+    "baseline_seed",
+    "delta",
+    "delta_lo",
+    "delta_hi",
+    "delta_significant",
+    "delta_note",
+    "memory_kind",
+    "memory_mb",
+    "memory_pct",
+    "memory_note",
+    "speed_x",
+    "speed_loaded",
+    "speed_note",
+    "config_key",
+    "dev_set",
+]
+
+
+def build_table(runs: list[dict], baseline: str = "full") -> pd.DataFrame:
+    """The report's rows; `runs` as report.runs.load_runs gives them, with `examples` and `config_key` attached."""
+    rows = [{**{column: run.get(key) for column, key in FIELDS}, **_compared(run, runs, baseline)} for run in runs]
+    table = pd.DataFrame(rows, columns=[c for c, _ in FIELDS] + COMPARED)
+    table.insert(table.columns.get_loc("status"), "group", label_groups(table))
+    return table
+
+
+def _compared(run: dict, runs: list[dict], baseline: str) -> dict:
+    interval = run.get("dev_rouge_mean_ci95") or (None, None)
+    examples = run.get("examples")
+    row = {
+        "backend": backend_label(run),
+        "rouge_mean_lo": interval[0],
+        "rouge_mean_hi": interval[1],
+        "config_key": run.get("config_key"),
+        "dev_set": examples.fingerprint if examples else None,
+    }
+    if run["status"] != "completed":
+        return row
+    base = compare.choose_baseline(run, runs, baseline)
+    row.update(baseline=base["run"] if base else None, baseline_seed=base.get("seed") if base else None)
+    row.update(compare.rouge_delta(run, base))
+    row.update(compare.memory_ratio(run, base))
+    row.update(compare.speed_ratio(run, base))
+    return row
+
+
+def backend_label(run: dict) -> str:
+    """`unsloth → qlora` when the backend that ran is not the one asked for."""
+    requested, effective = run.get("backend_requested"), run.get("backend_effective")
+    return f"{requested} → {effective}" if isinstance(effective, str) and effective != requested else str(requested)
