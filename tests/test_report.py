@@ -74,7 +74,7 @@ def test_rows_in_job_order_with_status_and_ratios_against_full(sweep):
     assert rows["3_tiny_t5_qlora"]["speed_x"] == pytest.approx(0.5)
     assert rows["3_tiny_t5_qlora"]["baseline"] == "2_tiny_t5_full"
     assert rows["4_tiny_llama_full"]["status"] == "failed" and pd.isna(rows["4_tiny_llama_full"]["memory_pct"])
-    assert rows["5_tiny_llama_lora"]["status"] == "running"
+    assert rows["5_tiny_llama_lora"]["status"] == "process gone"  # a `running` record no live process holds
     unknown = rows["10_tiny_gpt2_lora"]
     assert (unknown["status"], unknown["model"], unknown["backend_requested"]) == ("unknown", "tiny_gpt2", "lora")
 
@@ -207,7 +207,7 @@ def test_markdown_opens_with_how_to_read_it(sweep, capsys):
     failed = next(row for row in text.splitlines() if row.startswith("| 4_tiny_llama_full"))
     assert "failed: optim.precision=fp8" in failed
     assert "- `4_tiny_llama_full` (failed): optim.precision=fp8: not a precision; use auto" in text
-    assert "4 completed" in text and "1 failed" in text and "1 running" in text and "1 unknown" in text
+    assert "4 completed" in text and "1 failed" in text and "1 process gone" in text and "1 unknown" in text
     printed = capsys.readouterr().out
     assert "| 1_tiny_bart_lora |" in printed and "report of 7 run(s)" in printed
 
@@ -266,7 +266,7 @@ def test_several_folders_and_single_run_folders(sweep, tmp_path):
 def test_a_sweep_with_nothing_finished_still_reports(tmp_path):
     make_run(tmp_path, "0_tiny_bart_full", {"status": "running", "model": "tiny_bart", "backend_requested": "full"})
     table = write_report([tmp_path], tmp_path)
-    assert list(table["status"]) == ["running"] and (tmp_path / "report.png").is_file()
+    assert list(table["status"]) == ["process gone"] and (tmp_path / "report.png").is_file()
     assert (tmp_path / "report.html").is_file()
 
 
@@ -313,3 +313,29 @@ def test_the_viewer_loads_dialogues_from_each_runs_data_most_disputed_first(tmp_
     assert [o[0] for o in data["dialogues"][0]["outputs"]] == [0, 1] and data["dialogues"][0]["outputs"][1][-1] == 10
     assert data["dialogues"][3]["dialogue"] is None and len(data["notes"]) == 1
     assert data["notes"][0].startswith("data csv: dev dialogues not loaded (") and "gone" in data["notes"][0]
+
+
+def test_a_running_record_whose_process_is_gone_is_reported_as_such(tmp_path):
+    import subprocess
+    import sys
+
+    from sumexp.report.runs import load_run
+    from sumexp.run import lock
+
+    dead, live = tmp_path / "dead", tmp_path / "live"
+    for folder in (dead, live):
+        folder.mkdir()
+        (folder / "metrics.json").write_text('{"status": "running", "model": "tiny_bart", "backend_requested": "full"}')
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from sumexp.run import lock; "
+                               f"lock.acquire({str(live)!r}); print('held', flush=True); time.sleep(60)"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert load_run(live)["status"] == "running"
+        gone = load_run(dead)
+        assert gone["status"] == "process gone" and "resume=true" in gone["error"]
+        assert lock.is_locked_elsewhere(live) and not lock.is_locked_elsewhere(dead)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert load_run(live)["status"] == "process gone"  # the kernel dropped the lock with the process

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from sumexp.sweep.records import read_metrics
+from sumexp.sweep.records import PROCESS_GONE, live_status, read_metrics
 
 # Folders inside a run, or beside a sweep's jobs, that never hold a run themselves.
 NOT_RUNS = {"model", "checkpoints", "tensorboard", ".hydra", ".submitit", ".launcher"}
@@ -38,6 +38,9 @@ def load_run(run_dir: Path) -> dict:
     row = {"run": run_dir.name, **metrics, "run_dir": str(run_dir)}
     row["model"] = metrics.get("model") or chosen.get("model", "?")
     row["backend_requested"] = metrics.get("backend_requested") or chosen.get("backend", "?")
+    row["status"] = live_status(run_dir, metrics)
+    if row["status"] == PROCESS_GONE:  # killed (kill -9, the OOM killer, a node lost) before it could say so
+        row["error"] = "its process ended without a record (killed?); resume=true in its folder continues it"
     return row
 
 

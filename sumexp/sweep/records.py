@@ -14,6 +14,8 @@ FAILED = "failed"
 INTERRUPTED = "interrupted"  # stopped by a signal; a checkpoint, when one was due, was saved
 UNSUPPORTED = "unsupported"  # the backend cannot serve this model on this machine (backend.fallback=false)
 STATUSES = (RUNNING, COMPLETED, FAILED, INTERRUPTED, UNSUPPORTED)
+# Never written: how a reader shows a `running` record whose process died without a word (kill -9).
+PROCESS_GONE = "process gone"
 
 # Keys that change how a run is shown or whether it is repeated, never what it computes.
 NOT_IN_FINGERPRINT = ("hydra", "force", "verbose", "resume", "cache_dir")
@@ -35,6 +37,14 @@ def read_metrics(run_dir: Path) -> dict | None:
         return json.loads((Path(run_dir) / "metrics.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+
+
+def live_status(run_dir: Path, record: dict) -> str:
+    """The record's status, or PROCESS_GONE for a `running` record that no live process holds."""
+    from sumexp.run.lock import is_locked_elsewhere
+
+    status = record.get("status")
+    return PROCESS_GONE if status == RUNNING and not is_locked_elsewhere(run_dir) else status
 
 
 def completed_record(run_dir: Path, cfg) -> dict | None:
