@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from sumexp.sweep import job_files
+from sumexp.sweep import job_files, launching
 from sumexp.training.checkpoints import last_complete_checkpoint
 from tests.test_end_to_end import REPO_ROOT_ENV
 from tests.test_sweep import job_dirs, metrics
+from tests.test_sweep_units import job_config  # noqa: F401  (a fixture)
 
 TOKEN = "hf_abcdefSECRET"
 # Two jobs, one at a time; the first is stopped mid-training (2000 steps take far longer than the test waits).
@@ -139,3 +140,14 @@ def test_a_plain_hydra_apps_killed_job_is_a_failed_job_not_a_sumexp_record(tmp_p
     assert "sumexp: [1/2] 0: finished" in run.stdout and "sumexp: [2/2] 1: failed" in run.stdout, run.stdout
     assert not list((tmp_path / "sweep").rglob("metrics.json"))  # no sumexp record in another app's folders
     assert not (tmp_path / "sweep" / ".launcher").exists()
+
+
+def test_a_job_that_died_of_the_sweeps_stop_without_a_record_is_marked_interrupted(job_config, tmp_path, capsys):
+    job = launching.Job(0, job_config(), tmp_path / "0_tiny_bart_full")
+    job.run_dir.mkdir()
+    (job.run_dir / "metrics.json").write_text(json.dumps({"status": "running"}))  # it died before it could record
+    result = launching._finish(job, -signal.SIGTERM, tmp_path, seconds=2.0, progress=launching.Progress(1),
+                               stopped_by=signal.SIGTERM)
+    record = metrics(job.run_dir)
+    assert (record["status"], record["error"]) == ("interrupted", "the sweep was stopped by SIGTERM")
+    assert result.return_value is None and "0_tiny_bart_full: interrupted in 2 s" in capsys.readouterr().out
