@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
@@ -36,6 +36,7 @@ class Job:
     position: int  # 0-based place in this launch
     config: DictConfig  # the composed sweep config, hydra node included
     run_dir: Path
+    secrets: list[str] = field(default_factory=list)  # left out of its files, handed over in its environment
 
     @property
     def number(self) -> int:
@@ -173,16 +174,16 @@ def _remove_job_files(work_dir: Path, jobs: list[Job]) -> None:
 def _start(launcher, job: Job, work_dir: Path, singletons) -> subprocess.Popen:
     job_file, return_file = _paths(work_dir, job)
     return_file.unlink(missing_ok=True)
-    secrets = job_files.find_job_secrets(job.config)
+    job.secrets = job_files.find_job_secrets(job.config)
     job_files.dump(job_file, {"hydra_context": launcher.hydra_context, "task_function": launcher.task_function,
-                              "config": job.config, "singletons": singletons}, secrets)
+                              "config": job.config, "singletons": singletons}, job.secrets)
     job.run_dir.mkdir(parents=True, exist_ok=True)
     with open(job.run_dir / "stdout.log", "w") as out, open(job.run_dir / "stderr.log", "w") as err:
         # A session of its own: only this launcher signals the job (sumexp/sweep/stopping.py says why).
         return subprocess.Popen([sys.executable, "-m", "sumexp.sweep.child", str(job_file), str(return_file),
                                  str(os.getpid())],
                                 stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True,
-                                env={**os.environ, "PYTHONUNBUFFERED": "1", **job_files.secret_environment(secrets)})
+                                env={**os.environ, "PYTHONUNBUFFERED": "1", **job_files.secret_environment(job.secrets)})
 
 
 def _finish(job: Job, returncode: int, work_dir: Path, seconds: float, progress: Progress,
@@ -192,7 +193,7 @@ def _finish(job: Job, returncode: int, work_dir: Path, seconds: float, progress:
     job_file.unlink(missing_ok=True)
     result = None
     if return_file.is_file():
-        result = job_files.load(return_file, job_files.find_job_secrets(job.config))
+        result = job_files.load(return_file, job.secrets)
         return_file.unlink()
     elif stopped_by is not None:
         _mark_unrecorded(job, "interrupted", f"the sweep was stopped by {stopped_by.name}", seconds)
