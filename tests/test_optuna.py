@@ -81,3 +81,28 @@ def test_a_finished_stored_search_runs_nothing_more(tmp_path):
     again = sumexp_cli(*args)
     assert again.returncode == 0, again.stderr[-3000:]
     assert len(stored_trials(tmp_path)) == 1 and "started" not in again.stdout
+
+
+@pytest.mark.slow
+def test_a_search_stopped_by_sigterm_runs_its_interrupted_trial_again_in_its_folder(tmp_path):
+    quick = [arg for arg in search_args(tmp_path) if not arg.startswith(("optim.max_steps=", "hydra.sweeper.n_trials="))]
+    sweep = subprocess.Popen([sys.executable, "-m", "sumexp", *quick, "hydra.sweeper.n_trials=2", "optim.max_steps=2000"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **REPO_ROOT_ENV)
+    log, deadline = tmp_path / "sweep" / "0_tiny_bart_full" / "stderr.log", time.monotonic() + 600
+    while not (log.is_file() and "loss=" in log.read_text(errors="replace")):
+        assert sweep.poll() is None and time.monotonic() < deadline, sweep.communicate()[1][-3000:]
+        time.sleep(0.2)
+    sweep.send_signal(signal.SIGTERM)
+    sweep.communicate(timeout=300)
+    assert sweep.returncode == 128 + signal.SIGTERM
+    [interrupted] = stored_trials(tmp_path)
+    assert interrupted.state.name == "WAITING"  # not RUNNING for ever: it runs first when the search continues
+    assert metrics(tmp_path / "sweep" / "0_tiny_bart_full")["status"] == "interrupted"
+    run = sumexp_cli(*quick, "hydra.sweeper.n_trials=2", "optim.max_steps=2")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    trials = stored_trials(tmp_path)
+    assert [(t.number, t.state.name) for t in trials] == [(0, "COMPLETE"), (1, "COMPLETE")]
+    assert trials[0].params == interrupted.params
+    jobs = job_dirs(tmp_path / "sweep")
+    assert [trial_lr(j) for j in jobs] == pytest.approx([t.params["optim.lr"] for t in trials], rel=1e-12)
+    assert all(metrics(j)["status"] == "completed" for j in jobs)
