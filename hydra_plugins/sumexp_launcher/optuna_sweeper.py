@@ -4,10 +4,15 @@ hydra-optuna-sweeper's own sweeper, with what continuing a stored study needs (s
 """
 # No `from __future__ import annotations`, as in local_launcher.py. The sweeper module is imported as a
 # module, not its class, so that Hydra's plugin scan does not find OptunaSweeper here a second time.
+import logging
 from typing import Any, Optional
 
 import hydra_plugins.hydra_optuna_sweeper.optuna_sweeper as optuna_plugin
 from omegaconf import DictConfig
+
+# Importing optuna imports alembic, which logs a line per alembic plugin at INFO to the sweep's terminal. Set
+# here, when Hydra scans its plugins: the sampler (an optuna class) is built before the sweeper is.
+logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 class ContinuableOptunaSweeper(optuna_plugin.OptunaSweeper):
