@@ -102,6 +102,15 @@ def test_job_files_are_owner_only_and_hold_no_secret_but_give_it_back(tmp_path):
         job_files.load(path, [])  # without its secrets a job file cannot be read as if it had none
 
 
+def test_overlapping_secrets_and_any_text_round_trip(tmp_path):
+    secrets = ["abcdWXYZ", "WXYZefgh", "sumexp-secret"]  # overlapping, and one that is the file's own marker word
+    text = "x abcdWXYZefgh y sumexp-secret z abcdWXYZ"
+    job_files.dump(tmp_path / "job.pkl", {"text": text, "alone": "WXYZefgh"}, secrets)
+    data = (tmp_path / "job.pkl").read_bytes()
+    assert b"abcdWXYZ" not in data and b"WXYZefgh" not in data
+    assert job_files.load(tmp_path / "job.pkl", secrets) == {"text": text, "alone": "WXYZefgh"}
+
+
 def test_a_job_file_is_created_owner_only_even_under_a_permissive_umask(tmp_path):
     previous = os.umask(0)
     try:

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 
 import cloudpickle
 
 SECRET_ENV = "SUMEXP_JOB_SECRET_{}"  # matches secrets.SECRET_ENV_NAME, so the job redacts them from its logs too
-_PLACEHOLDER = "\x00sumexp-secret-{}\x00"  # a NUL never appears in a config value or override
-_PERSISTENT_TAG = "sumexp-secret"
+_PERSISTENT_TAG = b"sumexp-secret"  # bytes: the pickler looks for secrets in strings only
 
 
 def secret_environment(secrets: list[str]) -> dict[str, str]:
@@ -50,19 +50,22 @@ def load(path: Path, secrets: list[str]):
 
 
 class _SecretFreePickler(cloudpickle.Pickler):
-    """Pickles each string that holds a secret as a persistent id: the string with placeholders for the secrets."""
+    """Pickles each string that holds a secret as a persistent id: its secret-free pieces and the secrets' numbers."""
 
     def __init__(self, handle, secrets: list[str]):
         super().__init__(handle)
-        # Longest first, so that a secret containing another one is replaced whole.
-        self._secrets = sorted(enumerate(secrets), key=lambda item: len(item[1]), reverse=True)
+        self._secrets = {secret: number for number, secret in enumerate(secrets)}
+        # Longest first, so that a secret containing another one is matched whole.
+        ordered = sorted(secrets, key=len, reverse=True)
+        self._pattern = re.compile("(" + "|".join(map(re.escape, ordered)) + ")") if secrets else None
 
     def persistent_id(self, obj):
-        if type(obj) is not str or not any(secret in obj for _, secret in self._secrets):
+        if self._pattern is None or type(obj) is not str or not self._pattern.search(obj):
             return None
-        for number, secret in self._secrets:
-            obj = obj.replace(secret, _PLACEHOLDER.format(number))
-        return (_PERSISTENT_TAG, obj)
+        # split() keeps the secrets at odd places; the pieces between them hold none (leftmost matching), so
+        # saving this id never asks for another one.
+        parts = self._pattern.split(obj)
+        return (_PERSISTENT_TAG, tuple(self._secrets[part] if i % 2 else part for i, part in enumerate(parts)))
 
 
 class _SecretRestoringUnpickler(pickle.Unpickler):
@@ -73,12 +76,10 @@ class _SecretRestoringUnpickler(pickle.Unpickler):
     def persistent_load(self, pid):
         if not (isinstance(pid, tuple) and len(pid) == 2 and pid[0] == _PERSISTENT_TAG):
             raise pickle.UnpicklingError(f"unknown persistent id in a job file: {pid!r}")
-        text = pid[1]
-        for number, secret in enumerate(self._secrets):
-            text = text.replace(_PLACEHOLDER.format(number), secret)
-        if "\x00sumexp-secret-" in text:
-            raise pickle.UnpicklingError("a job file names a secret its process was not given")
-        return text
+        try:
+            return "".join(self._secrets[part] if isinstance(part, int) else part for part in pid[1])
+        except IndexError:
+            raise pickle.UnpicklingError("a job file names a secret its process was not given") from None
 
 
 def find_job_secrets(config, environ: Mapping[str, str] | None = None) -> list[str]:
