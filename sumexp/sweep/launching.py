@@ -199,7 +199,7 @@ def _finish(job: Job, returncode: int, work_dir: Path, seconds: float, progress:
         _mark_unrecorded(job, "interrupted", f"the sweep was stopped by {stopped_by.name}", seconds)
     else:
         _mark_unrecorded(job, "failed", _death(returncode), seconds)
-    metrics = records.read_metrics(job.run_dir) or ({} if result else {"status": "failed", "error": _death(returncode)})
+    metrics = records.read_metrics(job.run_dir) or ({} if result is not None else {"status": "failed", "error": _death(returncode)})
     progress.finished(job, metrics.get("status", "finished"), metrics, seconds)
     if result is not None:
         return result
