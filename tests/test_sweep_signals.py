@@ -160,3 +160,34 @@ def test_a_job_that_died_of_the_sweeps_stop_without_a_record_is_marked_interrupt
     record = metrics(job.run_dir)
     assert (record["status"], record["error"]) == ("interrupted", "the sweep was stopped by SIGTERM")
     assert result.return_value is None and "0_tiny_bart_full: interrupted in 2 s" in capsys.readouterr().out
+
+
+ORPHAN = """
+import os, subprocess, sys, time
+code = "import os, sys, time; from sumexp.sweep.child import stop_with_the_sweep; stop_with_the_sweep(os.getppid()); time.sleep(120)"
+job = subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
+print(job.pid, flush=True)
+time.sleep(120)
+"""
+
+
+def is_gone(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("Z")  # a zombie has ended
+    except FileNotFoundError:
+        return True
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
+def test_a_job_ends_when_the_sweeps_process_is_killed_outright():
+    sweep = subprocess.Popen([sys.executable, "-c", ORPHAN], stdout=subprocess.PIPE, text=True, **REPO_ROOT_ENV)
+    job_pid = int(sweep.stdout.readline())
+    time.sleep(3)  # the job has set its parent-death signal
+    assert not is_gone(job_pid)
+    sweep.kill()
+    sweep.wait()
+    deadline = time.monotonic() + 30
+    while not is_gone(job_pid):
+        assert time.monotonic() < deadline, "the job outlived the sweep"
+        time.sleep(0.1)
