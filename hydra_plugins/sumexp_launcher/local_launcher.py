@@ -28,6 +28,8 @@ class LocalProcessLauncher(Launcher):
         self.config: Optional[DictConfig] = None
         self.task_function: Optional[TaskFunction] = None
         self.hydra_context: Optional[HydraContext] = None
+        self.progress = None  # the sweep's terminal lines, kept across the batches a sweeper launches
+        self.planned_jobs: Optional[int] = None  # set by a sweeper that knows the sweep's size before its batches
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self.config, self.hydra_context, self.task_function = config, hydra_context, task_function

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
@@ -23,7 +23,9 @@ from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, JobStatus, configure_log, setup_globals
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
-from sumexp.sweep import records
+from sumexp.sweep import job_files, records
+from sumexp.sweep.progress import Progress
+from sumexp.sweep.stopping import StopSignals, SweepStopped, forwarded
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.2
@@ -34,6 +36,7 @@ class Job:
     position: int  # 0-based place in this launch
     config: DictConfig  # the composed sweep config, hydra node included
     run_dir: Path
+    secrets: list[str] = field(default_factory=list)  # left out of its files, handed over in its environment
 
     @property
     def number(self) -> int:
@@ -49,26 +52,45 @@ class Job:
 
 
 def launch_jobs(launcher, job_overrides, initial_job_idx: int) -> list[JobReturn]:
-    """Skip what is done, run the rest in child processes; one JobReturn per job, in order."""
+    """Skip what is done, run the rest in child processes; one JobReturn per job, in order.
+
+    A stop signal ends the running jobs (each records `interrupted`), starts no other, runs the
+    end-of-sweep callbacks (the summary says which jobs did not start) and exits with 128+signal.
+    """
     setup_globals()
     configure_log(launcher.config.hydra.hydra_logging, launcher.config.hydra.verbose)
     sweep_dir = Path(str(launcher.config.hydra.sweep.dir))
     sweep_dir.mkdir(parents=True, exist_ok=True)
-    jobs = [_compose_job(launcher, overrides, initial_job_idx + i, i) for i, overrides in enumerate(job_overrides)]
-    progress = Progress(initial_job_idx + len(jobs))  # Optuna launches a batch at a time: count them all
-    progress.say(f"sweep of {len(jobs)} job(s) in {sweep_dir}, {launcher.max_parallel} at a time; "
-                 "each job's output is in its folder")
-    returns: dict[int, JobReturn] = {}
-    to_run = []
-    for job in jobs:
-        done = None if job.config.get("force") else records.completed_record(job.run_dir, job.task_config)
-        if done is None:
-            to_run.append(job)
-        else:
-            progress.finished(job, "skipped (already completed with this config)", done)
-            returns[job.position] = _job_return(job, done.get("dev_rouge_mean"))
-    returns.update(_run_in_processes(launcher, to_run, sweep_dir / ".launcher", progress))
+    with StopSignals() as stop:
+        jobs = [_compose_job(launcher, overrides, initial_job_idx + i, i) for i, overrides in enumerate(job_overrides)]
+        progress = _progress(launcher, sweep_dir, initial_job_idx + len(jobs))
+        returns: dict[int, JobReturn] = {}
+        to_run = []
+        for job in jobs:
+            done = None if job.config.get("force") else records.completed_record(job.run_dir, job.task_config)
+            if done is None:
+                to_run.append(job)
+            else:
+                progress.finished(job, "skipped (already completed with this config)", done)
+                returns[job.position] = _job_return(job, done.get("dev_rouge_mean"))
+        try:
+            returns.update(_run_in_processes(launcher, to_run, sweep_dir / ".launcher", progress, stop))
+        except SweepStopped as stopped:
+            launcher.hydra_context.callbacks.on_multirun_end(config=launcher.config, stopped=stopped)
+            raise SystemExit(stopped.exit_status) from None
     return [returns[i] for i in range(len(jobs))]
+
+
+def _progress(launcher, sweep_dir: Path, jobs_so_far: int) -> Progress:
+    """One Progress per sweep: a sweeper that launches a batch at a time (Optuna) gets one header, not one per batch."""
+    progress = getattr(launcher, "progress", None)
+    planned = max(jobs_so_far, getattr(launcher, "planned_jobs", 0) or 0)
+    if progress is None:
+        progress = launcher.progress = Progress(planned)
+        progress.say(f"sweep of {planned} job(s) in {sweep_dir}, {launcher.max_parallel} at a time; "
+                     "each job's output is in its folder")
+    progress.total = max(progress.total, planned)
+    return progress
 
 
 def _compose_job(launcher, overrides, num: int, position: int) -> Job:
@@ -81,40 +103,57 @@ def _compose_job(launcher, overrides, num: int, position: int) -> Job:
     return Job(position, config, run_dir.resolve())
 
 
-def _run_in_processes(launcher, jobs: list[Job], work_dir: Path, progress: "Progress") -> dict[int, JobReturn]:
-    import cloudpickle
-
-    work_dir.mkdir(parents=True, exist_ok=True)
+def _run_in_processes(launcher, jobs: list[Job], work_dir: Path, progress: Progress, stop: StopSignals
+                      ) -> dict[int, JobReturn]:
+    work_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     queue, running, returns = deque(jobs), {}, {}
     singletons = Singleton.get_state()
+    forwarded_signals = 0
     try:
-        while queue or running:
-            while queue and len(running) < launcher.max_parallel:
+        while running or (queue and not stop.received):
+            while queue and not stop.received and len(running) < launcher.max_parallel:
                 job = queue.popleft()
-                running[job.position] = (job, _start(launcher, job, work_dir, singletons, cloudpickle), time.monotonic())
+                running[job.position] = (job, _start(launcher, job, work_dir, singletons), time.monotonic())
                 progress.started(job)
+            for signum in stop.received[forwarded_signals:]:  # each stop of the sweep reaches each job once
+                for _, proc, _ in running.values():
+                    proc.send_signal(forwarded(signum))
+            forwarded_signals = len(stop.received)
             time.sleep(POLL_SECONDS)
             for position, (job, proc, started) in list(running.items()):
                 if proc.poll() is not None:
                     del running[position]
-                    returns[position] = _finish(job, proc.returncode, work_dir, time.monotonic() - started, progress)
+                    returns[position] = _finish(job, proc.returncode, work_dir, time.monotonic() - started, progress,
+                                                stopped_by=stop.first)
     finally:
-        _stop(running.values())
-    if not any(work_dir.iterdir()):
-        work_dir.rmdir()
+        _stop(running.values())  # only on a bug in this loop: the jobs must not outlive the sweep
+        _remove_job_files(work_dir, jobs)
+    if stop.received:
+        raise SweepStopped(stop.first, [job.run_dir.name for job in queue])
     return returns
 
 
 def _stop(running) -> None:
-    """The sweep itself was stopped: end the children this launcher started and mark their runs."""
+    """End the children this launcher started and mark their runs (the sweep itself failed)."""
     for _, proc, _ in running:
         proc.terminate()  # SIGTERM: what SLURM sends too, so a run treats both alike
     for job, proc, started in running:
         proc.wait()
-        metrics = records.read_metrics(job.run_dir)
-        if metrics is None or metrics.get("status") == "running":
-            records.write_failed(job.task_config, job.run_dir, "interrupted", "process", "the sweep was stopped",
-                                 time.monotonic() - started)
+        _mark_unrecorded(job, "interrupted", "the sweep was stopped", time.monotonic() - started)
+
+
+def _mark_unrecorded(job: Job, status: str, error: str, seconds: float) -> None:
+    """Record how a job ended when its process could not: sumexp's jobs only (the plugin serves any Hydra app)."""
+    if not _is_sumexp_config(job.config):
+        return
+    metrics = records.read_metrics(job.run_dir)
+    if metrics is None or metrics.get("status") == "running":
+        records.write_failed(job.task_config, job.run_dir, status, "process", error, seconds)
+
+
+def _is_sumexp_config(config: DictConfig) -> bool:
+    """True for sumexp's run config: the launcher is found by every Hydra app in the environment."""
+    return all(OmegaConf.select(config, key) is not None for key in ("model.name", "backend.name"))
 
 
 def _paths(work_dir: Path, job: Job) -> tuple[Path, Path]:
@@ -122,37 +161,49 @@ def _paths(work_dir: Path, job: Job) -> tuple[Path, Path]:
     return work_dir / f"job_{num}.pkl", work_dir / f"job_{num}.return.pkl"
 
 
-def _start(launcher, job: Job, work_dir: Path, singletons, cloudpickle) -> subprocess.Popen:
+def _remove_job_files(work_dir: Path, jobs: list[Job]) -> None:
+    """Every exit path of a launch removes its jobs' files, and the folder once it is empty."""
+    for job in jobs:
+        for path in _paths(work_dir, job):
+            for leftover in (path, path.with_name(path.name + ".tmp")):
+                leftover.unlink(missing_ok=True)
+    if work_dir.is_dir() and not any(work_dir.iterdir()):
+        work_dir.rmdir()
+
+
+def _start(launcher, job: Job, work_dir: Path, singletons) -> subprocess.Popen:
     job_file, return_file = _paths(work_dir, job)
     return_file.unlink(missing_ok=True)
-    with open(job_file, "wb") as handle:
-        cloudpickle.dump({"hydra_context": launcher.hydra_context, "task_function": launcher.task_function,
-                          "config": job.config, "singletons": singletons}, handle)
+    job.secrets = job_files.find_job_secrets(job.config)
+    job_files.dump(job_file, {"hydra_context": launcher.hydra_context, "task_function": launcher.task_function,
+                              "config": job.config, "singletons": singletons}, job.secrets)
     job.run_dir.mkdir(parents=True, exist_ok=True)
     with open(job.run_dir / "stdout.log", "w") as out, open(job.run_dir / "stderr.log", "w") as err:
-        return subprocess.Popen([sys.executable, "-m", "sumexp.sweep.child", str(job_file), str(return_file)],
-                                stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        # A session of its own: only this launcher signals the job (sumexp/sweep/stopping.py says why).
+        return subprocess.Popen([sys.executable, "-m", "sumexp.sweep.child", str(job_file), str(return_file),
+                                 str(os.getpid())],
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1", **job_files.secret_environment(job.secrets)})
 
 
-def _finish(job: Job, returncode: int, work_dir: Path, seconds: float, progress: "Progress") -> JobReturn:
-    """The child's JobReturn; a child that died without one is recorded as failed in its metrics.json."""
-    import cloudpickle
-
+def _finish(job: Job, returncode: int, work_dir: Path, seconds: float, progress: Progress,
+            stopped_by: signal.Signals | None = None) -> JobReturn:
+    """The child's JobReturn; a child that died without one is recorded in its metrics.json (a stopped sweep: interrupted)."""
     job_file, return_file = _paths(work_dir, job)
     job_file.unlink(missing_ok=True)
+    result = None
     if return_file.is_file():
-        with open(return_file, "rb") as handle:
-            result = cloudpickle.load(handle)
+        result = job_files.load(return_file, job.secrets)
         return_file.unlink()
+    elif stopped_by is not None:
+        _mark_unrecorded(job, "interrupted", f"the sweep was stopped by {stopped_by.name}", seconds)
     else:
-        result = None
-        metrics = records.read_metrics(job.run_dir)
-        if metrics is None or metrics.get("status") == "running":
-            records.write_failed(job.task_config, job.run_dir, "failed", "process", _death(returncode), seconds)
-    metrics = records.read_metrics(job.run_dir) or {}
-    progress.finished(job, metrics.get("status", "unknown"), metrics, seconds)
-    return result if result is not None else _job_return(job, None)
+        _mark_unrecorded(job, "failed", _death(returncode), seconds)
+    metrics = records.read_metrics(job.run_dir) or ({} if result is not None else {"status": "failed", "error": _death(returncode)})
+    progress.finished(job, metrics.get("status", "finished"), metrics, seconds)
+    if result is not None:
+        return result
+    return _job_return(job, None) if _is_sumexp_config(job.config) else _failed_return(job, returncode)
 
 
 def _death(returncode: int) -> str:
@@ -168,22 +219,8 @@ def _job_return(job: Job, value) -> JobReturn:
                      task_name=job.config.hydra.job.name, status=JobStatus.COMPLETED, _return_value=value)
 
 
-class Progress:
-    """The sweep's lines on the terminal: one when a job starts, one when it ends."""
-
-    def __init__(self, total: int):
-        self.total = total
-
-    def say(self, text: str) -> None:
-        print(f"sumexp: {text}", flush=True)
-
-    def started(self, job: Job) -> None:
-        self.say(f"[{job.number}/{self.total}] {job.run_dir.name}: started")
-
-    def finished(self, job: Job, outcome: str, metrics: dict, seconds: float | None = None) -> None:
-        score = metrics.get("dev_rouge_mean")
-        detail = f", dev ROUGE mean {score:.2f}" if isinstance(score, (int, float)) else ""
-        if metrics.get("error") and metrics.get("status") != "completed":
-            detail += f": {metrics['error']}"
-        took = f" in {seconds:.0f} s" if seconds is not None else ""
-        self.say(f"[{job.number}/{self.total}] {job.run_dir.name}: {outcome}{took}{detail}")
+def _failed_return(job: Job, returncode: int) -> JobReturn:
+    """Another Hydra app's job whose process died: failed, as Hydra's own launchers report it."""
+    result = _job_return(job, RuntimeError(_death(returncode)))
+    result.status = JobStatus.FAILED
+    return result

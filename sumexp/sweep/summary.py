@@ -14,15 +14,22 @@ from sumexp.report.runs import load_runs
 
 
 class SweepSummary(Callback):
-    def on_multirun_end(self, config, **kwargs) -> None:
+    def on_multirun_end(self, config, stopped=None, **kwargs) -> None:
+        """`stopped` (a SweepStopped) comes from the local launcher when a signal ended the sweep; it then exits 128+signal."""
         sweep_dir = Path(str(config.hydra.sweep.dir))
         runs = load_runs([sweep_dir])
-        print(f"sumexp: sweep finished: {sweep_dir}", flush=True)
+        print(f"sumexp: sweep {'stopped by ' + stopped.signal.name if stopped else 'finished'}: {sweep_dir}", flush=True)
         for run in runs:
             print(job_line(run), flush=True)
+        for name in stopped.not_started if stopped else ():
+            print(f"  {name:<28} not started", flush=True)
         print(f"sumexp: compare them: python -m sumexp.report {sweep_dir}", flush=True)
         unfinished = [run["run"] for run in runs if run["status"] != "completed"]
-        if unfinished:
+        if stopped:
+            print(f"sumexp: {stopped}: {len(unfinished)} job(s) did not complete, {len(stopped.not_started)} did not start; "
+                  "the same command with resume=true runs what is left (completed jobs are skipped, interrupted ones "
+                  "continue from their checkpoints)", file=sys.stderr, flush=True)
+        elif unfinished:
             print(f"sumexp: error: {len(unfinished)} of {len(runs)} jobs did not complete ({', '.join(unfinished)}); "
                   "each job's metrics.json has its error and its stderr.log the details", file=sys.stderr, flush=True)
             raise SystemExit(1)  # a SystemExit passes through Hydra's callback guard; no traceback

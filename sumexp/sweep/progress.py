@@ -1,0 +1,25 @@
+"""The sweep's lines on the terminal: a header, then one line when a job starts and one when it ends."""
+from __future__ import annotations
+
+
+class Progress:
+    """Counts jobs across the batches of one sweep; `total` is the number planned so far."""
+
+    def __init__(self, total: int):
+        self.total = total
+
+    def say(self, text: str) -> None:
+        print(f"sumexp: {text}", flush=True)
+
+    def started(self, job) -> None:
+        self.say(f"[{job.number}/{self.total}] {job.run_dir.name}: started")
+
+    def finished(self, job, outcome: str, metrics: dict, seconds: float | None = None) -> None:
+        score = metrics.get("dev_rouge_mean")
+        detail = f", dev ROUGE mean {score:.2f}" if isinstance(score, (int, float)) else ""
+        if metrics.get("error") and metrics.get("status") != "completed":
+            detail += f": {metrics['error']}"
+        if seconds is not None:  # the record's own time when it has one, so that the sweep's summary agrees
+            seconds = metrics.get("run_seconds", seconds)
+        took = f" in {seconds:.0f} s" if isinstance(seconds, (int, float)) else ""
+        self.say(f"[{job.number}/{self.total}] {job.run_dir.name}: {outcome}{took}{detail}")
