@@ -231,3 +231,18 @@ def test_a_full_disk_is_one_line_and_a_failed_record(tmp_path):
         assert failed["status"] == "failed" and "disk is full" in failed["error"]
     finally:
         subprocess.run(["umount", str(small)])
+
+
+@pytest.mark.slow
+def test_a_sweep_job_refused_by_its_folder_is_not_started_and_the_sweep_says_so(tmp_path):
+    sweep = ["-m", f"hydra.sweep.dir={tmp_path}", "model=tiny_bart", *QUICK]
+    first = sumexp_cli(*sweep, timeout=600)
+    assert first.returncode == 0, first.stderr[-2000:]
+    job = tmp_path / "0_tiny_bart_full"
+    before = folder_state(job)
+    again = sumexp_cli(*sweep, "optim.lr=1e-3", timeout=600)
+    assert again.returncode == 1, again.stdout[-2000:] + again.stderr[-2000:]
+    assert "refused: " in again.stdout and "completed run of another config" in again.stdout
+    assert folder_state(job) == before  # not started: .hydra/ and its logs included
+    summary = next(line for line in again.stdout.splitlines() if line.strip().startswith("0_tiny_bart_full"))
+    assert "refused" in summary

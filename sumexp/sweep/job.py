@@ -126,7 +126,7 @@ class Outcome:
 
 
 def _raise_stop(signum, frame):
-    signal.signal(signum, signal.SIG_DFL)  # a second SIGTERM ends the process at once
+    signal.signal(signum, signal.SIG_IGN)  # the same stop delivered twice (SLURM and a sweep both send it)
     raise StopSignal(signal.Signals(signum).name)
 
 

@@ -29,6 +29,9 @@ from sumexp.sweep.stopping import StopSignals, SweepStopped, forwarded
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.2
+# Jobs of this sweep refused by their folder (job folder name -> the one-line reason), for the summary:
+# a refused job leaves its folder's record as it was, so the record cannot say it.
+REFUSED: dict[str, str] = {}
 
 
 @dataclass
@@ -67,18 +70,29 @@ def launch_jobs(launcher, job_overrides, initial_job_idx: int) -> list[JobReturn
         returns: dict[int, JobReturn] = {}
         to_run = []
         for job in jobs:
-            done = None if job.config.get("force") else records.completed_record(job.run_dir, job.task_config)
-            if done is None:
+            verdict = _verdict(job)
+            if verdict.action == "start":
                 to_run.append(job)
-            else:
-                progress.finished(job, "skipped (already completed with this config)", done)
-                returns[job.position] = _job_return(job, done.get("dev_rouge_mean"))
+            elif verdict.action == "skip":
+                progress.finished(job, "skipped (already completed with this config)", verdict.record)
+                returns[job.position] = _job_return(job, verdict.record.get("dev_rouge_mean"))
+            else:  # decided before the job's process exists, so its folder (.hydra/ included) stays as it was
+                REFUSED[job.run_dir.name] = verdict.message
+                progress.finished(job, f"refused: {verdict.message}", {})
+                returns[job.position] = _job_return(job, None)
         try:
             returns.update(_run_in_processes(launcher, to_run, sweep_dir / ".launcher", progress, stop))
         except SweepStopped as stopped:
             launcher.hydra_context.callbacks.on_multirun_end(config=launcher.config, stopped=stopped)
             raise SystemExit(stopped.exit_status) from None
     return [returns[i] for i in range(len(jobs))]
+
+
+def _verdict(job: Job):
+    """What the job's folder allows (sumexp/run/folder.py); another Hydra app's job always starts."""
+    from sumexp.run.folder import Verdict, assess
+
+    return assess(job.run_dir, job.task_config) if _is_sumexp_config(job.config) else Verdict("start")
 
 
 def _progress(launcher, sweep_dir: Path, jobs_so_far: int) -> Progress:

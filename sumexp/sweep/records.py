@@ -16,6 +16,7 @@ UNSUPPORTED = "unsupported"  # the backend cannot serve this model on this machi
 STATUSES = (RUNNING, COMPLETED, FAILED, INTERRUPTED, UNSUPPORTED)
 # Never written: how a reader shows a `running` record whose process died without a word (kill -9).
 PROCESS_GONE = "process gone"
+REFUSED = "refused"  # never written either: a sweep job its folder did not allow to start (the record is another run's)
 
 # Keys that change how a run is shown or whether it is repeated, never what it computes.
 NOT_IN_FINGERPRINT = ("hydra", "force", "verbose", "resume", "cache_dir")

@@ -11,13 +11,14 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 
 from sumexp.report.runs import load_runs
+from sumexp.sweep import records
 
 
 class SweepSummary(Callback):
     def on_multirun_end(self, config, stopped=None, **kwargs) -> None:
         """`stopped` (a SweepStopped) comes from the local launcher when a signal ended the sweep; it then exits 128+signal."""
         sweep_dir = Path(str(config.hydra.sweep.dir))
-        runs = load_runs([sweep_dir])
+        runs = [_with_refusal(run) for run in load_runs([sweep_dir])]
         print(f"sumexp: sweep {'stopped by ' + stopped.signal.name if stopped else 'finished'}: {sweep_dir}", flush=True)
         for run in runs:
             print(job_line(run), flush=True)
@@ -33,6 +34,15 @@ class SweepSummary(Callback):
             print(f"sumexp: error: {len(unfinished)} of {len(runs)} jobs did not complete ({', '.join(unfinished)}); "
                   "each job's metrics.json has its error and its stderr.log the details", file=sys.stderr, flush=True)
             raise SystemExit(1)  # a SystemExit passes through Hydra's callback guard; no traceback
+
+
+def _with_refusal(run: dict) -> dict:
+    """A job the local launcher refused to start: its folder's record belongs to an earlier run."""
+    from sumexp.sweep.launching import REFUSED
+
+    if run["run"] not in REFUSED:
+        return run
+    return {**run, "status": records.REFUSED, "error": REFUSED[run["run"]], "dev_rouge_mean": None, "run_seconds": None}
 
 
 def job_line(run: dict) -> str:

@@ -65,7 +65,7 @@ class InterruptOnSignal(TrainerCallback):
     skipped. A checkpoint is saved where training stopped unless an evaluation was due there (or was
     abandoned): a resume from it would never score that step, so the previous checkpoint, whose step
     was scored, stays the one to resume from, and the resumed run matches an uninterrupted one.
-    A second Ctrl-C while that happens interrupts at once, as usual.
+    A second Ctrl-C while that happens interrupts at once, as usual; a second SIGTERM is ignored.
     """
 
     def __init__(self):
@@ -87,7 +87,11 @@ class InterruptOnSignal(TrainerCallback):
 
     def _note(self, signum, frame):
         self.signal_name = signal.Signals(signum).name
-        self.restore()  # a second signal takes the default path
+        self.restore()
+        # A second Ctrl-C stops at once, as usual. A second SIGTERM is the same stop delivered twice (SLURM
+        # signals every process of a job, and a sweep forwards the stop to its jobs too): ignored, so the
+        # checkpoint is still saved; SLURM's SIGKILL after its grace period remains the hard stop.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
     def stop_requested(self) -> bool:
         return self.signal_name is not None
