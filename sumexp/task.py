@@ -194,13 +194,17 @@ def _predict(cfg, model, tokenizer, prompts: list[list[int]] | None) -> list[str
 
 def _save_best_model(model, tokenizer, run_dir: Path) -> None:
     """The best weights and the tokenizer, loadable with from_pretrained: written beside model/ and renamed,
-    so model/ is always whole (a kill while saving leaves a staging folder, removed by the next start)."""
-    staging = run_dir / f".model.{os.getpid()}"
+    so model/ is always whole (a kill while saving leaves a staging folder, removed by the next start).
+    What the backend put in model/ when it built the model (an adapter's base/) moves along."""
+    staging, target = run_dir / f".model.{os.getpid()}", run_dir / "model"
     shutil.rmtree(staging, ignore_errors=True)
     model.save_pretrained(staging)
     tokenizer.save_pretrained(staging)
-    shutil.rmtree(run_dir / "model", ignore_errors=True)
-    os.replace(staging, run_dir / "model")
+    for built in target.iterdir() if target.is_dir() else ():
+        if not (staging / built.name).exists():
+            os.replace(built, staging / built.name)
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(staging, target)
 
 
 def _training_texts(split: Split) -> list[str]:

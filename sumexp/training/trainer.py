@@ -80,7 +80,7 @@ class SummarizationTrainer(Trainer):
         super().__init__(*args, **kwargs)
         self.dev_evaluator = dev_evaluator
         self.stop_guard = next((cb for cb in self.callback_handler.callbacks if isinstance(cb, InterruptOnSignal)), None)
-        if self.stop_guard is not None:
+        if self.stop_guard is not None and dev_evaluator is not None:
             dev_evaluator.should_stop = self.stop_guard.stop_requested
         # Non-padding tokens through the model in optimizer steps, summed on the batches' device: reading
         # the count at every step would make each step wait for the GPU to finish the one before.
