@@ -49,14 +49,14 @@ def is_blank(value) -> bool:
 
 
 def _readable_bytes(path: Path) -> bytes:
-    if path.is_dir():
-        raise UserError(f"{path}: is a folder, not a file; point the setting at the file inside it")
-    if not path.is_file():
-        raise UserError(f"{path}: file not found; check the path")
     try:
         return path.read_bytes()
+    except IsADirectoryError:
+        raise UserError(f"{path}: is a folder, not a file; point the setting at the file inside it") from None
+    except (FileNotFoundError, NotADirectoryError):
+        raise UserError(f"{path}: file not found; check the path") from None
     except OSError as err:
-        raise UserError(f"{path}: cannot read ({err.strerror}); check its permissions") from None
+        raise UserError(f"{path}: cannot read ({err.strerror}); check its permissions and its folder's") from None
 
 
 def _decode(path: Path, raw: bytes, encoding: str) -> str:
