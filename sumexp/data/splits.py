@@ -173,6 +173,7 @@ def _check_columns(name: str, frame: pd.DataFrame, source: str, cfg, labelled: b
     ref_cols = reference_columns(frame, cfg.summary_column)
     missing = [c for c in needed if c not in frame.columns] + ([cfg.summary_column] if labelled and not ref_cols else [])
     if missing:
+        _refuse_spaced_names(source, frame.columns, missing)
         found = ", ".join(map(shown, frame.columns)) or "no columns"
         raise UserError(
             f"{source}: missing column(s) {', '.join(missing)}; it has {found}. "
@@ -181,6 +182,18 @@ def _check_columns(name: str, frame: pd.DataFrame, source: str, cfg, labelled: b
     if len(frame) == 0:
         raise UserError(f"{source}: the {name} split has no rows; fill it or point data.{name}_file elsewhere")
     return ref_cols
+
+
+def _refuse_spaced_names(source: str, columns, missing: list[str]) -> None:
+    """A header written as "fname, dialogue" has the column ' dialogue': name it, rather than say dialogue is missing."""
+    spaced = [str(c) for c in columns if str(c) != str(c).strip() and str(c).strip() in missing]
+    if spaced:
+        names = ", ".join(f"'{shown(c)}'" for c in spaced)
+        raise UserError(
+            f"{source}: column(s) {names} have spaces around the name; remove the spaces from the header row "
+            f"(fname,dialogue,summary), or name the column with its spaces in data.id_column / data.dialogue_column / "
+            f"data.summary_column"
+        )
 
 
 def _clean_dialogue(text: str) -> str:
