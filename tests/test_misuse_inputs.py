@@ -193,3 +193,25 @@ def test_a_resumed_run_logs_each_evaluation_once(tmp_path):
     run = sumexp_cli(f"hydra.run.dir={tmp_path}", *SHORT_RUN, "resume=true")
     assert run.returncode == 0, run.stderr[-2000:]
     assert_one_log_entry_per_evaluation(tmp_path)
+
+
+def test_a_tsv_file_loads_as_tab_separated(compose_config, tmp_path):
+    from sumexp.data.splits import load_splits
+
+    for split in ("train", "dev"):
+        (tmp_path / f"{split}.tsv").write_text('fname\tdialogue\tsummary\nd1\t#Person1#: 네, "좋아요".\t답한다.\n', encoding="utf-8")
+    cfg = compose_config(["data=csv", f"data.dir={tmp_path}", "data.train_file=train.tsv", "data.dev_file=dev.tsv",
+                          "data.test_file=null"])
+    splits = load_splits(cfg.data, seed=0)
+    assert splits.dev.ids == ["d1"] and splits.dev.dialogues == ['#Person1#: 네, "좋아요".'] and splits.dev.references == [["답한다."]]
+
+
+def test_only_a_warm_up_that_outlasts_the_run_is_refused(compose_config):
+    from sumexp.checks import check_schedule
+    from sumexp.errors import UserError
+
+    check_schedule(compose_config([]), train_rows=12457)  # the shipped defaults on DialogSum-ko's train split
+    check_schedule(compose_config(["optim.max_steps=4"]), train_rows=16)  # a quick test run
+    check_schedule(compose_config(["optim.warmup=30", "optim.max_steps=4"]), train_rows=16)  # reaches 4/30 of the peak
+    with pytest.raises(UserError, match="the warm-up lasts 1245700000000 steps.*at most 4e-08 of its peak in the 49828 steps"):
+        check_schedule(compose_config(["optim.epochs=1e9", "optim.batch_size=1"]), train_rows=12457)

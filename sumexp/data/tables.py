@@ -17,7 +17,7 @@ import pandas as pd
 
 from sumexp.errors import UserError
 
-TABLE_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json")
+TABLE_SUFFIXES = (".csv", ".jsonl", ".json", ".tsv")
 SEPARATORS = {".csv": ",", ".tsv": "\t"}
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 # Cells that mean "no value" when a spreadsheet or pandas wrote the file; never a real dialogue or summary.
