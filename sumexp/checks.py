@@ -102,8 +102,8 @@ def _optim_problems(optim, train: bool) -> list[str]:
     if not optim.checkpoint_minutes >= 0:
         problems.append(f"optim.checkpoint_minutes={optim.checkpoint_minutes}: must be 0 or more (0: a checkpoint "
                         f"every epoch), e.g. optim.checkpoint_minutes=10")
-    if warmup_problem(optim.warmup):
-        problems.append(warmup_problem(optim.warmup))
+    if problem := warmup_problem(optim.warmup):
+        problems.append(problem)
     finite = {"optim.weight_decay": (optim.weight_decay, "0.01"), "optim.max_grad_norm": (optim.max_grad_norm, "1.0 (0: no clipping)"),
               "optim.early_stopping_threshold": (optim.early_stopping_threshold, "0.0")}
     problems += [f"{key}={value}: must be a finite number, 0 or more, e.g. {key}={example}"
@@ -181,9 +181,13 @@ def check_schedule(cfg, train_rows: int, processes: int = 1) -> None:
     if share >= NEGLIGIBLE_LR_SHARE:
         return
     length = f"optim.max_steps={optim.max_steps}" if optim.max_steps > 0 else f"optim.epochs={optim.epochs:g}"
+    if optim.warmup >= 1:
+        fix = f"lower optim.warmup to a share of those steps, e.g. optim.warmup={max(1, horizon // 10)}"
+    else:
+        fix = (f"lower optim.epochs (early stopping ends a run sooner), or give optim.warmup as a step count, "
+               f"e.g. optim.warmup={max(1, steps_per_epoch // 10)}")
     raise UserError(
         f"optim.warmup={optim.warmup:g} with {length}: the warm-up lasts {warmup} steps, so the learning rate reaches "
         f"at most {share:.2g} of its peak in the {horizon} steps the run can take before it ends "
-        f"({steps_per_epoch} steps an epoch); lower optim.epochs (early stopping ends a run sooner), or give "
-        f"optim.warmup as a step count, e.g. optim.warmup={max(1, steps_per_epoch // 10)}"
+        f"({steps_per_epoch} steps an epoch); {fix}"
     )

@@ -32,7 +32,7 @@ MISUSE = [
          ["optim.warmup=0.1 with optim.epochs=1e+09: the warm-up lasts", "the learning rate reaches at most",
           "lower optim.epochs", "optim.warmup as a step count"]),
     Case("warm-up longer than a step budget", ["optim.max_steps=20", "optim.warmup=5000"],
-         ["optim.warmup=5000 with optim.max_steps=20: the warm-up lasts 5000 steps"]),
+         ["optim.warmup=5000 with optim.max_steps=20: the warm-up lasts 5000 steps", "optim.warmup=2"]),
     # Siblings: the other numbers of optim and generation that NaN, inf or a sign made into tracebacks or nonsense.
     Case("fractional warm-up steps", ["optim.warmup=2.5"], ["optim.warmup=2.5: must be a ratio"]),
     Case("infinite lr", ["optim.lr=inf"], ["optim.lr=inf: must be above 0 and finite"]),

@@ -1,4 +1,4 @@
-"""Learning-rate schedule arguments, with the direction of the metric for schedulers that watch it."""
+"""Learning-rate schedule arguments (the metric's direction for schedulers that watch it) and how far a warm-up lets the lr rise."""
 from __future__ import annotations
 
 import math
