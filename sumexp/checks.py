@@ -51,12 +51,17 @@ def check_config(cfg) -> None:
 
 
 def check_model_limits(cfg, model_config) -> None:
-    """Token lengths against the model's position limit, once its config is known and before weights load."""
+    """Token lengths against the model's position limit, once its config is known and before weights load;
+    and the scheduler, which only transformers (loaded by now) can name."""
+    from sumexp.training.schedule import scheduler_problems
+
     limit = getattr(model_config, "max_position_embeddings", None)  # None: relative positions (T5)
     if isinstance(limit, int) and limit > 0:
         problems = _position_problems(cfg, model_config.is_encoder_decoder, limit)
         if problems:
             raise UserError(f"model={cfg.model.name}: " + "; ".join(problems))
+    if cfg.train and (problems := scheduler_problems(cfg.optim)):
+        raise UserError("; ".join(problems))
 
 
 def _position_problems(cfg, is_encoder_decoder: bool, limit: int) -> list[str]:

@@ -43,6 +43,9 @@ MISUSE = [
     Case("negative no_repeat_ngram_size", ["generation.no_repeat_ngram_size=-2"],
          ["generation.no_repeat_ngram_size=-2: must be 0 (off) or more"]),
     Case("infinite length penalty", ["generation.length_penalty=inf"], ["generation.length_penalty=inf: must be a finite number"]),
+    Case("unknown scheduler", ["optim.scheduler=cosinus"], ["optim.scheduler=cosinus: not a transformers scheduler", "cosine"]),
+    Case("a kwarg the scheduler does not take", ["optim.scheduler=cosine", "+optim.scheduler_kwargs.num_cycle=2"],
+         ["optim.scheduler_kwargs: num_cycle not taken by the cosine scheduler; it takes num_cycles"]),
     # Files that are another format than their name says.
     Case("tab-separated file named .csv", [], ["dev.csv: looks tab-separated", "dev.tsv"],
          rewrite("dev.csv", "fname\tdialogue\tsummary\nd1\t#Person1#: 네, \"좋아요\t답한다.\n")),

@@ -24,7 +24,7 @@ def scheduler_kwargs(optim) -> dict:
 
 
 # Schedulers whose learning rate does not ramp up over optim.warmup (transformers ignores it for them).
-NO_WARMUP_SCHEDULERS = ("constant", "reduce_lr_on_plateau")
+NO_WARMUP_SCHEDULERS = ("constant", "reduce_lr_on_plateau", "greedy")
 # Below this share of the peak learning rate the weights barely move: a run that never gets past it learns nothing.
 NEGLIGIBLE_LR_SHARE = 0.01
 
@@ -61,3 +61,23 @@ def peak_lr_share(optim, steps_per_epoch: int) -> tuple[float, int, int]:
         horizon = min(planned, (optim.early_stopping_patience + 1) * interval)
     warmup = 0 if optim.scheduler in NO_WARMUP_SCHEDULERS else warmup_steps(optim, planned)
     return (1.0 if warmup <= horizon else horizon / warmup), horizon, warmup
+
+
+def scheduler_problems(optim) -> list[str]:
+    """optim.scheduler and its kwargs against what transformers offers (imports transformers: call it late)."""
+    import inspect
+
+    from transformers.optimization import TYPE_TO_SCHEDULER_FUNCTION
+
+    functions = {kind.value: function for kind, function in TYPE_TO_SCHEDULER_FUNCTION.items()}
+    if optim.scheduler not in functions:
+        return [f"optim.scheduler={optim.scheduler}: not a transformers scheduler; use one of {', '.join(functions)}"]
+    parameters = inspect.signature(functions[optim.scheduler]).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+        return []
+    taken = [name for name in parameters if name not in ("optimizer", "num_warmup_steps", "num_training_steps", "last_epoch")]
+    unknown = [key for key in scheduler_kwargs(optim) if key not in taken]
+    if not unknown:
+        return []
+    return [f"optim.scheduler_kwargs: {', '.join(unknown)} not taken by the {optim.scheduler} scheduler; "
+            f"it takes {', '.join(taken) or 'none'}"]
