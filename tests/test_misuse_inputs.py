@@ -14,8 +14,20 @@ import numpy as np
 import pytest
 
 from sumexp.data.sample import write_sample
-from tests.test_bad_inputs import HEADER, KOREAN_ROW, Case, assert_failed_run_folder, rewrite, run_case
-from tests.test_end_to_end import REPO_ROOT_ENV, assert_one_log_entry_per_evaluation, expect_one_line_error, sumexp_cli
+from tests.test_bad_inputs import (
+    HEADER,
+    KOREAN_ROW,
+    Case,
+    assert_failed_run_folder,
+    rewrite,
+    run_case,
+)
+from tests.test_end_to_end import (
+    REPO_ROOT_ENV,
+    assert_one_log_entry_per_evaluation,
+    expect_one_line_error,
+    sumexp_cli,
+)
 from tests.test_resume import SHORT_RUN, start_run, wait_for_checkpoint
 
 LONG_NAME = "m" * 300
@@ -108,7 +120,7 @@ def test_a_data_folder_without_read_permission_is_one_line(tmp_path):
         run = subprocess.run(
             ["setpriv", "--inh-caps=-all", "--bounding-set=-dac_override,-dac_read_search", sys.executable, "-m", "sumexp",
              f"hydra.run.dir={tmp_path}/run", "data=dialogsum_ko", f"data.dir={data}"],
-            capture_output=True, text=True, timeout=600, **REPO_ROOT_ENV)
+            check=False, capture_output=True, text=True, timeout=600, **REPO_ROOT_ENV)
     finally:
         data.chmod(0o755)
     expect_one_line_error(run, f"{data}/dev.csv: cannot read (Permission denied)", f"chmod u+rx {data}")
@@ -154,7 +166,7 @@ QUICK = ["optim.max_steps=2", "optim.batch_size=4", "optim.eval_on_start=false",
 
 def quick_run(run_dir: Path, cache: Path, umask: int = 0o022):
     return subprocess.run([sys.executable, "-m", "sumexp", f"hydra.run.dir={run_dir}", f"cache_dir={cache}", *QUICK],
-                          capture_output=True, text=True, timeout=600, preexec_fn=lambda: os.umask(umask), **REPO_ROOT_ENV)
+                          check=False, capture_output=True, text=True, timeout=600, preexec_fn=lambda: os.umask(umask), **REPO_ROOT_ENV)
 
 
 @pytest.mark.slow
