@@ -68,17 +68,12 @@ MISUSE = [
          rewrite("dev.csv", "fname, dialogue, summary\nd1,#Person1#: 네.,답한다.\n")),
     Case("unquoted line breaks in cells", [], ["train.csv: line 2 has 2 of the header's 3 cells (starts 'd1')",
                                                "double quotes"], rewrite("train.csv", UNQUOTED_LINE_BREAK)),
-    # A name too long for a folder: the folder part is shortened, so the run gets as far as its config check.
-    Case("model name too long for a folder", ["model.name=" + LONG_NAME, "optim.lr=0"], ["optim.lr=0.0: must be above 0"]),
 ]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", MISUSE, ids=[c.name for c in MISUSE])
 def test_misuse_is_one_line_with_the_fix(case, tmp_path):
-    if case.name == "model name too long for a folder":
-        case = Case(case.name, case.overrides + [f"hydra.run.dir={tmp_path}/run/${{path_part:${{model.name}}}}"],
-                    case.expected)
     run = run_case(case, tmp_path)
     assert run.returncode == 2, run.stderr[-3000:]
     assert "Traceback" not in run.stderr + run.stdout
@@ -86,11 +81,18 @@ def test_misuse_is_one_line_with_the_fix(case, tmp_path):
     assert len(errors) == 1, run.stderr[-3000:]
     for fragment in case.expected:
         assert fragment in errors[0], errors[0]
-    run_dir = tmp_path / "run"
-    if case.name == "model name too long for a folder":
-        [run_dir] = (tmp_path / "run").iterdir()
-        assert run_dir.name.startswith("m" * 60) and len(run_dir.name) <= 80
-    assert_failed_run_folder(run_dir, errors[0].removeprefix("sumexp: error: "))
+    assert_failed_run_folder(tmp_path / "run", errors[0].removeprefix("sumexp: error: "))
+
+
+@pytest.mark.slow
+def test_a_model_name_too_long_for_a_folder_is_shortened_there(tmp_path):
+    """The run folder is named after the model as the shipped config names it; the run then gets as far as
+    its config check (optim.lr=0 stops it quickly), instead of a 'File name too long' traceback."""
+    run = sumexp_cli(f"hydra.run.dir='{tmp_path}/runs/${{path_part:${{model.name}}}}'", f"model.name={LONG_NAME}", "optim.lr=0")
+    expect_one_line_error(run, "optim.lr=0.0: must be above 0")
+    [run_dir] = (tmp_path / "runs").iterdir()
+    assert run_dir.name.startswith("m" * 60) and len(run_dir.name) <= 80
+    assert_failed_run_folder(run_dir, run.stderr.strip().splitlines()[-1].removeprefix("sumexp: error: "))
 
 
 def test_long_names_stay_distinct_folders():
