@@ -3,15 +3,17 @@ from __future__ import annotations
 
 import codecs
 import importlib.util
+import math
 
 from sumexp.data.rows import ON_BAD_ROWS
 from sumexp.errors import UserError
 from sumexp.generation import new_token_limit
 from sumexp.security.trust import remote_code_problems
-from sumexp.training.schedule import scheduler_kwargs
+from sumexp.training.schedule import scheduler_kwargs, warmup_problem
 from sumexp.training.precision import PRECISIONS
 
 DATA_SOURCES = ("sample", "files", "hf")
+MAX_SEED = 2**32 - 1
 TRACKERS = {"none": None, "tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow"}
 
 
@@ -49,12 +51,17 @@ def check_config(cfg) -> None:
 
 
 def check_model_limits(cfg, model_config) -> None:
-    """Token lengths against the model's position limit, once its config is known and before weights load."""
+    """Token lengths against the model's position limit, once its config is known and before weights load;
+    and the scheduler, which only transformers (loaded by now) can name."""
+    from sumexp.training.schedule import scheduler_problems
+
     limit = getattr(model_config, "max_position_embeddings", None)  # None: relative positions (T5)
     if isinstance(limit, int) and limit > 0:
         problems = _position_problems(cfg, model_config.is_encoder_decoder, limit)
         if problems:
             raise UserError(f"model={cfg.model.name}: " + "; ".join(problems))
+    if cfg.train and (problems := scheduler_problems(cfg.optim)):
+        raise UserError("; ".join(problems))
 
 
 def _position_problems(cfg, is_encoder_decoder: bool, limit: int) -> list[str]:
@@ -71,14 +78,12 @@ def _position_problems(cfg, is_encoder_decoder: bool, limit: int) -> list[str]:
 
 
 def _number_problems(cfg) -> list[str]:
-    """Values that must be positive; `not x > 0` also catches NaN."""
+    """Values that must be positive or in range; `not x > 0` also catches NaN."""
     lr_key, lr = ("optim.lr", cfg.optim.lr) if cfg.optim.lr is not None else ("model.learning_rate", cfg.model.learning_rate)
-    problems = [] if lr > 0 else [f"{lr_key}={lr}: must be above 0, e.g. {lr_key}=5e-5"]
-    if not cfg.optim.epochs >= 0:
-        problems.append(f"optim.epochs={cfg.optim.epochs}: must be 0 or more (0 with optim.max_steps > 0), e.g. optim.epochs=3")
-    if not cfg.optim.checkpoint_minutes >= 0:
-        problems.append(f"optim.checkpoint_minutes={cfg.optim.checkpoint_minutes}: must be 0 or more (0: a checkpoint "
-                        f"every epoch), e.g. optim.checkpoint_minutes=10")
+    problems = [] if 0 < lr < math.inf else [f"{lr_key}={lr}: must be above 0 and finite, e.g. {lr_key}=5e-5"]
+    if not 0 <= cfg.seed <= MAX_SEED:  # numpy's generator takes 32-bit seeds only
+        problems.append(f"seed={cfg.seed}: must be between 0 and {MAX_SEED}, e.g. seed=42")
+    problems += _optim_problems(cfg.optim, cfg.train) + _generation_problems(cfg.generation)
     counts = {
         "model.max_source_length": cfg.model.max_source_length,
         "model.max_target_length": cfg.model.max_target_length,
@@ -86,8 +91,40 @@ def _number_problems(cfg) -> list[str]:
         "generation.num_beams": cfg.generation.num_beams,
         "data.max_train_samples": cfg.data.max_train_samples,
         "data.max_eval_samples": cfg.data.max_eval_samples,
+        "optim.logging_steps": cfg.optim.logging_steps,
+        "optim.eval_steps": cfg.optim.eval_steps,
     }
     return problems + [f"{key}={value}: must be at least 1" for key, value in counts.items() if value is not None and value < 1]
+
+
+def _optim_problems(optim, train: bool) -> list[str]:
+    problems = []
+    if not optim.epochs >= 0:
+        problems.append(f"optim.epochs={optim.epochs}: must be 0 or more (0 with optim.max_steps > 0), e.g. optim.epochs=3")
+    elif train and optim.max_steps <= 0 and optim.epochs == math.inf:
+        problems.append(f"optim.epochs={optim.epochs}: must be a finite number of epochs, e.g. optim.epochs=10 "
+                        f"(early stopping still ends the run sooner), or set optim.max_steps")
+    if not optim.checkpoint_minutes >= 0:
+        problems.append(f"optim.checkpoint_minutes={optim.checkpoint_minutes}: must be 0 or more (0: a checkpoint "
+                        f"every epoch), e.g. optim.checkpoint_minutes=10")
+    if problem := warmup_problem(optim.warmup):
+        problems.append(problem)
+    finite = {"optim.weight_decay": (optim.weight_decay, "0.01"), "optim.max_grad_norm": (optim.max_grad_norm, "1.0 (0: no clipping)"),
+              "optim.early_stopping_threshold": (optim.early_stopping_threshold, "0.0")}
+    problems += [f"{key}={value}: must be a finite number, 0 or more, e.g. {key}={example}"
+                 for key, (value, example) in finite.items() if not 0 <= value < math.inf]
+    if optim.early_stopping_patience is not None and optim.early_stopping_patience < 0:
+        problems.append(f"optim.early_stopping_patience={optim.early_stopping_patience}: must be 0 or more, or null to never stop early")
+    return problems
+
+
+def _generation_problems(generation) -> list[str]:
+    problems = []
+    if generation.no_repeat_ngram_size < 0:
+        problems.append(f"generation.no_repeat_ngram_size={generation.no_repeat_ngram_size}: must be 0 (off) or more")
+    if not math.isfinite(generation.length_penalty):
+        problems.append(f"generation.length_penalty={generation.length_penalty}: must be a finite number, e.g. 1.0")
+    return problems
 
 
 def _data_problems(data) -> list[str]:
@@ -133,3 +170,29 @@ def _backend_problems(backend) -> list[str]:
         if quantization.compute_dtype not in PRECISIONS:
             problems.append(f"backend.quantization.compute_dtype={quantization.compute_dtype}: use auto, bf16, fp16 or fp32")
     return problems
+
+
+def check_schedule(cfg, train_rows: int, processes: int = 1) -> None:
+    """Refuse a schedule whose warm-up keeps the learning rate negligible until the run can end
+    (optim.epochs=1e9 with a 10% warm-up: 10^8 epochs of warm-up, and early stopping ends it at ROUGE 0)."""
+    from sumexp.training.schedule import NEGLIGIBLE_LR_SHARE, peak_lr_share
+
+    if not cfg.train:
+        return
+    optim = cfg.optim
+    batches = math.ceil(train_rows / (optim.batch_size * processes))
+    steps_per_epoch = max(1, batches // optim.grad_accum)
+    share, horizon, warmup = peak_lr_share(optim, steps_per_epoch)
+    if share >= NEGLIGIBLE_LR_SHARE:
+        return
+    length = f"optim.max_steps={optim.max_steps}" if optim.max_steps > 0 else f"optim.epochs={optim.epochs:g}"
+    if optim.warmup >= 1:
+        fix = f"lower optim.warmup to a share of those steps, e.g. optim.warmup={max(1, horizon // 10)}"
+    else:
+        fix = (f"lower optim.epochs (early stopping ends a run sooner), or give optim.warmup as a step count, "
+               f"e.g. optim.warmup={max(1, steps_per_epoch // 10)}")
+    raise UserError(
+        f"optim.warmup={optim.warmup:g} with {length}: the warm-up lasts {warmup} steps, so the learning rate reaches "
+        f"at most {share:.2g} of its peak in the {horizon} steps the run can take before it ends "
+        f"({steps_per_epoch} steps an epoch); {fix}"
+    )

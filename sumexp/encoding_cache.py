@@ -9,10 +9,13 @@ import logging
 import os
 import tempfile
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from sumexp.results.files import as_umask_allows
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +100,9 @@ def _load(path: Path) -> dict | None:
             return {name: _unflatten(data[f"{name}.values"], data[f"{name}.lengths"]) for name in FIELDS}
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, KeyError) as err:  # a damaged entry is rebuilt, never trusted
-        log.warning("ignoring unreadable cache entry %s (%s)", path, err)
+    # A damaged entry (truncated: BadZipFile; empty: EOFError) is rebuilt and overwritten, never trusted.
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+        log.warning("ignoring unreadable cache entry %s (%s: %s); rebuilding it", path, type(err).__name__, err)
         return None
 
 
@@ -110,10 +114,16 @@ def _save(path: Path, arrays: dict) -> None:
         for name in FIELDS:
             flat[f"{name}.values"], flat[f"{name}.lengths"] = _flatten(arrays[name])
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
+    except OSError as err:  # a read-only disk costs the cache, never the run
+        log.warning("could not write the encoding cache at %s (%s)", path, err)
+        return
+    try:
+        as_umask_allows(fd)  # a shared cache folder: the other users' runs read it too
         with os.fdopen(fd, "wb") as handle:
             np.savez(handle, **flat)
         os.replace(tmp, path)
-    except OSError as err:  # a read-only or full disk costs the cache, never the run
+    except OSError as err:  # a full disk costs the cache, never the run, and leaves no half entry behind
+        Path(tmp).unlink(missing_ok=True)
         log.warning("could not write the encoding cache at %s (%s)", path, err)
 
 

@@ -5,6 +5,7 @@ tests), so a misspelt key or a wrong type fails at composition time, before anyt
 """
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
@@ -167,8 +168,17 @@ def register_resolvers() -> None:
         OmegaConf.register_new_resolver("path_part", path_part)
 
 
+# A folder name may hold 255 bytes; two parts, a time and a job number share one, so each part keeps fewer.
+PATH_PART_BYTES = 80
+
+
 def path_part(name) -> str:
     """`name` as one safe folder name: a model or backend name such as ../../x must not place the run
-    folder outside outputs/ or multirun/ (Hydra creates it before any check of sumexp's could run)."""
-    safe = re.sub(r"[^\w.-]", "_", str(name)).lstrip(".")
-    return safe or "_"
+    folder outside outputs/ or multirun/ (Hydra creates it before any check of sumexp's could run).
+    A long name keeps its start and gains a hash of the whole, so two long names stay two folders."""
+    safe = re.sub(r"[^\w.-]", "_", str(name)).lstrip(".") or "_"
+    if len(safe.encode("utf-8")) <= PATH_PART_BYTES:
+        return safe
+    digest = hashlib.sha256(str(name).encode("utf-8")).hexdigest()[:12]
+    start = safe.encode("utf-8")[: PATH_PART_BYTES - len(digest) - 1].decode("utf-8", errors="ignore")
+    return f"{start}-{digest}"

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from sumexp.checks import check_config, check_model_limits
+from sumexp.checks import check_config, check_model_limits, check_schedule
 from sumexp.data.splits import Split, Splits, load_splits
 from sumexp.errors import RunInterrupted
 from sumexp.generation import generate_summaries, new_token_limit
@@ -28,6 +28,7 @@ def run_experiment(cfg, run_dir: str | Path | None = None) -> dict:
     if writer:
         write_running(run_dir, cfg)
     splits = load_splits(cfg.data, cfg.seed)  # before the heavy imports: a data mistake fails in a second
+    check_schedule(cfg, len(splits.train.ids), world_size())
 
     from sumexp.backends.matrix import select_backend
     from sumexp.sweep.console import quiet_libraries

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import random
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,7 +72,7 @@ def _read_files(cfg, seed: int):
     frames, notes = {}, []
     frames["dev"] = _read_split_file(folder, "dev_file", cfg.dev_file, cfg.encoding)
     train_path = folder / cfg.train_file
-    if train_path.exists():
+    if _kind(train_path) is not None:
         frames["train"] = _read_split_file(folder, "train_file", cfg.train_file, cfg.encoding)
     elif cfg.holdout_when_no_train:
         frames["train"], frames["dev"], note = _hold_out(frames["dev"], cfg.holdout_when_no_train, seed, train_path)
@@ -89,12 +90,25 @@ def _read_files(cfg, seed: int):
 
 def _read_split_file(folder: Path, key: str, name: str, encoding: str) -> tuple[pd.DataFrame, str]:
     path = folder / name
-    if path.is_dir():
+    kind = _kind(path)
+    if kind == "folder":
         raise UserError(f"{path}: is a folder, not a file; point data.{key} at a file")
-    if not path.is_file():
+    if kind is None:
         extra = ", or set data.test_file=null to skip the submission" if key == "test_file" else ""
         raise UserError(f"{path}: file not found; add it or point data.{key} at another file{extra}")
     return read_table(path, encoding), str(path)
+
+
+def _kind(path: Path) -> str | None:
+    """"file", "folder", or None when absent; a folder the user may not enter is a UserError, not a traceback."""
+    try:
+        mode = path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as err:
+        raise UserError(f"{path}: cannot read ({err.strerror}); the folder {path.parent} must be readable by you "
+                        f"(chmod u+rx {path.parent})") from None
+    return "folder" if stat.S_ISDIR(mode) else "file"
 
 
 def _hold_out(dev: tuple[pd.DataFrame, str], fraction: float, seed: int, missing: Path):
@@ -159,6 +173,7 @@ def _check_columns(name: str, frame: pd.DataFrame, source: str, cfg, labelled: b
     ref_cols = reference_columns(frame, cfg.summary_column)
     missing = [c for c in needed if c not in frame.columns] + ([cfg.summary_column] if labelled and not ref_cols else [])
     if missing:
+        _refuse_spaced_names(source, frame.columns, missing)
         found = ", ".join(map(shown, frame.columns)) or "no columns"
         raise UserError(
             f"{source}: missing column(s) {', '.join(missing)}; it has {found}. "
@@ -167,6 +182,18 @@ def _check_columns(name: str, frame: pd.DataFrame, source: str, cfg, labelled: b
     if len(frame) == 0:
         raise UserError(f"{source}: the {name} split has no rows; fill it or point data.{name}_file elsewhere")
     return ref_cols
+
+
+def _refuse_spaced_names(source: str, columns, missing: list[str]) -> None:
+    """A header written as "fname, dialogue" has the column ' dialogue': name it, rather than say dialogue is missing."""
+    spaced = [str(c) for c in columns if str(c) != str(c).strip() and str(c).strip() in missing]
+    if spaced:
+        names = ", ".join(f"'{shown(c)}'" for c in spaced)
+        raise UserError(
+            f"{source}: column(s) {names} have spaces around the name; remove the spaces from the header row "
+            f"(fname,dialogue,summary), or name the column with its spaces in data.id_column / data.dialogue_column / "
+            f"data.summary_column"
+        )
 
 
 def _clean_dialogue(text: str) -> str:

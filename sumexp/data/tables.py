@@ -17,7 +17,9 @@ import pandas as pd
 
 from sumexp.errors import UserError
 
-TABLE_SUFFIXES = (".csv", ".jsonl", ".json")
+TABLE_SUFFIXES = (".csv", ".jsonl", ".json", ".tsv")
+SEPARATORS = {".csv": ",", ".tsv": "\t"}
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 # Cells that mean "no value" when a spreadsheet or pandas wrote the file; never a real dialogue or summary.
 BLANK_MARKERS = {"", "nan", "none", "null", "na", "n/a", "#n/a", "<na>"}
 
@@ -31,8 +33,8 @@ def read_table(path: str | Path, encoding: str = "utf-8") -> pd.DataFrame:
     text = _decode(path, _readable_bytes(path), encoding)
     if not text.strip():
         raise UserError(f"{path}: the file is empty; write a header row and data rows into it")
-    if suffix == ".csv":
-        return _parse_csv(path, text)
+    if suffix in SEPARATORS:
+        return _parse_csv(path, text, SEPARATORS[suffix])
     return _parse_json_records(path, text)
 
 
@@ -49,19 +51,24 @@ def is_blank(value) -> bool:
 
 
 def _readable_bytes(path: Path) -> bytes:
-    if path.is_dir():
-        raise UserError(f"{path}: is a folder, not a file; point the setting at the file inside it")
-    if not path.is_file():
-        raise UserError(f"{path}: file not found; check the path")
     try:
         return path.read_bytes()
+    except IsADirectoryError:
+        raise UserError(f"{path}: is a folder, not a file; point the setting at the file inside it") from None
+    except (FileNotFoundError, NotADirectoryError):
+        raise UserError(f"{path}: file not found; check the path") from None
     except OSError as err:
-        raise UserError(f"{path}: cannot read ({err.strerror}); check its permissions") from None
+        raise UserError(f"{path}: cannot read ({err.strerror}); check its permissions and its folder's") from None
 
 
 def _decode(path: Path, raw: bytes, encoding: str) -> str:
     """Text with any BOM removed and every line end (CRLF, CR) turned into \\n, inside cells too."""
     codec = "utf-8-sig" if _is_utf8(encoding) else encoding
+    if _is_utf8(encoding) and raw.startswith(UTF16_BOMS):
+        raise UserError(
+            f"{path}: is UTF-16 (it starts with a UTF-16 byte-order mark), not UTF-8; re-save it as UTF-8 "
+            f"(iconv -f utf-16 -t utf-8 IN > OUT), or for training data set data.encoding=utf-16"
+        )
     try:
         text = raw.decode(codec)
     except UnicodeDecodeError as err:
@@ -93,12 +100,39 @@ def _decodes_as_korean(raw: bytes) -> bool:
     return re.search("[\uac00-\ud7a3]", text) is not None
 
 
-def _parse_csv(path: Path, text: str) -> pd.DataFrame:
+def _parse_csv(path: Path, text: str, separator: str) -> pd.DataFrame:
+    _refuse_other_separator(path, text, separator)
     try:
-        return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+        frame = pd.read_csv(io.StringIO(text), sep=separator, dtype=str, keep_default_na=False)
     except (ValueError, pd.errors.ParserError, csv.Error) as err:
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise UserError(f"{path}: cannot parse as CSV ({first_line}); fix the file (a quote left open?)") from None
+    _refuse_short_records(path, text, separator)
+    return frame
+
+
+def _refuse_other_separator(path: Path, text: str, separator: str) -> None:
+    """A tab-separated file named .csv parses as one column or as quotes left open; say what it is."""
+    header = text.split("\n", 1)[0]
+    if separator == "," and "\t" in header and "," not in header:
+        raise UserError(
+            f"{path}: looks tab-separated (its header has tabs, no commas); rename it to {path.stem}.tsv and point "
+            f"the data.*_file setting at that name (read as tab-separated), or save it as CSV"
+        )
+
+
+def _refuse_short_records(path: Path, text: str, separator: str) -> None:
+    """A record with fewer cells than the header: a cell with line breaks that was not quoted, whose
+    lines became rows of their own (ids that are pieces of dialogue). pandas would pad them silently."""
+    records = csv.reader(io.StringIO(text), delimiter=separator)
+    width = len(next(records, []))
+    for record in records:
+        if 0 < len(record) < width and any(cell.strip() for cell in record):
+            raise UserError(
+                f"{path}: line {records.line_num} has {len(record)} of the header's {width} cells "
+                f"(starts '{shown(record[0])}'): a cell with line breaks that is not in double quotes? Quote such "
+                f"cells (a spreadsheet's Save as CSV does), then load the file again"
+            )
 
 
 def _parse_json_records(path: Path, text: str) -> pd.DataFrame:

@@ -115,3 +115,15 @@ def _from_hub(factory, model_cfg, **kwargs):
             f"model.checkpoint={model_cfg.checkpoint}: cannot load ({first}); check the name, the network "
             f"or a local folder, or use an offline model such as model=tiny_bart"
         ) from None
+    except ValueError as err:  # transformers' word for a checkpoint it cannot use as it is
+        if "trust_remote_code" in str(err):
+            raise UserError(
+                f"model.checkpoint={model_cfg.checkpoint}: it asks to run its own Python (auto_map in its config.json, "
+                f"for a model type transformers does not know); refused, none of it ran. Use a checkpoint transformers "
+                f"supports, or read its code and set trust_remote_code: true in the model's own conf/model/*.yaml"
+            ) from None
+        first = str(err).strip().splitlines()[0]
+        raise UserError(
+            f"model.checkpoint={model_cfg.checkpoint}: cannot load ({first}); check that it is a complete "
+            f"transformers checkpoint (config.json, tokenizer files, weights)"
+        ) from None

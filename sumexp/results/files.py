@@ -18,12 +18,20 @@ def write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
+        as_umask_allows(fd)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def as_umask_allows(fd: int) -> None:
+    """mkstemp makes files owner-only (0600); results are shared like any file the user writes (0644 under umask 022)."""
+    umask = os.umask(0o077)  # reading the umask means setting it; put back at once
+    os.umask(umask)
+    os.fchmod(fd, 0o666 & ~umask)
 
 
 def write_json(path: Path, data: dict) -> None:
@@ -80,5 +88,20 @@ def write_run_outputs(run_dir: Path, metrics: dict, splits, dev_predictions, tes
                           per_example)
     if test_summaries is not None:
         write_submission(run_dir / "submission.csv", splits.test.ids, test_summaries)
-    write_atomic(run_dir / "train_log.jsonl", "".join(json.dumps(entry) + "\n" for entry in log_history))
+    entries = once_per_evaluation(log_history)
+    write_atomic(run_dir / "train_log.jsonl", "".join(json.dumps(entry) + "\n" for entry in entries))
     write_json(run_dir / "metrics.json", metrics)
+
+
+def once_per_evaluation(log_history: list[dict]) -> list[dict]:
+    """The log with each step's dev evaluation once: a resumed Trainer keeps the checkpoint's history and
+    logs the evaluation of the step it resumed at again."""
+    seen, entries = set(), []
+    for entry in log_history:
+        if any(key.startswith("eval_") for key in entry):
+            evaluation = (entry.get("step"), frozenset(entry))  # the same step and the same measures
+            if evaluation in seen:
+                continue
+            seen.add(evaluation)
+        entries.append(entry)
+    return entries

@@ -3,6 +3,7 @@
 Hydra writes .hydra/config.yaml, hydra.yaml and overrides.yaml (and a sweep's multirun.yaml) before
 the task runs, with every override verbatim, so a `+hf_token=...` lands there. `on_job_start` runs
 after those files exist and after logging is set up: it rewrites them redacted and filters the logs.
+`on_job_end` redacts the overrides Hydra prints when a job fails.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from sumexp.security.secrets import filter_log_handlers, find_secrets, redact_tree, remember
+from sumexp.security.secrets import filter_log_handlers, find_secrets, redact, redact_tree, remember
 
 
 class RedactSecrets(Callback):
@@ -26,6 +27,13 @@ class RedactSecrets(Callback):
                 redact_yaml_file(path)
         if hydra.mode == RunMode.MULTIRUN:
             redact_yaml_file(Path(hydra.sweep.dir) / "multirun.yaml")
+
+    def on_job_end(self, config: DictConfig, job_return=None, **kwargs) -> None:
+        """Hydra prints a failed job's overrides to stderr ("Error executing job with overrides: [...]"),
+        on the terminal or in a SLURM job's log; the JobReturn is redacted before anything prints it."""
+        remember(find_secrets(_plain(config)))
+        if job_return is not None and job_return.overrides:
+            job_return.overrides = [redact(str(override)) for override in job_return.overrides]
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         remember(find_secrets(_plain(config)))
