@@ -88,20 +88,5 @@ def write_run_outputs(run_dir: Path, metrics: dict, splits, dev_predictions, tes
                           per_example)
     if test_summaries is not None:
         write_submission(run_dir / "submission.csv", splits.test.ids, test_summaries)
-    entries = once_per_evaluation(log_history)
-    write_atomic(run_dir / "train_log.jsonl", "".join(json.dumps(entry) + "\n" for entry in entries))
+    write_atomic(run_dir / "train_log.jsonl", "".join(json.dumps(entry) + "\n" for entry in log_history))
     write_json(run_dir / "metrics.json", metrics)
-
-
-def once_per_evaluation(log_history: list[dict]) -> list[dict]:
-    """The log with each step's dev evaluation once: a resumed Trainer keeps the checkpoint's history and
-    logs the evaluation of the step it resumed at again."""
-    seen, entries = set(), []
-    for entry in log_history:
-        if any(key.startswith("eval_") for key in entry):
-            evaluation = (entry.get("step"), frozenset(entry))  # the same step and the same measures
-            if evaluation in seen:
-                continue
-            seen.add(evaluation)
-        entries.append(entry)
-    return entries
