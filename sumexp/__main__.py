@@ -7,7 +7,7 @@ import hydra
 from omegaconf import DictConfig
 
 from sumexp.schema import register_configs
-from sumexp.sweep.job import run_task
+from sumexp.run.job import run_task
 
 CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 

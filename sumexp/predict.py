@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from sumexp.errors import UserError
+from sumexp.results import run_record
 
 MERGED_DIR = "model_merged"
 # What an --output must never replace: the run's record, its results, its logs and everything in its folders.
@@ -69,7 +70,7 @@ def read_run(run_dir: Path):
         record = json.loads(metrics.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         record = {}
-    if record.get("status") != "completed":
+    if record.get("status") != run_record.COMPLETED:
         raise UserError(f"{run_dir}: the run did not complete (metrics.json status {record.get('status')!r}); predict with a finished run")
     if not ((model_dir / "adapter_config.json").is_file() or (model_dir / "config.json").is_file()):
         raise UserError(f"{run_dir}: no model in model/ (neither config.json nor adapter_config.json); the run folder is incomplete")

@@ -12,9 +12,8 @@ from sumexp.checks import check_config, check_model_limits, check_schedule
 from sumexp.data.splits import Split, Splits, load_splits
 from sumexp.errors import RunInterrupted
 from sumexp.generation import generate_summaries, new_token_limit
-from sumexp.results.files import write_running
-from sumexp.sweep.distributed import is_main_process, world_size
-from sumexp.sweep.records import config_hash
+from sumexp.run.distributed import is_main_process, world_size
+from sumexp.results.run_record import config_hash, write_running
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +30,7 @@ def run_experiment(cfg, run_dir: str | Path | None = None) -> dict:
     check_schedule(cfg, len(splits.train.ids), world_size())
 
     from sumexp.backends.matrix import select_backend
-    from sumexp.sweep.console import quiet_libraries
+    from sumexp.run.console import quiet_libraries
 
     backend = select_backend(cfg)  # the compatibility matrix, before transformers loads: unsloth must come first
     quiet_libraries(cfg.verbose)  # imports transformers: after anything that must be imported before it

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from sumexp.sweep.distributed import is_main_process, setup_distributed, slurm_task_count
+from sumexp.run.distributed import is_main_process, setup_distributed, slurm_task_count
 from tests.test_sweep import QUICK, REPO
 
 # 32 samples, one epoch: 4 optimizer steps at a global batch of 8 (one process x 8, or two x 4).

@@ -13,8 +13,9 @@ from omegaconf import open_dict
 
 from sumexp.__main__ import CONF_DIR
 from sumexp.schema import register_configs
-from sumexp.sweep import launching, records
-from sumexp.sweep.console import ConsoleFilter
+from sumexp.results import run_record as records
+from sumexp.sweep import launching
+from sumexp.run.console import ConsoleFilter
 from tests.test_sweep import REPO
 
 
@@ -108,7 +109,7 @@ def test_the_launcher_plugin_is_found_from_any_folder_once_installed(tmp_path):
 def test_a_backend_that_cannot_serve_is_recorded_as_unsupported():
     from sumexp.backends.base import BackendUnsupported
     from sumexp.errors import UserError
-    from sumexp.sweep.job import _status_of
+    from sumexp.run.job import _status_of
 
     assert _status_of(BackendUnsupported("qlora needs CUDA")) == "unsupported"
     assert _status_of(UserError("optim.lr=-1: must be positive")) == "failed"

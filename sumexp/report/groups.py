@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from sumexp.results import run_record
 
 
 def label_groups(table: pd.DataFrame) -> pd.Series:
     """`S1`, `S2`, ... for completed runs that share a seed-free config with another run; None for the rest."""
-    done = table[(table["status"] == "completed") & table["config_key"].notna()]
+    done = table[(table["status"] == run_record.COMPLETED) & table["config_key"].notna()]
     sizes = done.groupby("config_key", sort=False).size()
     names = {key: f"S{i}" for i, key in enumerate(sizes[sizes > 1].index, start=1)}
     return pd.Series(
         [
-            names.get(key) if status == "completed" else None
+            names.get(key) if status == run_record.COMPLETED else None
             for key, status in zip(table["config_key"], table["status"])
         ],
         index=table.index,

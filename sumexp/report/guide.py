@@ -6,10 +6,11 @@ import pandas as pd
 
 from sumexp.report.markdown import flag
 from sumexp.scoring import bootstrap
+from sumexp.results import run_record
 
 
 def how_to_read(table: pd.DataFrame, baseline: str) -> str:
-    done = table[table["status"] == "completed"]
+    done = table[table["status"] == run_record.COMPLETED]
     compared = done[done["delta"].notna() & (done["baseline"] != done["run"])]
     significant = compared[[flag(v) for v in compared["delta_significant"]]]
     named = f" ({', '.join(f'`{r}`' for r in significant['run'])})" if len(significant) else ""

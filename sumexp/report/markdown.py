@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+from sumexp.results import run_record
 
 ERROR_WIDTH = 60  # longer errors are cut in the table; the full one is listed under it
 HEADERS = [
@@ -58,7 +59,7 @@ def rouge_mean_cell(row) -> str:
 
 
 def delta_cell(row) -> str:
-    if row["status"] != "completed":
+    if row["status"] != run_record.COMPLETED:
         return ""
     if row["baseline"] == row["run"]:
         return "baseline"
@@ -69,13 +70,13 @@ def delta_cell(row) -> str:
 
 
 def memory_cell(row) -> str:
-    if row["status"] != "completed":
+    if row["status"] != run_record.COMPLETED:
         return ""
     return "n/a" if _missing(row["memory_pct"]) else f"{row['memory_pct']:.0f}% ({row['memory_kind']})"
 
 
 def speed_cell(row, groups: pd.DataFrame | None = None) -> str:
-    if row["status"] != "completed":
+    if row["status"] != run_record.COMPLETED:
         return ""
     if _missing(row["speed_x"]):
         return "n/a"
@@ -118,7 +119,7 @@ def groups_markdown(groups: pd.DataFrame) -> str:
 def notes_markdown(table: pd.DataFrame) -> str:
     """Why a figure is n/a, or what to keep in mind, per run."""
     lines = []
-    for _, row in table[table["status"] == "completed"].iterrows():
+    for _, row in table[table["status"] == run_record.COMPLETED].iterrows():
         notes = [
             f"{what}: {row[key]}"
             for what, key in (
@@ -136,7 +137,7 @@ def notes_markdown(table: pd.DataFrame) -> str:
 
 def errors_markdown(table: pd.DataFrame) -> str:
     """Every run that did not complete, with its whole error."""
-    failed = table[table["error"].notna() & (table["status"] != "completed")]
+    failed = table[table["error"].notna() & (table["status"] != run_record.COMPLETED)]
     return "".join(f"- `{r['run']}` ({r['status']}): {r['error']}\n" for _, r in failed.iterrows())
 
 
@@ -161,7 +162,7 @@ def _share(value) -> str:
 
 def _status(row) -> str:
     error = row["error"]
-    if not isinstance(error, str) or row["status"] == "completed":
+    if not isinstance(error, str) or row["status"] == run_record.COMPLETED:
         return str(row["status"])
     short = error if len(error) <= ERROR_WIDTH else error[: ERROR_WIDTH - 1] + "…"
     return f"{row['status']}: {short}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+from sumexp.results import run_record
 
 ROW_INCHES = 0.34  # height per run
 LABEL_CHAR_INCHES = 0.075  # width of one character of an 8-point run label
@@ -20,7 +21,7 @@ def plot_report(table: pd.DataFrame, path: Path) -> None:
     matplotlib.use("Agg")  # files only: no display on servers and in CI
     import matplotlib.pyplot as plt
 
-    done = table[table["status"] == "completed"].reset_index(drop=True)
+    done = table[table["status"] == run_record.COMPLETED].reset_index(drop=True)
     colours = {m: plt.get_cmap("tab10")(i % 10) for i, m in enumerate(dict.fromkeys(done["model"]))}
     fig, axes = plt.subplots(1, 4, figsize=(16, max(4.0, 1.6 + ROW_INCHES * len(done))), sharey=True)
     rows = list(range(len(done)))[::-1]  # first run on top

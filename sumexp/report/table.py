@@ -6,6 +6,7 @@ import pandas as pd
 
 from sumexp.report import compare
 from sumexp.report.groups import label_groups
+from sumexp.results import run_record
 
 # (column, metrics.json key): what the report keeps of each run as it is recorded.
 FIELDS = [
@@ -74,7 +75,7 @@ def _compared(run: dict, runs: list[dict], baseline: str) -> dict:
         "config_key": run.get("config_key"),
         "dev_set": examples.fingerprint if examples else None,
     }
-    if run["status"] != "completed":
+    if run["status"] != run_record.COMPLETED:
         return row
     base = compare.choose_baseline(run, runs, baseline)
     row.update(baseline=base["run"] if base else None, baseline_seed=base.get("seed") if base else None)

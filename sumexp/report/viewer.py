@@ -6,12 +6,13 @@ import math
 
 from sumexp.report.dialogues import DialogueSource
 from sumexp.report.examples import SCORE_COLUMNS
+from sumexp.results import run_record
 
 
 def viewer_data(runs: list[dict], labels: dict[str, str], source: DialogueSource | None = None) -> dict:
     """{runs: [...], dialogues: [...]}: dialogues ordered by the spread of per-example ROUGE mean across runs."""
     source = source or DialogueSource()
-    shown = [r for r in runs if r["status"] == "completed" and r.get("examples") is not None]
+    shown = [r for r in runs if r["status"] == run_record.COMPLETED and r.get("examples") is not None]
     dialogues: dict[tuple[str, str], dict] = {}
     for index, run in enumerate(shown):
         texts = source.for_run(run.get("config"))

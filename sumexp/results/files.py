@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import tempfile
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
@@ -67,19 +65,6 @@ def write_submission(path: Path, ids, summaries) -> None:
     write_csv(path, pd.DataFrame({"fname": ids, "summary": summaries}))
 
 
-def write_running(run_dir: Path, cfg) -> None:
-    """The marker of a run in progress, replaced by the final metrics.json (or a failure record)."""
-    write_json(run_dir / "metrics.json", {
-        "status": "running",
-        "model": cfg.model.name,
-        "backend_requested": cfg.backend.name,
-        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "host": socket.gethostname(),
-        "pid": os.getpid(),
-        "run_dir": str(run_dir),
-    })
-
-
 def write_run_outputs(run_dir: Path, metrics: dict, splits, dev_predictions, test_summaries, log_history) -> None:
     """Predictions, submission and training log first; metrics.json last marks the run complete."""
     # The per-example F1 rides in the scores to here and goes to dev_predictions.csv, not into metrics.json.
@@ -89,4 +74,6 @@ def write_run_outputs(run_dir: Path, metrics: dict, splits, dev_predictions, tes
     if test_summaries is not None:
         write_submission(run_dir / "submission.csv", splits.test.ids, test_summaries)
     write_atomic(run_dir / "train_log.jsonl", "".join(json.dumps(entry) + "\n" for entry in log_history))
-    write_json(run_dir / "metrics.json", metrics)
+    from sumexp.results.run_record import write_completed
+
+    write_completed(run_dir, metrics)

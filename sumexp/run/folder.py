@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sumexp.run import lock
-from sumexp.sweep import records
+from sumexp.results import run_record
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ def claim(run_dir: Path, cfg) -> Verdict:
     """Take the folder for this run: its lock, the verdict on what it holds, and a fresh start's clean-up.
     The lock is kept only when the run may start."""
     if not lock.acquire(run_dir):
-        return Verdict("refuse", live_run_message(run_dir, records.read_metrics(run_dir)))
+        return Verdict("refuse", live_run_message(run_dir, run_record.read_metrics(run_dir)))
     verdict = assess(run_dir, cfg)
     if verdict.action == "skip" and not cfg.keep_checkpoints:  # a run killed after its record said completed
         shutil.rmtree(Path(run_dir) / "checkpoints", ignore_errors=True)
@@ -48,7 +48,7 @@ def claim(run_dir: Path, cfg) -> Verdict:
 def assess(run_dir: Path, cfg) -> Verdict:
     """What a run of `cfg` may do in `run_dir`, from the folder's record, its lock and its files."""
     run_dir = Path(run_dir)
-    record = records.read_metrics(run_dir)
+    record = run_record.read_metrics(run_dir)
     if lock.is_locked_elsewhere(run_dir):
         return Verdict("refuse", live_run_message(run_dir, record), record)
     if record is None:
@@ -58,7 +58,7 @@ def assess(run_dir: Path, cfg) -> Verdict:
                                      f"choose an empty folder (hydra.run.dir=...), or move them away")
         return Verdict("start")
     status = record.get("status")
-    if status == records.COMPLETED:
+    if status == run_record.COMPLETED:
         return _over_completed(run_dir, cfg, record)
     if cfg.force:
         return Verdict("start", record=record)
@@ -66,8 +66,8 @@ def assess(run_dir: Path, cfg) -> Verdict:
         return _resume(run_dir, cfg, record)
     checkpoint = _resumable_checkpoint(run_dir)
     if checkpoint is not None:
-        what = "a run whose process is gone" if status == records.RUNNING else f"an {status} run" \
-            if status in (records.INTERRUPTED, records.UNSUPPORTED) else f"a {status} run"
+        what = "a run whose process is gone" if status == run_record.RUNNING else f"an {status} run" \
+            if status in (run_record.INTERRUPTED, run_record.UNSUPPORTED) else f"a {status} run"
         return Verdict("refuse", f"{run_dir}: holds {what} with a checkpoint at step {checkpoint}; resume=true "
                                  f"continues it, force=true deletes it and starts over", record)
     return Verdict("start", record=record)
@@ -87,17 +87,23 @@ def _resume(run_dir: Path, cfg, record: dict) -> Verdict:
 def _over_completed(run_dir: Path, cfg, record: dict) -> Verdict:
     if cfg.force:
         return Verdict("start", record=record)
-    if record.get("config_hash") == records.config_hash(cfg):
+    if record.get("config_hash") == run_record.config_hash(cfg):
         return Verdict("skip", f"sumexp: skipped {run_dir.name}: it already completed with this config "
                                f"(force=true runs it again)", record)
     return Verdict("refuse", f"{run_dir}: holds a completed run of another config (config_hash "
-                             f"{record.get('config_hash')}, this one {records.config_hash(cfg)}); run it in a new "
+                             f"{record.get('config_hash')}, this one {run_record.config_hash(cfg)}); run it in a new "
                              f"folder (hydra.run.dir=...), or force=true to replace it", record)
+
+
+def live_status(run_dir: Path, record: dict) -> str:
+    """The record's status, or PROCESS_GONE for a `running` record that no live process holds."""
+    status = record.get("status")
+    return run_record.PROCESS_GONE if status == run_record.RUNNING and not lock.is_locked_elsewhere(run_dir) else status
 
 
 def live_run_message(run_dir: Path, record: dict | None) -> str:
     who = ""
-    if record and record.get("status") == records.RUNNING:
+    if record and record.get("status") == run_record.RUNNING:
         who = f" (pid {record.get('pid')} on {record.get('host')}, started {record.get('started_at')})"
     return (f"{run_dir}: another sumexp run is writing to this folder{who}; wait for it to end, or run in "
             f"another folder (hydra.run.dir=...)")

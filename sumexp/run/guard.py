@@ -66,7 +66,7 @@ def _task_config(config: DictConfig) -> DictConfig | None:
 
 def _live(run_dir: Path) -> str:
     from sumexp.run.folder import live_run_message
-    from sumexp.sweep.records import read_metrics
+    from sumexp.results.run_record import read_metrics
 
     return live_run_message(run_dir, read_metrics(run_dir))
 

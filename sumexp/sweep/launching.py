@@ -23,7 +23,8 @@ from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, JobStatus, configure_log, setup_globals
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
-from sumexp.sweep import job_files, records
+from sumexp.results import run_record
+from sumexp.sweep import job_files
 from sumexp.sweep.progress import Progress
 from sumexp.sweep.stopping import StopSignals, SweepStopped, forwarded
 
@@ -153,16 +154,16 @@ def _stop(running) -> None:
         proc.terminate()  # SIGTERM: what SLURM sends too, so a run treats both alike
     for job, proc, started in running:
         proc.wait()
-        _mark_unrecorded(job, "interrupted", "the sweep was stopped", time.monotonic() - started)
+        _mark_unrecorded(job, run_record.INTERRUPTED, "the sweep was stopped", time.monotonic() - started)
 
 
 def _mark_unrecorded(job: Job, status: str, error: str, seconds: float) -> None:
     """Record how a job ended when its process could not: sumexp's jobs only (the plugin serves any Hydra app)."""
     if not _is_sumexp_config(job.config):
         return
-    metrics = records.read_metrics(job.run_dir)
-    if metrics is None or metrics.get("status") == "running":
-        records.write_failed(job.task_config, job.run_dir, status, "process", error, seconds)
+    metrics = run_record.read_metrics(job.run_dir)
+    if metrics is None or metrics.get("status") == run_record.RUNNING:
+        run_record.write_failed(job.task_config, job.run_dir, status, "process", error, seconds)
 
 
 def _is_sumexp_config(config: DictConfig) -> bool:
@@ -210,10 +211,10 @@ def _finish(job: Job, returncode: int, work_dir: Path, seconds: float, progress:
         result = job_files.load(return_file, job.secrets)
         return_file.unlink()
     elif stopped_by is not None:
-        _mark_unrecorded(job, "interrupted", f"the sweep was stopped by {stopped_by.name}", seconds)
+        _mark_unrecorded(job, run_record.INTERRUPTED, f"the sweep was stopped by {stopped_by.name}", seconds)
     else:
-        _mark_unrecorded(job, "failed", _death(returncode), seconds)
-    metrics = records.read_metrics(job.run_dir) or ({} if result is not None else {"status": "failed", "error": _death(returncode)})
+        _mark_unrecorded(job, run_record.FAILED, _death(returncode), seconds)
+    metrics = run_record.read_metrics(job.run_dir) or ({} if result is not None else {"status": run_record.FAILED, "error": _death(returncode)})
     progress.finished(job, metrics.get("status", "finished"), metrics, seconds)
     if result is not None:
         return result

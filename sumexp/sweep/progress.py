@@ -1,5 +1,6 @@
 """The sweep's lines on the terminal: a header, then one line when a job starts and one when it ends."""
 from __future__ import annotations
+from sumexp.results import run_record
 
 
 class Progress:
@@ -17,7 +18,7 @@ class Progress:
     def finished(self, job, outcome: str, metrics: dict, seconds: float | None = None) -> None:
         score = metrics.get("dev_rouge_mean")
         detail = f", dev ROUGE mean {score:.2f}" if isinstance(score, (int, float)) else ""
-        if metrics.get("error") and metrics.get("status") != "completed":
+        if metrics.get("error") and metrics.get("status") != run_record.COMPLETED:
             detail += f": {metrics['error']}"
         if seconds is not None:  # the record's own time when it has one, so that the sweep's summary agrees
             seconds = metrics.get("run_seconds", seconds)

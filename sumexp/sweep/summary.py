@@ -11,7 +11,7 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 
 from sumexp.report.runs import load_runs
-from sumexp.sweep import records
+from sumexp.results import run_record
 
 
 class SweepSummary(Callback):
@@ -25,7 +25,7 @@ class SweepSummary(Callback):
         for name in stopped.not_started if stopped else ():
             print(f"  {name:<28} not started", flush=True)
         print(f"sumexp: compare them: python -m sumexp.report {sweep_dir}", flush=True)
-        unfinished = [run["run"] for run in runs if run["status"] != "completed"]
+        unfinished = [run["run"] for run in runs if run["status"] != run_record.COMPLETED]
         if stopped:
             print(f"sumexp: {stopped}: {len(unfinished)} job(s) did not complete, {len(stopped.not_started)} did not start; "
                   "the same command with resume=true runs what is left (completed jobs are skipped, interrupted ones "
@@ -42,7 +42,7 @@ def _with_refusal(run: dict) -> dict:
 
     if run["run"] not in REFUSED:
         return run
-    return {**run, "status": records.REFUSED, "error": REFUSED[run["run"]], "dev_rouge_mean": None, "run_seconds": None}
+    return {**run, "status": run_record.REFUSED, "error": REFUSED[run["run"]], "dev_rouge_mean": None, "run_seconds": None}
 
 
 def job_line(run: dict) -> str:
@@ -52,4 +52,4 @@ def job_line(run: dict) -> str:
     seconds = run.get("run_seconds")
     took = f"{seconds:6.0f} s" if isinstance(seconds, (int, float)) else "     ? s"
     line = f"  {run['run']:<28} {run['status']:<11} {rouge}  {took}"
-    return f"{line}  {run['error']}" if run.get("error") and run["status"] != "completed" else line
+    return f"{line}  {run['error']}" if run.get("error") and run["status"] != run_record.COMPLETED else line

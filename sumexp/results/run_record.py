@@ -1,8 +1,16 @@
-"""What a job folder says about its run: the config fingerprint, the completed record, and failure records."""
+"""The run record, metrics.json: the one module that spells its status values, writes it and reads it.
+
+It is the contract between a run, resume, a sweep's launcher and summary, the report and predict. A run
+writes `running` when it starts, and ends with `completed` (every measured field, docs/metrics.md) or a
+stop record (`failed`, `interrupted`, `unsupported`: the stage, a one-line error and how long it ran).
+"""
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import socket
+from datetime import datetime, timezone
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -40,12 +48,26 @@ def read_metrics(run_dir: Path) -> dict | None:
         return None
 
 
-def live_status(run_dir: Path, record: dict) -> str:
-    """The record's status, or PROCESS_GONE for a `running` record that no live process holds."""
-    from sumexp.run.lock import is_locked_elsewhere
+def write_running(run_dir: Path, cfg) -> None:
+    """The marker of a run in progress, replaced by the completed record (or a stop record)."""
+    from sumexp.results.files import write_json
 
-    status = record.get("status")
-    return PROCESS_GONE if status == RUNNING and not is_locked_elsewhere(run_dir) else status
+    write_json(Path(run_dir) / "metrics.json", {
+        "status": RUNNING,
+        "model": cfg.model.name,
+        "backend_requested": cfg.backend.name,
+        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "run_dir": str(run_dir),
+    })
+
+
+def write_completed(run_dir: Path, metrics: dict) -> None:
+    """The completed record: written after every output it describes, so it vouches for them."""
+    from sumexp.results.files import write_json
+
+    write_json(Path(run_dir) / "metrics.json", {**metrics, "status": COMPLETED})
 
 
 def completed_record(run_dir: Path, cfg) -> dict | None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from sumexp.errors import RunInterrupted, StopSignal, UserError
 from sumexp.run.disk import disk_full, free_incomplete_files
 from sumexp.schema import register_resolvers
-from sumexp.sweep import records
+from sumexp.results import run_record
 
 log = logging.getLogger("sumexp")
 # A sweep job may run in a fresh process (the local launcher, SLURM) that never imported the CLI, and
@@ -30,8 +30,8 @@ def run_task(cfg) -> float | None:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from sumexp.sweep.console import configure_console
-    from sumexp.sweep.distributed import is_main_process, setup_distributed
+    from sumexp.run.console import configure_console
+    from sumexp.run.distributed import is_main_process, setup_distributed
 
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
@@ -51,7 +51,7 @@ def run_task(cfg) -> float | None:
                 return None
             raise SystemExit(2)
     else:  # data parallel: rank 0 owns the folder; the others only skip along with it
-        done = None if cfg.force else records.completed_record(run_dir, cfg)
+        done = None if cfg.force else run_record.completed_record(run_dir, cfg)
         if done is not None:
             return done.get("dev_rouge_mean")
     outcome = Outcome(cfg, run_dir, in_sweep=in_sweep, record=is_main_process())
@@ -72,16 +72,16 @@ class Outcome:
         try:
             return run_experiment(self.cfg, self.run_dir)["dev_rouge_mean"]
         except RunInterrupted as err:  # a checkpoint was saved: resume=true continues from it
-            self._write(records.INTERRUPTED, "train", str(err))
+            self._write(run_record.INTERRUPTED, "train", str(err))
             _say(f"sumexp: {err}")
             return self._stop(128 + signal.Signals[err.signal_name].value)
         except StopSignal as err:  # outside training: checkpoints already written are kept
             message = f"interrupted by {err.signal_name} outside training; run again with resume=true to continue"
-            self._write(records.INTERRUPTED, "run", message)
+            self._write(run_record.INTERRUPTED, "run", message)
             _say(f"sumexp: {message}")
             return self._stop(128 + signal.Signals[err.signal_name].value)
         except KeyboardInterrupt:  # Ctrl-C outside training, where no checkpoint is due
-            self._write(records.INTERRUPTED, "run", "interrupted by SIGINT outside training")
+            self._write(run_record.INTERRUPTED, "run", "interrupted by SIGINT outside training")
             raise SystemExit(128 + signal.SIGINT.value) from None
         except UserError as err:
             message = self._write(_status_of(err), err.stage, str(err))
@@ -92,11 +92,11 @@ class Outcome:
         except Exception as err:
             full = disk_full(err, self.run_dir)
             if full:  # not a bug: one line, and a record that says failed
-                self._write(records.FAILED, "write", full)
+                self._write(run_record.FAILED, "write", full)
                 _say(f"sumexp: error: {full}")
                 return self._stop(1)
             # a bug: keep the traceback, and leave a record in the run folder
-            self._write(records.FAILED, "run", f"{type(err).__name__}: {err}")
+            self._write(run_record.FAILED, "run", f"{type(err).__name__}: {err}")
             if not self.in_sweep:
                 raise
             log.exception("the run failed")  # the traceback goes to this job's log and stderr.log
@@ -112,10 +112,10 @@ class Outcome:
         if self.record:
             seconds = time.monotonic() - self.started
             try:
-                records.write_failed(self.cfg, self.run_dir, status, stage, error, seconds)
+                run_record.write_failed(self.cfg, self.run_dir, status, stage, error, seconds)
             except OSError:  # a full disk: make room from what cannot be resumed from anyway, and try again
                 free_incomplete_files(self.run_dir)
-                records.write_failed(self.cfg, self.run_dir, status, stage, error, seconds)
+                run_record.write_failed(self.cfg, self.run_dir, status, stage, error, seconds)
         return error
 
     def _stop(self, exit_status: int) -> None:
@@ -134,7 +134,7 @@ def _status_of(err: UserError) -> str:
     """`unsupported` when a backend cannot serve this model or machine, else `failed`."""
     from sumexp.backends.base import BackendUnsupported
 
-    return records.UNSUPPORTED if isinstance(err, BackendUnsupported) else records.FAILED
+    return run_record.UNSUPPORTED if isinstance(err, BackendUnsupported) else run_record.FAILED
 
 
 def _say(line: str) -> None:
