@@ -13,7 +13,7 @@ from sumexp.data.splits import Split, Splits, load_splits
 from sumexp.errors import RunInterrupted
 from sumexp.generation import generate_summaries, new_token_limit
 from sumexp.run.distributed import is_main_process, world_size
-from sumexp.results.run_record import config_hash, write_running
+from sumexp.results.run_record import config_hash, write_completed, write_running
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,7 @@ def run_experiment(cfg, run_dir: str | Path | None = None) -> dict:
     metrics.update(config_hash=config_hash(cfg), world_size=world_size(), pid=os.getpid())
     if writer:
         write_run_outputs(run_dir, metrics, splits, best.predictions, test_summaries, history)
+        write_completed(run_dir, metrics)  # last: a completed record vouches for every file beside it
         if not cfg.keep_checkpoints:  # only now: until the record says completed, a resume needs them
             shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
         print(summary_line(metrics), flush=True)

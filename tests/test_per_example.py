@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from sumexp.results.files import write_dev_predictions, write_run_outputs
+from sumexp.results.run_record import write_completed
 from sumexp.scoring.bootstrap import percentile_interval, settings
 from sumexp.scoring.rouge import METRICS, PER_EXAMPLE, score_rouge
 
@@ -56,6 +57,7 @@ def test_the_run_writes_per_example_scores_to_the_csv_and_only_the_interval_to_m
     metrics = {"status": "completed", "dev_rouge": percent_scores(scores), **dev_rouge_interval(scores)}
     splits = SimpleNamespace(dev=SimpleNamespace(ids=[f"dev_{i}" for i in range(4)], references=REFS), test=None)
     write_run_outputs(tmp_path, metrics, splits, PREDS, None, [])
+    write_completed(tmp_path, metrics)  # as the task does, after the outputs
     record = json.loads((tmp_path / "metrics.json").read_text())
     assert PER_EXAMPLE not in record["dev_rouge"]
     column = pd.read_csv(tmp_path / "dev_predictions.csv")["rouge_mean"]

@@ -66,7 +66,7 @@ def write_submission(path: Path, ids, summaries) -> None:
 
 
 def write_run_outputs(run_dir: Path, metrics: dict, splits, dev_predictions, test_summaries, log_history) -> None:
-    """Predictions, submission and training log first; metrics.json last marks the run complete."""
+    """Predictions, submission and training log; then the caller writes the completed record, last."""
     # The per-example F1 rides in the scores to here and goes to dev_predictions.csv, not into metrics.json.
     per_example = metrics["dev_rouge"].pop(PER_EXAMPLE, None)
     write_dev_predictions(run_dir / "dev_predictions.csv", splits.dev.ids, dev_predictions, splits.dev.references,
@@ -74,6 +74,3 @@ def write_run_outputs(run_dir: Path, metrics: dict, splits, dev_predictions, tes
     if test_summaries is not None:
         write_submission(run_dir / "submission.csv", splits.test.ids, test_summaries)
     write_atomic(run_dir / "train_log.jsonl", "".join(json.dumps(entry) + "\n" for entry in log_history))
-    from sumexp.results.run_record import write_completed
-
-    write_completed(run_dir, metrics)
