@@ -15,7 +15,7 @@ SWEEP_BACKENDS ?= $(subst $(space),$(comma),$(filter full lora qlora,$(basename 
 SWEEP_ARGS ?= optim.max_steps=30 data.max_eval_samples=16 generation.num_beams=1
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-dev install-unsloth run test sweep report bench clean
+.PHONY: help install install-dev install-unsloth run test test-fast lint sweep report bench clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -51,8 +51,15 @@ install-unsloth: $(VENV)/.installed-unsloth ## install-dev, plus unsloth the way
 run: install ## Run the embedded default experiment (extra Hydra overrides: make run ARGS="model=tiny_t5")
 	$(PY) -m sumexp $(ARGS)
 
-test: install-unsloth ## Run the test suite (unsloth included: its tests fail rather than skip here)
+test: install-unsloth lint ## The whole test suite, as CI runs it (unsloth included: its tests fail rather than skip here)
 	SUMEXP_REQUIRE_UNSLOTH=1 $(PY) -m pytest -q
+
+test-fast: install-dev ## The quick loop: every test that starts no process and trains no model (about a minute)
+	$(PY) -m pytest -q -m "not slow"
+
+lint: install-dev ## ruff: lint and format check (line length 120, settings in pyproject.toml)
+	$(PY) -m ruff check sumexp hydra_plugins tests bench
+	$(PY) -m ruff format --check sumexp hydra_plugins tests bench
 
 sweep: install ## A small offline grid: tiny models x backends (full, lora, qlora), a process per job, into multirun/
 	$(PY) -m sumexp -m model=tiny_bart,tiny_t5,tiny_llama backend=$(SWEEP_BACKENDS) $(SWEEP_ARGS) $(ARGS)

@@ -10,6 +10,8 @@ import pytest
 from sumexp.models.loading import PLACEHOLDERS
 from sumexp.schema import GenerationConfig
 
+pytestmark = pytest.mark.slow  # every test here starts a process or trains a model
+
 
 def build(compose_config, tiny_tokenizers, tmp_path, model, backend, *overrides):
     """(model config, built model, tokenizer, a training batch) through the backend, as a run builds it."""

@@ -108,6 +108,7 @@ def test_the_matrix_reads_the_family_without_importing_transformers(tmp_path):
     assert out.stdout.split() == ["causal", "seq2seq", "False"], out.stderr[-2000:]
 
 
+@pytest.mark.slow
 def test_unservable_pairing_without_fallback_is_one_line_exit_2_and_unsupported(tmp_path):
     run = sumexp_cli(f"hydra.run.dir={tmp_path}", "model=tiny_t5", "backend=unsloth", "backend.fallback=false")
     expect_one_line_error(run, "backend=unsloth cannot serve model=tiny_t5 (seq2seq) on cpu", "backend.fallback=true")
@@ -116,6 +117,7 @@ def test_unservable_pairing_without_fallback_is_one_line_exit_2_and_unsupported(
     assert "FastModel on a GPU only" in record["error"]
 
 
+@pytest.mark.slow
 def test_unsloth_on_tiny_t5_falls_back_and_metrics_say_why(compose_config, tmp_path):
     from sumexp.task import run_experiment
 
@@ -126,6 +128,7 @@ def test_unsloth_on_tiny_t5_falls_back_and_metrics_say_why(compose_config, tmp_p
     assert metrics["backend_note"] == written["backend_note"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["lora", "qlora"])
 @pytest.mark.parametrize("model", TINY_MODELS)
 def test_each_tiny_model_trains_under_adapters(compose_config, tmp_path, model, backend):
@@ -147,6 +150,7 @@ def test_each_tiny_model_trains_under_adapters(compose_config, tmp_path, model, 
     assert len((tmp_path / "submission.csv").read_text().splitlines()) == 51
 
 
+@pytest.mark.slow
 def test_four_bit_weights_count_their_real_parameters(compose_config, tiny_tokenizers, tmp_path):
     from sumexp.backends.matrix import backend_for
     from sumexp.models.loading import load_model_config

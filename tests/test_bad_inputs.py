@@ -15,6 +15,8 @@ from sumexp.data.sample import write_sample
 from sumexp.data.splits import load_splits
 from tests.test_end_to_end import sumexp_cli
 
+pytestmark = pytest.mark.slow  # every test here starts a process or trains a model
+
 HEADER = "fname,dialogue,summary\n"
 KOREAN_ROW = "d1,#Person1#: 안녕하세요. 내일 만나요.,두 사람이 내일 만나기로 한다.\n"
 

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+pytestmark = pytest.mark.slow  # every test here starts a process or trains a model
+
 REPO = Path(__file__).resolve().parents[1]
 BENCHMARKS = sorted(p.stem for p in (REPO / "bench").glob("bench_*.py"))
 

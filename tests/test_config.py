@@ -67,6 +67,7 @@ def test_wrong_type_fails_at_composition(compose_config):
         compose_config(["optim.batch_size=lots"])
 
 
+@pytest.mark.slow
 def test_cfg_job_composes_a_hub_model_without_torch_or_network():
     """--cfg job must not import torch/transformers (and so cannot touch the hub)."""
     code = (

@@ -14,6 +14,8 @@ from sumexp.data.sample import write_sample
 from sumexp.task import run_experiment
 from tests.conftest import SHARED_DATA, TINY_MODELS
 
+pytestmark = pytest.mark.slow  # every test here starts a process or trains a model
+
 RUN_OUTPUTS = ["metrics.json", "dev_predictions.csv", "submission.csv", "train_log.jsonl",
                "model/config.json", "model/tokenizer_config.json"]
 # The default run must beat its own untrained model by this many ROUGE-mean points (0-100 scale).

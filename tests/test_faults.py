@@ -19,6 +19,8 @@ from tests.fault_runner import POINTS
 from tests.test_end_to_end import REPO_ROOT_ENV, sumexp_cli
 from tests.test_run_folder import QUICK
 
+pytestmark = pytest.mark.slow  # every test here starts a process or trains a model
+
 # SIGTERM where a run meets it in life: before training, in a step, in an evaluation, in test generation, writing.
 SIGTERM_POINTS = ("load_data", "train_step", "evaluate", "predict_test", "write_submission")
 

@@ -8,6 +8,7 @@ import json
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from omegaconf import OmegaConf
@@ -16,6 +17,8 @@ from sumexp.data.splits import load_splits
 from sumexp.data.tables import is_blank
 from sumexp.errors import UserError
 from sumexp.schema import DataConfig
+
+pytestmark = pytest.mark.slow  # hypothesis's fixed budgets: tens of seconds together
 
 FUZZ = settings(max_examples=300, derandomize=True, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow])

@@ -7,6 +7,8 @@ from sumexp.encoding import Encoder
 from sumexp.generation import generate_summaries
 from sumexp.schema import GenerationConfig
 
+pytestmark = pytest.mark.slow  # every test here starts a process or trains a model
+
 DIALOGUES = ["#Person1#: 안녕하세요.", "#Person1#: 내일 도서관에서 만나요.\n#Person2#: 좋아요, 오후 3시에 봐요.\n#Person1#: 네."]
 
 

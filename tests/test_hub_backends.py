@@ -15,6 +15,8 @@ from tests.hub_models import HUB_SHAPES
 from tests.test_end_to_end import sumexp_cli
 from tests.test_unsloth import skip_unless_unsloth
 
+pytestmark = pytest.mark.slow  # every test here starts a process or trains a model
+
 SHORT_RUN = ["data.max_train_samples=32", "data.max_eval_samples=4", "optim.max_steps=4", "optim.batch_size=8",
              "optim.lr=1e-2", "optim.logging_steps=1", "optim.eval_on_start=false", "generation.num_beams=1",
              "generation.max_new_tokens=8", "score.tokenizer=whitespace"]

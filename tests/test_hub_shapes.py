@@ -18,6 +18,8 @@ from sumexp.models.loading import load_model_config, load_tokenizer
 from sumexp.task import run_experiment
 from tests.hub_models import HUB_SHAPES
 
+pytestmark = pytest.mark.slow  # every test here starts a process or trains a model
+
 SHAPES = list(HUB_SHAPES)
 # Ten epochs from the seeded random weights of tests/hub_models.py: measured 79 (KoBART), 79 (KoGPT2),
 # 60 (T5) and 79 (Qwen) ROUGE-mean points over 0 untrained; other weight seeds gave KoBART 46-78.

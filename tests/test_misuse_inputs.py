@@ -30,6 +30,8 @@ from tests.test_end_to_end import (
 )
 from tests.test_resume import SHORT_RUN, start_run, wait_for_checkpoint
 
+pytestmark = pytest.mark.slow  # every test here starts a process or trains a model
+
 LONG_NAME = "m" * 300
 UNQUOTED_LINE_BREAK = HEADER + "d1,#Person1#: 안녕하세요.\n#Person2#: 네 반가워요.,두 사람이 인사한다.\nd2,#Person1#: 네.,답한다.\n"
 

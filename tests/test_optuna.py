@@ -14,6 +14,8 @@ import yaml
 from tests.test_end_to_end import REPO_ROOT_ENV, sumexp_cli
 from tests.test_sweep import QUICK, job_dirs, metrics
 
+pytestmark = pytest.mark.slow  # every test here starts a process or trains a model
+
 # Character ROUGE, so that tiny runs score above zero and differ by learning rate.
 SEARCH = ["-m", "hparams_search=lr", "hydra.sweeper.n_trials=6", *QUICK, "score.tokenizer=char"]
 

@@ -13,6 +13,8 @@ from sumexp import predict
 from sumexp.data.sample import write_sample
 from sumexp.task import run_experiment
 
+pytestmark = pytest.mark.slow  # every test here starts a process or trains a model
+
 REPO = Path(__file__).resolve().parents[1]
 # Enough training (lr 1e-2, 12 steps) that summaries differ from row to row, so reproducing them means something.
 LEARNING_RUN = ["data.max_train_samples=96", "data.max_eval_samples=8", "optim.max_steps=12", "optim.batch_size=8",

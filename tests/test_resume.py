@@ -85,6 +85,7 @@ def test_sigterm_saves_a_checkpoint_records_interrupted_and_resumes(tmp_path, un
     assert_same_result(metrics_of(tmp_path), uninterrupted)
 
 
+@pytest.mark.slow
 def test_a_diverging_loss_stops_within_a_log_interval_with_the_cause(tmp_path):
     run = sumexp_cli(f"hydra.run.dir={tmp_path}", "optim.lr=1e6", "optim.max_steps=200", "optim.logging_steps=5",
                      "optim.eval_on_start=false", "data.max_eval_samples=8")
@@ -148,6 +149,7 @@ QUICK = ["data.max_train_samples=64", "data.max_eval_samples=8", "optim.max_step
          "generation.max_new_tokens=8", "score.tokenizer=whitespace", "optim.eval_on_start=false"]
 
 
+@pytest.mark.slow
 def test_out_of_memory_is_one_clear_error_with_the_remedies(compose_config, tmp_path, monkeypatch):
     from sumexp.errors import OutOfMemory
     from sumexp.task import run_experiment
@@ -162,6 +164,7 @@ def test_out_of_memory_is_one_clear_error_with_the_remedies(compose_config, tmp_
         assert remedy in message
 
 
+@pytest.mark.slow
 def test_auto_find_batch_size_halves_until_it_fits_and_records_it(compose_config, tmp_path, monkeypatch):
     from sumexp.task import run_experiment
     from sumexp.training.trainer import SummarizationTrainer

@@ -66,6 +66,7 @@ EXAMPLES = st.lists(st.tuples(TEXT, st.lists(TEXT, max_size=3)), min_size=1, max
 @pytest.mark.parametrize("tokenizer", ["whitespace", "char", "morpheme"])
 @PROPERTY
 @given(examples=EXAMPLES, aggregate=st.sampled_from(["mean", "max"]))
+@pytest.mark.slow
 def test_korean_modes_equal_rouge_score_fed_the_same_tokens(tokenizer, examples, aggregate):
     preds, refs = [p for p, _ in examples], [r for _, r in examples]
     ours = score_rouge(preds, refs, tokenizer=tokenizer, aggregate=aggregate)

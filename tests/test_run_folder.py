@@ -51,6 +51,7 @@ def completed_copy(completed, tmp_path):
 
 # --- 1. group options are names, never paths ------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_group_option_that_is_a_path_is_refused_before_anything_runs(tmp_path):
     evil = tmp_path / "outside" / "evil"
     evil.parent.mkdir()

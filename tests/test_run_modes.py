@@ -9,6 +9,8 @@ import pytest
 
 from sumexp.task import run_experiment
 
+pytestmark = pytest.mark.slow  # every test here starts a process or trains a model
+
 QUICK = ["data.max_train_samples=48", "data.max_eval_samples=8", "generation.num_beams=1",
          "generation.max_new_tokens=8", "score.tokenizer=whitespace"]
 

@@ -157,6 +157,7 @@ def test_module_entry_point_exit_codes_and_no_traceback(files, tmp_path):
 
 
 @needs_ko
+@pytest.mark.slow
 def test_korean_dev_against_itself_is_100(capsys):
     code, out, _ = cli(capsys, KO_DEV, KO_DEV, "--json")
     result = json.loads(out)
@@ -165,6 +166,7 @@ def test_korean_dev_against_itself_is_100(capsys):
 
 
 @needs_ko
+@pytest.mark.slow
 def test_shuffled_predictions_score_low(capsys, tmp_path):
     frame = pd.read_csv(KO_DEV, dtype=str, keep_default_na=False)[["fname", "summary"]]
     summaries = frame["summary"].tolist()
@@ -176,6 +178,7 @@ def test_shuffled_predictions_score_low(capsys, tmp_path):
 
 
 @needs_en
+@pytest.mark.slow
 @pytest.mark.parametrize("agg", ["mean", "max"])
 def test_english_multi_reference_equals_rouge_score(capsys, agg):
     from rouge_score.rouge_scorer import RougeScorer as GoogleScorer

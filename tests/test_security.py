@@ -97,6 +97,7 @@ def test_saved_models_are_safetensors(tiny_checkpoints):
     assert "model.safetensors" in names and not {p for p in names if Path(p).suffix in PICKLE_SUFFIXES}
 
 
+@pytest.mark.slow
 def test_pickle_weights_need_allow_pickle(compose_config, tiny_checkpoints):
     from sumexp.models.loading import load_model, load_model_config
 
@@ -133,6 +134,7 @@ def test_a_folder_without_weights_is_not_called_pickle(compose_config, tiny_chec
     assert "cannot load" in str(err.value) and "allow_pickle" not in str(err.value)
 
 
+@pytest.mark.slow
 def test_pickle_checkpoint_through_the_cli_is_one_line(tiny_checkpoints, tmp_path):
     write_sample(tmp_path / "data")
     run = sumexp_cli(f"hydra.run.dir={tmp_path}/run", "model=bart_base", f"model.checkpoint={tiny_checkpoints['pickled']}",
@@ -184,6 +186,7 @@ def assert_no_secret_in(folder: Path) -> list[Path]:
     return files
 
 
+@pytest.mark.slow
 def test_secrets_never_reach_a_finished_run_folder_and_ids_never_become_paths(tmp_path):
     """A real run with fake tokens in the environment and on the command line, and path-like ids."""
     data = tmp_path / "data"
@@ -217,6 +220,7 @@ def test_secrets_never_reach_a_finished_run_folder_and_ids_never_become_paths(tm
     assert not Path("/tmp/sumexp_abs_x").exists() and not (run_dir / "../../x").resolve().exists()
 
 
+@pytest.mark.slow
 def test_secrets_never_reach_a_sweep_folder(tmp_path):
     """-m: multirun.yaml and each job's .hydra, written before the jobs run, are redacted too."""
     run = sumexp_cli("-m", f"hydra.sweep.dir={tmp_path}/sweep", "optim.lr=0", "optim.batch_size=1,2",
@@ -229,6 +233,7 @@ def test_secrets_never_reach_a_sweep_folder(tmp_path):
     assert f"+hf_token={REDACTED}" in (tmp_path / "sweep" / "multirun.yaml").read_text()
 
 
+@pytest.mark.slow
 def test_a_model_name_cannot_place_the_run_folder_outside_outputs(tmp_path):
     """Hydra makes the run folder from model.name before any check can run: the name is made safe."""
     import shutil

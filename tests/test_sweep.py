@@ -10,6 +10,8 @@ import pytest
 from sumexp.report import write_report
 from tests.test_end_to_end import sumexp_cli
 
+pytestmark = pytest.mark.slow  # every test here starts a process or trains a model
+
 REPO = Path(__file__).resolve().parents[1]
 # A few seconds of work per job; most of a job's time is its process starting and importing torch.
 QUICK = ["data.max_train_samples=16", "data.max_eval_samples=4", "optim.max_steps=2", "optim.batch_size=8",

@@ -164,6 +164,8 @@ def test_a_job_that_died_of_the_sweeps_stop_without_a_record_is_marked_interrupt
 
 ORPHAN = """
 import os, subprocess, sys, time
+
+pytestmark = pytest.mark.slow  # every test here starts a process or trains a model
 code = "import os, sys, time; from sumexp.sweep.child import stop_with_the_sweep; stop_with_the_sweep(os.getppid()); time.sleep(120)"
 job = subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
 print(job.pid, flush=True)
