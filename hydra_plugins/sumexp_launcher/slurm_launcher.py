@@ -8,8 +8,8 @@ hydra-submitit-launcher's SLURM launcher, with three changes (sumexp/sweep/slurm
 """
 # No `from __future__ import annotations`: Hydra execs plugin modules before they are in sys.modules,
 # and dataclasses then cannot resolve string annotations.
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Dict, List, Sequence
 
 from hydra.core.config_store import ConfigStore
 from hydra.core.singleton import Singleton
@@ -31,8 +31,8 @@ ConfigStore.instance().store(group="hydra/launcher", name="sumexp_slurm", node=S
 
 
 class SumexpSlurmLauncher(SlurmLauncher):
-    def __call__(self, sweep_overrides: List[str], job_dir_key: str, job_num: int, job_id: str,
-                 singleton_state: Dict[type, Singleton]) -> JobReturn:
+    def __call__(self, sweep_overrides: list[str], job_dir_key: str, job_num: int, job_id: str,
+                 singleton_state: dict[type, Singleton]) -> JobReturn:
         """One attempt of one job, inside its SLURM allocation."""
         from sumexp.sweep.slurm_job import run_attempt  # lazy: Hydra imports every plugin at start-up
 

@@ -58,7 +58,8 @@ def _fits(asked: dict, node: Node) -> bool:
 def partition_nodes(partition: str | None) -> list[Node] | None:
     """The kinds of node in `partition` (the default one when None), from `sinfo`; None when sinfo fails."""
     try:
-        out = subprocess.run(["sinfo", "-h", "-o", "%P|%c|%m|%G"], capture_output=True, text=True, timeout=60)
+        out = subprocess.run(["sinfo", "-h", "-o", "%P|%c|%m|%G"], capture_output=True, text=True, timeout=60,
+                             check=False)
     except (OSError, subprocess.TimeoutExpired):
         return None
     if out.returncode != 0:

@@ -53,7 +53,7 @@ def run_attempt(call, overrides: list[str]):
 class PreemptionGuard:
     """While the job runs, SIGUSR2 takes the path of SIGTERM (sumexp's stop); submitit's handler is kept for after."""
 
-    def __enter__(self) -> "PreemptionGuard":
+    def __enter__(self) -> PreemptionGuard:
         self.signal_name: str | None = None
         self.outside = signal.getsignal(signal.SIGTERM)  # submitit's, which only logs: sumexp's task is not running
         self.requeue_handler = signal.signal(PREEMPT_SIGNAL, self._stop)
@@ -99,11 +99,11 @@ def _requeue(guard: PreemptionGuard, run_dir: Path | None, attempt: int) -> None
 
 
 def _update_record(run_dir: Path | None, **fields) -> None:
-    """Add `fields` to the folder's record (the run wrote it; this only adds how the job was scheduled)."""
+    """Add `fields` to the record this process's run wrote (a run refused its folder leaves the old one alone)."""
     from sumexp.results.files import write_json
 
     record = records.read_metrics(run_dir) if run_dir is not None else None
-    if record is None:
+    if record is None or record.get("pid") != os.getpid():
         return
     write_json(Path(run_dir) / "metrics.json", {**record, **fields})
 

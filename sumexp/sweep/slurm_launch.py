@@ -88,7 +88,8 @@ def wait_for(jobs: list, vanished_after_s: float, poll_s: float) -> set:
 def in_queue() -> set[str] | None:
     """The ids (array tasks one by one, as `123_4`) of this user's jobs SLURM still holds; None if squeue fails."""
     try:
-        out = subprocess.run(["squeue", "--me", "-h", "-r", "-o", "%i"], capture_output=True, text=True, timeout=60)
+        out = subprocess.run(["squeue", "--me", "-h", "-r", "-o", "%i"], capture_output=True, text=True, timeout=60,
+                             check=False)
     except (OSError, subprocess.TimeoutExpired):
         return None
     return set(out.stdout.split()) if out.returncode == 0 else None
