@@ -72,7 +72,8 @@ def test_a_grid_runs_as_a_slurm_job_array_and_is_reported(slurm_cluster, tmp_pat
 # land in training after a checkpoint exists; 2 jobs at a time on a 2-CPU node.
 TINY = ["model=tiny_bart", "data.max_train_samples=16", "data.max_eval_samples=4", "optim.batch_size=4",
         "optim.max_steps=32", "optim.eval_steps=4", "optim.logging_steps=4", "optim.eval_on_start=false",
-        "generation.num_beams=1", "generation.max_new_tokens=8", "score.tokenizer=whitespace"]
+        "optim.early_stopping_patience=null", "generation.num_beams=1", "generation.max_new_tokens=8",
+        "score.tokenizer=whitespace"]
 ON_SLURM = ["-m", "hydra/launcher=slurm", "hydra.launcher.cpus_per_task=1", "hydra.launcher.mem_gb=3",
             "hydra.launcher.timeout_min=20", "hydra.launcher.vanished_after_s=10", "hydra.launcher.poll_s=1"]
 
@@ -87,6 +88,15 @@ def slurm_id(sweep_dir: Path, num: int) -> str:
     tasks = [p.name for p in (sweep_dir / ".submitit").iterdir() if re.fullmatch(rf"\d+_{num}", p.name)]
     assert len(tasks) == 1, tasks
     return tasks[0]
+
+
+def submitted_arrays(sweep_dir: Path) -> set[str]:
+    return {p.name.split("_")[0] for p in (sweep_dir / ".submitit").iterdir() if re.fullmatch(r"\d+_\d+", p.name)}
+
+
+def folder_state(folder: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != ".sumexp.lock"}
 
 
 def record(run_dir: Path) -> dict:
@@ -208,15 +218,15 @@ def test_scancel_with_and_without_full_records_interrupted_saves_and_a_plain_rer
         assert stop["status"] == "interrupted" and "SIGTERM" in stop["error"] and "resume=true" in stop["error"], stop
     saved = [last_complete_checkpoint(r / "checkpoints") for r in run]
     assert all(saved)
-    before = [sorted(p.name for p in (r / "checkpoints").iterdir()) for r in run]
+    before, arrays = [folder_state(r) for r in run], submitted_arrays(tmp_path)
     again = subprocess.run([sys.executable, "-m", "sumexp", *ON_SLURM, f"hydra.sweep.dir={tmp_path}", *TINY,
                             "optim.lr=1e-3,2e-3"], capture_output=True, text=True, timeout=900, **REPO_ROOT_ENV)
     assert again.returncode == 1, again.stderr[-2000:]
-    assert [record(r) for r in run] == stopped  # refused: the records, and the checkpoints, are as they were
-    assert [sorted(p.name for p in (r / "checkpoints").iterdir()) for r in run] == before
-    for r in run:
-        refusal = "".join(p.read_text() for p in (tmp_path / ".submitit").glob("*/*log.err"))
-        assert f"{r}: holds an interrupted run with a checkpoint at step" in refusal
+    refusals = [line for line in again.stderr.splitlines() if line.startswith("sumexp: error:")]
+    for r in run:  # refused before submitting: one line each, no job, not a file changed (.hydra/ included)
+        assert sum(f"{r}: holds an interrupted run with a checkpoint at step" in line for line in refusals) == 1
+    assert [folder_state(r) for r in run] == before and [record(r) for r in run] == stopped
+    assert submitted_arrays(tmp_path) == arrays
     resumed = subprocess.run([sys.executable, "-m", "sumexp", *ON_SLURM, f"hydra.sweep.dir={tmp_path}", *TINY,
                               "optim.lr=1e-3,2e-3", "resume=true"], capture_output=True, text=True, timeout=900,
                              **REPO_ROOT_ENV)
@@ -292,3 +302,30 @@ def test_sigusr2_takes_sumexps_stop_while_the_task_runs_and_submitits_handler_is
     finally:
         signal.signal(signal.SIGUSR2, old[0])
         signal.signal(signal.SIGTERM, old[1])
+
+
+def test_the_wait_ends_for_a_job_out_of_the_queue_without_a_result(monkeypatch, tmp_path):
+    from types import SimpleNamespace
+
+    from sumexp.sweep import slurm_launch
+
+    class Job:  # what the wait reads of a submitit job
+        def __init__(self, i):
+            self.job_id, self.paths = f"7_{i}", SimpleNamespace(result_pickle=tmp_path / f"{i}.pkl")
+
+    done, gone, queued = Job(0), Job(1), Job(2)
+    done.paths.result_pickle.write_bytes(b"")
+    answers = iter([{"7_2"}, None, {"7_2"}, set()])  # squeue once fails: no job is given up for that
+    monkeypatch.setattr(slurm_launch, "in_queue", lambda: next(answers))
+    assert slurm_launch.wait_for([done, gone, queued], vanished_after_s=0, poll_s=0) == {gone, queued}
+    assert slurm_launch.wait_for([done], vanished_after_s=0, poll_s=0) == set()
+
+
+def test_the_report_shows_how_many_attempts_a_requeued_job_took():
+    import pandas as pd
+
+    from sumexp.report.markdown import _status
+
+    assert _status(pd.Series({"status": "completed", "error": None, "attempts": 2})) == "completed (2 attempts)"
+    assert _status(pd.Series({"status": "completed", "error": None, "attempts": 1})) == "completed"
+    assert _status(pd.Series({"status": "completed", "error": None, "attempts": float("nan")})) == "completed"

@@ -39,15 +39,23 @@ def launch_array(launcher, job_overrides, initial_job_idx: int) -> list:
     sweep_dir = Path(str(launcher.config.hydra.sweep.dir))
     sweep_dir.mkdir(parents=True, exist_ok=True)
     log.info(f"Submitit 'slurm' sweep output dir : {sweep_dir}")
-    job_params, configs = [], []
+    job_params, configs, returns = [], [], {}
     for position, overrides in enumerate(job_overrides):
         num = initial_job_idx + position
         log.info(f"\t#{num} : {' '.join(filter_overrides(overrides))}")
+        config, run_dir = _job_config(launcher, overrides, num)
+        verdict = _verdict(config, run_dir)
+        if verdict is not None and verdict.action != "start":  # decided here: no SLURM job, no .hydra/ rewritten
+            _say(verdict)
+            returns[position] = _plain_return(config, (verdict.record or {}).get("dev_rouge_mean"))
+            continue
         job_params.append((list(overrides), "hydra.sweep.dir", num, f"job_id_for_{num}", Singleton.get_state()))
-        configs.append(_job_config(launcher, overrides, num))
-    jobs = executor.map_array(launcher, *zip(*job_params))
+        configs.append((position, config, run_dir))
+    jobs = executor.map_array(launcher, *zip(*job_params)) if job_params else []
     vanished = wait_for(jobs, vanished_after_s, poll_s)
-    return [_job_return(job, config, run_dir, job in vanished) for job, (config, run_dir) in zip(jobs, configs)]
+    for job, (position, config, run_dir) in zip(jobs, configs):
+        returns[position] = _job_return(job, config, run_dir, job in vanished)
+    return [returns[position] for position in range(len(job_overrides))]
 
 
 def _executor(params: dict):
@@ -107,8 +115,6 @@ def _job_config(launcher, overrides, num: int):
 
 def _job_return(job, config, run_dir: Path, vanished: bool):
     """The job's own JobReturn, or one for a job that ended without it (its record then says why)."""
-    from hydra.core.utils import JobReturn, JobStatus
-
     if not vanished:
         try:
             result = job.results()[0]
@@ -121,9 +127,33 @@ def _job_return(job, config, run_dir: Path, vanished: bool):
         reason = (f"SLURM job {job.job_id} left the queue without a result (cancelled, killed, or its node was "
                   f"lost before the run could record it)")
     _record_failure(config, run_dir, f"{reason}; see {job.paths.stderr}")
-    return JobReturn(overrides=OmegaConf.to_container(config.hydra.overrides.task), cfg=_task_config(config), hydra_cfg=config,
-                     working_dir=os.getcwd(), task_name=config.hydra.job.name, status=JobStatus.COMPLETED,
-                     _return_value=None)
+    return _plain_return(config, None)
+
+
+def _plain_return(config, value):
+    """A JobReturn for a job that did not report one (not submitted, or gone); its record says what happened."""
+    from hydra.core.utils import JobReturn, JobStatus
+
+    return JobReturn(overrides=OmegaConf.to_container(config.hydra.overrides.task), cfg=_task_config(config),
+                     hydra_cfg=config, working_dir=os.getcwd(), task_name=config.hydra.job.name,
+                     status=JobStatus.COMPLETED, _return_value=value)
+
+
+def _verdict(config, run_dir: Path):
+    """What the job's folder allows (sumexp/run/folder.py), decided before submitting; None for another app."""
+    from sumexp.run.folder import assess
+
+    task_cfg = _task_config(config)
+    if "model" not in task_cfg or "backend" not in task_cfg or not run_dir.is_dir():
+        return None
+    return assess(run_dir, task_cfg)
+
+
+def _say(verdict) -> None:
+    if verdict.action == "skip":
+        print(verdict.message, flush=True)
+    else:
+        print(f"sumexp: error: {verdict.message}", file=sys.stderr, flush=True)
 
 
 def _record_failure(config, run_dir: Path, reason: str) -> None:
