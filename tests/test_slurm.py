@@ -160,7 +160,7 @@ def test_a_grid_with_a_preempted_job_and_one_at_its_time_limit_ends_as_an_undist
     sweep = start_sweep(tmp_path, "optim.max_steps=48", "optim.lr=1e-3,2e-3", "verbose=false,true",
                         "hydra.launcher.timeout_min=2", "hydra.launcher.signal_delay_s=45")
     run = [tmp_path / f"{n}_tiny_bart_full" for n in range(4)]
-    at_limit = lambda: "requeued" not in record(run[2]).get("error", "")  # noqa: E731 - job 2's first attempt
+    at_limit = lambda: "requeued" not in record(run[2]).get("error", "")  # job 2's first attempt
     wait_until(lambda: has_checkpoint(run[0]), sweep, what="job 0 checkpoints", lift=lambda: lift_limits(tmp_path, at_limit))
     preempt(slurm_id(tmp_path, 0), run[0], sweep, lift=lambda: lift_limits(tmp_path, at_limit))
     out, err = finish(sweep, lift=lambda: lift_limits(tmp_path, at_limit))
