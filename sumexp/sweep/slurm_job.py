@@ -89,9 +89,13 @@ def _requeue(guard: PreemptionGuard, run_dir: Path | None, attempt: int) -> None
     cause = cause.split(";")[0]
     if callable(guard.requeue_handler):
         _update_record(run_dir, error=f"{cause}; requeued: attempt {attempt + 1} continues from its checkpoint")
+        # The requeue sends SIGTERM to every process of the job, `scontrol requeue` itself included: ignored
+        # (and inherited so), it cannot cut the requeue short and turn it into a failed result.
+        previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
         try:
             guard.requeue_handler(PREEMPT_SIGNAL, None)  # submitit: checkpoint(), `scontrol requeue`, sys.exit
         except UncompletedJobError as err:  # e.g. max_num_timeout reached
+            signal.signal(signal.SIGTERM, previous)
             reason = str(err).strip().rstrip(".")
             _update_record(run_dir, error=f"{cause}; not requeued ({reason}); run again with resume=true to continue")
             return
