@@ -329,3 +329,23 @@ def test_the_report_shows_how_many_attempts_a_requeued_job_took():
     assert _status(pd.Series({"status": "completed", "error": None, "attempts": 2})) == "completed (2 attempts)"
     assert _status(pd.Series({"status": "completed", "error": None, "attempts": 1})) == "completed"
     assert _status(pd.Series({"status": "completed", "error": None, "attempts": float("nan")})) == "completed"
+
+
+def test_the_requeue_runs_with_sigterm_ignored_so_that_scontrol_survives_it():
+    """SLURM's requeue sends SIGTERM to every process of the job, `scontrol requeue` included."""
+    from types import SimpleNamespace
+
+    from submitit.core.utils import UncompletedJobError
+
+    from sumexp.sweep import slurm_job
+
+    seen = []
+
+    def requeue(signum, frame):  # stands for submitit's: a child process that receives SIGTERM
+        seen.append(subprocess.run(["sh", "-c", "kill -TERM $$; echo alive"], capture_output=True, text=True,
+                                   check=False).stdout.strip())
+        raise UncompletedJobError("timed-out too many times")
+
+    before = signal.getsignal(signal.SIGTERM)
+    slurm_job._requeue(SimpleNamespace(signal_name="SIGUSR2", requeue_handler=requeue), None, 1)
+    assert seen == ["alive"] and signal.getsignal(signal.SIGTERM) is before  # not requeued: SIGTERM as it was
