@@ -34,7 +34,8 @@ class SumexpSlurmLauncher(SlurmLauncher):
     def __call__(self, sweep_overrides: list[str], job_dir_key: str, job_num: int, job_id: str,
                  singleton_state: dict[type, Singleton]) -> JobReturn:
         """One attempt of one job, inside its SLURM allocation."""
-        from sumexp.sweep.slurm_job import run_attempt  # lazy: Hydra imports every plugin at start-up
+        # lazy: Hydra imports every plugin at start-up
+        from sumexp.sweep.slurm_job import run_attempt
 
         parent = super().__call__
         return run_attempt(lambda overrides: parent(overrides, job_dir_key, job_num, job_id, singleton_state),
