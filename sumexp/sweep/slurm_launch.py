@@ -46,7 +46,7 @@ def launch_array(launcher, job_overrides, initial_job_idx: int) -> list:
         config, run_dir = _job_config(launcher, overrides, num)
         verdict = _verdict(config, run_dir)
         if verdict is not None and verdict.action != "start":  # decided here: no SLURM job, no .hydra/ rewritten
-            _say(verdict)
+            _say(verdict, run_dir)
             returns[position] = _plain_return(config, (verdict.record or {}).get("dev_rouge_mean"))
             continue
         job_params.append((list(overrides), "hydra.sweep.dir", num, f"job_id_for_{num}", Singleton.get_state()))
@@ -149,11 +149,16 @@ def _verdict(config, run_dir: Path):
     return assess(run_dir, task_cfg)
 
 
-def _say(verdict) -> None:
+def _say(verdict, run_dir: Path) -> None:
     if verdict.action == "skip":
         print(verdict.message, flush=True)
-    else:
-        print(f"sumexp: error: {verdict.message}", file=sys.stderr, flush=True)
+        return
+    print(f"sumexp: error: {verdict.message}", file=sys.stderr, flush=True)
+    from sumexp.sweep import launching
+
+    refused = getattr(launching, "REFUSED", None)  # where the sweep's summary looks for refused jobs, when it does
+    if refused is not None:
+        refused[run_dir.name] = verdict.message
 
 
 def _record_failure(config, run_dir: Path, reason: str) -> None:
