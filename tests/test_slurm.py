@@ -127,9 +127,9 @@ def wait_until(condition, process: subprocess.Popen, timeout: float = 600, what:
 
 def start_requeued_now() -> None:
     """SLURM holds a requeued job for about 100 s (reason BeginTime); the tests need not wait for that."""
-    queue = subprocess.run(["squeue", "-h", "-r", "-o", "%i %r"], capture_output=True, text=True).stdout
+    queue = subprocess.run(["squeue", "-h", "-r", "-o", "%A %r"], capture_output=True, text=True).stdout
     for line in queue.splitlines():
-        job, reason = line.split(maxsplit=1)
+        job, reason = line.split(maxsplit=1)  # the job's own id, never the array's
         if reason.strip() == "BeginTime":
             subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], capture_output=True)
 
@@ -194,11 +194,11 @@ def preempt(job: str, run_dir: Path, sweep: subprocess.Popen, lift) -> None:
 
 def lift_limits(sweep_dir: Path, job_2_at_limit) -> None:
     """Give every running job of the sweep 20 minutes, except job 2 while `job_2_at_limit()`."""
-    queue = subprocess.run(["squeue", "-h", "-r", "-t", "RUNNING", "-o", "%i %l"], capture_output=True,
+    queue = subprocess.run(["squeue", "-h", "-r", "-t", "RUNNING", "-o", "%i %A %l"], capture_output=True,
                            text=True).stdout
     for line in queue.splitlines():
-        job, limit = line.split()
-        if limit != "20:00" and not (job.endswith("_2") and job_2_at_limit()):
+        task, job, limit = line.split()  # the job's own id: `123_4` may name the array's pending tasks as well
+        if limit != "20:00" and not (task.endswith("_2") and job_2_at_limit()):
             subprocess.run(["scontrol", "update", f"JobId={job}", "TimeLimit=20"], capture_output=True)
 
 
