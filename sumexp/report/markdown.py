@@ -163,9 +163,15 @@ def _share(value) -> str:
 def _status(row) -> str:
     error = row["error"]
     if not isinstance(error, str) or row["status"] == run_record.COMPLETED:
-        return str(row["status"])
+        return str(row["status"]) + _attempts(row)
     short = error if len(error) <= ERROR_WIDTH else error[: ERROR_WIDTH - 1] + "…"
-    return f"{row['status']}: {short}"
+    return f"{row['status']}{_attempts(row)}: {short}"
+
+
+def _attempts(row) -> str:
+    """` (2 attempts)` for a job SLURM requeued; nothing for a run that ran once or outside SLURM."""
+    attempts = row.get("attempts")
+    return f" ({int(attempts)} attempts)" if not _missing(attempts) and attempts > 1 else ""
 
 
 def _text(value) -> str:

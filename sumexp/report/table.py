@@ -20,6 +20,7 @@ FIELDS = [
     ("seed", "seed"),
     ("status", "status"),
     ("error", "error"),
+    ("attempts", "attempts"),  # SLURM: how many times the job ran (requeued after pre-emption or its time limit)
     ("rouge1", "dev_rouge1"),
     ("rouge2", "dev_rouge2"),
     ("rougeL", "dev_rougeL"),
