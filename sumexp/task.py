@@ -176,10 +176,13 @@ def _best_evaluation(fit: Fit):
 
 
 def _predict(cfg, model, tokenizer, prompts: list[list[int]] | None) -> list[str] | None:
+    from sumexp.results.memory import GENERATION
+
     if prompts is None:
         return None
-    return generate_summaries(model, tokenizer, prompts, cfg.generation, new_token_limit(cfg), cfg.optim.eval_batch_size,
-                              desc="test generate", progress=cfg.verbose)
+    with GENERATION:  # the generation peak (GPU) in metrics.json
+        return generate_summaries(model, tokenizer, prompts, cfg.generation, new_token_limit(cfg), cfg.optim.eval_batch_size,
+                                  desc="test generate", progress=cfg.verbose)
 
 
 def _save_best_model(model, tokenizer, run_dir: Path, keep_checkpoints: bool) -> None:
