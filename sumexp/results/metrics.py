@@ -154,12 +154,18 @@ def _data_summary(splits) -> dict:
 
 def summary_line(metrics: dict) -> str:
     return (
-        f"sumexp: {metrics['model']} / {metrics['backend_effective']} | dev ROUGE-1/2/L "
+        f"sumexp: {metrics['model']} / {_backend_label(metrics)} | dev ROUGE-1/2/L "
         f"{metrics['dev_rouge1']:.2f}/{metrics['dev_rouge2']:.2f}/{metrics['dev_rougeL']:.2f} "
         f"mean {metrics['dev_rouge_mean']:.2f} (untrained {_fmt(metrics.get('dev_rouge_mean_untrained'))}) | "
         f"{_fmt(metrics.get('train_tokens_per_second'), '.0f')} tokens/s | peak {metrics['peak_memory_mb']:.0f} MB | "
         f"{metrics['run_dir']}"
     )
+
+
+def _backend_label(metrics: dict) -> str:
+    """The effective backend, with the requested one before it when they differ (a fallback)."""
+    requested, effective = metrics["backend_requested"], metrics["backend_effective"]
+    return effective if requested == effective else f"{requested} -> {effective}"
 
 
 def _fmt(value, spec: str = ".2f") -> str:
