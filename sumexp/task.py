@@ -133,7 +133,7 @@ def _fit(cfg, model, tokenizer, encoded, evaluator, run_dir: Path) -> Fit:
     precision, note = resolve_precision(cfg.optim.precision, cfg.model.allow_fp16, cuda, cuda and torch.cuda.is_bf16_supported())
     if note:
         log.warning(note)
-    learning_rate = cfg.optim.lr if cfg.optim.lr is not None else cfg.model.learning_rate
+    learning_rate = cfg.optim.lr if cfg.optim.lr is not None else cfg.model.learning_rate * cfg.backend.lr_scale
     if cfg.report_to == "tensorboard":  # beside the results, not in checkpoints/ (removed after training)
         os.environ["TENSORBOARD_LOGGING_DIR"] = str(run_dir / "tensorboard")
     args = training_arguments(cfg, str(run_dir / "checkpoints"), precision, learning_rate)

@@ -79,6 +79,7 @@ def training_metrics(cfg, fit) -> dict:
         "train_batch_size": trainer._train_batch_size,  # per device; smaller than asked after auto_find_batch_size
         "epochs": trainer.state.epoch,
         "best_checkpoint_step": best_step,
+        "learning_rate": trainer.args.learning_rate,  # optim.lr, or model.learning_rate x backend.lr_scale
         "precision_requested": cfg.optim.precision,
         "precision_effective": fit.precision,
         "precision_note": fit.precision_note,
