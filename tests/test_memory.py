@@ -118,3 +118,28 @@ def test_a_cli_run_records_the_memory_speed_and_load_fields(tmp_path):
     assert 0 < metrics["train_tokens_trained"] < metrics["train_tokens_processed"] == metrics["train_tokens"]
     assert metrics["train_trained_tokens_per_second"] < metrics["train_tokens_per_second"]
     assert metrics["train_load_average"] >= 0 and metrics["cpu_count"] >= 1
+
+
+def test_on_a_gpu_the_training_peak_is_over_steps_only_and_the_lifetime_peak_survives(monkeypatch):
+    """CUDA faked: the allocator's peak is reset at each step, so a generation peak between steps does not
+    count as training, and peak_memory_mb still sees the highest figure of the run."""
+    import torch
+
+    from sumexp.results import memory, resources
+    from sumexp.training.measurement import TrainingMeasurements
+
+    peak = {"now": 0}
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda *a: peak["now"])
+    monkeypatch.setattr(torch.cuda, "reset_peak_memory_stats", lambda *a: peak.update(now=0))
+    resources.reset_peak_memory()
+    probe = TrainingMeasurements()
+    for step_peak, generation_peak in ((300 * memory.MB, 900 * memory.MB), (200 * memory.MB, 0)):
+        probe.on_step_begin(None, None, None)
+        peak["now"] = step_peak
+        probe.on_step_end(None, None, None)
+        with memory.GENERATION:
+            peak["now"] = generation_peak
+    assert probe.train_peak_mb == 300 and memory.GENERATION.mb == 900
+    assert resources.peak_memory_mb() == (900, "cuda_max_allocated")
+    assert probe.rss_added_mb is None
