@@ -68,6 +68,7 @@ class BackendConfig:
     fallback: bool = True  # when this backend cannot serve the model on this device: the next that can (recorded)
     lora: Optional[LoraSettings] = None  # null: no adapters (full fine-tuning)
     quantization: Optional[QuantizationSettings] = None  # null: the base weights stay unquantized
+    lr_scale: float = 1.0  # optim.lr=null trains at model.learning_rate x this (adapters learn at a higher rate)
 
 
 @dataclass

@@ -138,7 +138,7 @@ def _fit(cfg, model, tokenizer, encoded, evaluator, run_dir: Path) -> Fit:
     precision, note = resolve_precision(cfg.optim.precision, cfg.model.allow_fp16, cuda, cuda and torch.cuda.is_bf16_supported())
     if note:
         log.warning(note)
-    learning_rate = cfg.optim.lr if cfg.optim.lr is not None else cfg.model.learning_rate
+    learning_rate = cfg.optim.lr if cfg.optim.lr is not None else cfg.model.learning_rate * cfg.backend.lr_scale
     if cfg.report_to == "tensorboard":  # beside the results, not in checkpoints/ (removed after training)
         os.environ["TENSORBOARD_LOGGING_DIR"] = str(run_dir / "tensorboard")
     checkpoints = run_dir / "checkpoints"
@@ -187,10 +187,13 @@ def _best_evaluation(fit: Fit):
 
 
 def _predict(cfg, model, tokenizer, prompts: list[list[int]] | None) -> list[str] | None:
+    from sumexp.results.memory import GENERATION
+
     if prompts is None:
         return None
-    return generate_summaries(model, tokenizer, prompts, cfg.generation, new_token_limit(cfg), cfg.optim.eval_batch_size,
-                              desc="test generate", progress=cfg.verbose)
+    with GENERATION:  # the generation peak (GPU) in metrics.json
+        return generate_summaries(model, tokenizer, prompts, cfg.generation, new_token_limit(cfg), cfg.optim.eval_batch_size,
+                                  desc="test generate", progress=cfg.verbose)
 
 
 def _save_best_model(model, tokenizer, run_dir: Path) -> None:

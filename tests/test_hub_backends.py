@@ -53,6 +53,7 @@ def test_causal_hub_shaped_folders_train_under_unsloth(hub_folders, tmp_path, sh
     skip_unless_unsloth(run)
     assert run.returncode == 0, run.stderr[-3000:]
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert (metrics["status"], metrics["backend_effective"]) == ("completed", "unsloth")
+    # On a CPU unsloth's loader builds stock transformers + bitsandbytes + peft: recorded as what it computes.
+    assert (metrics["status"], metrics["backend_requested"], metrics["backend_effective"]) == ("completed", "unsloth", "qlora")
     losses = train_losses(tmp_path)
     assert len(losses) == 4 and losses[-1] < losses[0], losses

@@ -66,6 +66,25 @@ def test_train_tokens_count_every_real_token_of_an_epoch(compose_config, tmp_pat
     examples = encoder.features(train.dialogues, train.first_references())
     assert len(examples) == 48 and metrics["train_steps"] == 3
     assert metrics["train_tokens"] == sum(len(e["input_ids"]) + len(e["labels"]) for e in examples)
+    assert metrics["train_tokens_processed"] == metrics["train_tokens"]
+    assert metrics["train_tokens_trained"] == sum(len(e["labels"]) for e in examples)  # the summaries
+
+
+def test_a_causal_model_trains_on_its_summary_tokens_and_processes_its_prompts_too(compose_config, tmp_path):
+    from transformers import AutoTokenizer
+
+    from sumexp.data.splits import load_splits
+    from sumexp.encoding import IGNORE_INDEX, Encoder
+
+    cfg = compose_config(["model=tiny_llama", "optim.evaluate=false", "optim.epochs=1", "optim.batch_size=16", *QUICK])
+    metrics = run_experiment(cfg, tmp_path)
+    encoder = Encoder.from_config(cfg.model, AutoTokenizer.from_pretrained(tmp_path / "model"), is_encoder_decoder=False)
+    train = load_splits(cfg.data, cfg.seed).train
+    examples = encoder.features(train.dialogues, train.first_references())
+    assert len(examples) == 48 and metrics["train_steps"] == 3
+    assert metrics["train_tokens_processed"] == sum(len(e["input_ids"]) for e in examples)  # prompt and summary
+    assert metrics["train_tokens_trained"] == sum(sum(t != IGNORE_INDEX for t in e["labels"]) for e in examples)
+    assert metrics["train_tokens_trained"] < metrics["train_tokens_processed"] / 2
 
 
 def test_the_second_run_reads_the_encoded_splits_from_the_cache(compose_config, tmp_path):

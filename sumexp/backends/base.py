@@ -30,7 +30,9 @@ class Backend:
 
     family: str | None = None  # the family the matrix read for this model, when it needed to
 
-    def __init__(self, name: str, fallback: bool = True, lora=None, quantization=None):
+    def __init__(self, name: str, fallback: bool = True, lora=None, quantization=None, lr_scale: float = 1.0):
+        if not lr_scale > 0:  # also NaN
+            raise UserError(f"backend.lr_scale={lr_scale}: must be above 0 (1: the model's own learning rate), e.g. backend.lr_scale=10")
         self.name = name
         self.fallback = fallback
         self.lora = lora

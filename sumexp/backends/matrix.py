@@ -2,10 +2,13 @@
 weights load, and the choice it makes (the requested backend, or a recorded fallback)."""
 from __future__ import annotations
 
+import logging
+
 from sumexp.backends import probes
 from sumexp.backends.base import Backend, BackendUnsupported
 from sumexp.errors import UserError
 
+log = logging.getLogger(__name__)
 SERVES = None
 UNSLOTH_SEQ2SEQ_ON_CPU = (
     "unsloth trains encoder-decoders (T5, BART) through FastModel on a GPU only; on a CPU it serves causal models"
@@ -17,7 +20,9 @@ MATRIX: dict[str, dict[tuple[str, str], str | None]] = {
     "lora": {("causal", "cpu"): SERVES, ("seq2seq", "cpu"): SERVES, ("causal", "cuda"): SERVES, ("seq2seq", "cuda"): SERVES},
     "qlora": {("causal", "cpu"): SERVES, ("seq2seq", "cpu"): SERVES, ("causal", "cuda"): SERVES, ("seq2seq", "cuda"): SERVES},
     "unsloth": {
-        ("causal", "cpu"): SERVES,  # unsloth's own CPU path: stock transformers + peft, its loss and 4-bit setup
+        # unsloth's CPU loader: stock transformers + bitsandbytes + peft, no unsloth kernel or loss (its chunked
+        # cross-entropy needs TRL's SFTTrainer); it serves, and records the run as qlora (backends/unsloth.py)
+        ("causal", "cpu"): SERVES,
         ("seq2seq", "cpu"): UNSLOTH_SEQ2SEQ_ON_CPU,
         ("causal", "cuda"): SERVES,  # FastLanguageModel
         ("seq2seq", "cuda"): SERVES,  # FastModel
@@ -54,6 +59,7 @@ def select_backend(cfg) -> Backend:
             backend.family = family.known
             if refusals:
                 backend.note = f"{_pairing(requested, cfg, family, device)}: {'; '.join(refusals)}; trained with {name} instead"
+                log.warning("%s", backend.note)  # the terminal's one line; metrics.json records the note too
             backend.prepare_process()
             return backend
         refusals.append(why if name == requested else f"{name}: {why}")

@@ -1,5 +1,6 @@
-"""unsloth: FastLanguageModel for causal models (its own CPU path on a CPU), FastModel for
-encoder-decoders on a GPU; LoRA adapters, 4-bit base where backend.quantization is set.
+"""unsloth: FastLanguageModel for causal models, FastModel for encoder-decoders on a GPU; LoRA
+adapters, 4-bit base where backend.quantization is set. On a CPU unsloth's loader builds stock
+transformers + bitsandbytes + peft, so the run is recorded as qlora (or lora) with a note.
 
 unsloth patches transformers, peft and trl for the whole process and must be imported before
 them: the backend matrix imports it before anything else loads transformers, and refuses a
@@ -7,6 +8,7 @@ process where that already happened.
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from sumexp.backends import adapters, probes
@@ -15,6 +17,8 @@ from sumexp.backends.lora import LoRA
 from sumexp.backends.qlora import compute_dtype, keep_4bit_weights_trainable
 from sumexp.errors import UserError
 from sumexp.models.loading import fit_to_tokenizer
+
+log = logging.getLogger(__name__)
 
 
 class Unsloth(LoRA):
@@ -31,9 +35,27 @@ class Unsloth(LoRA):
         if folder is None:  # unsloth loads a tokenizer too: give it this run's, placeholders included
             tokenizer.save_pretrained(model_dir)
         model = self.load_base(cfg, tokenizer, model_config, folder, tokenizer_dir=folder or str(model_dir))
-        if self.quantization is not None and not getattr(model, "is_loaded_in_4bit", False):
+        quantized = getattr(model, "is_loaded_in_4bit", False)
+        if self.quantization is not None and not quantized:
             self.note = "; ".join(filter(None, [self.note, "unsloth loaded the base unquantized: bitsandbytes 4-bit does not run here"]))
-        return self.built(self.add_adapters(model, tokenizer, model_config, cfg))
+        model = self.add_adapters(model, tokenizer, model_config, cfg)
+        if _cpu_backend():
+            return self.cpu_loader_built(cfg, model, quantized)
+        return self.built(model)
+
+    def cpu_loader_built(self, cfg, model, quantized: bool) -> BuiltModel:
+        """On a CPU the run is recorded as what it computes, qlora (lora with an unquantized base), not as
+        unsloth: unsloth's CPU loader (unsloth_zoo.cpu.FastCPUModel) builds stock AutoModelForCausalLM with
+        a BitsAndBytesConfig (NF4, double quantization) and peft's get_peft_model; its chunked cross-entropy
+        switches on only inside TRL's SFTTrainer.compute_loss, which sumexp's Trainer never calls, and no
+        unsloth kernel exists for a CPU. Recorded as unsloth it would stand beside qlora in a report as
+        another backend with identical computation; predict reloads it with the qlora backend."""
+        effective = "qlora" if quantized else "lora"
+        why = (f"backend=unsloth on cpu: unsloth's CPU loader (unsloth_zoo.cpu.FastCPUModel) built stock transformers "
+               f"+ bitsandbytes + peft; no unsloth kernel or loss ran; recorded as {effective}")
+        self.note = "; ".join(filter(None, [why, self.note]))
+        log.warning("%s", self.note)
+        return BuiltModel(model=model, effective_backend=effective, note=self.note)
 
     def load_base(self, cfg, tokenizer, model_config, folder: str | None, tokenizer_dir: str | None = None):
         import torch
@@ -74,6 +96,13 @@ class Unsloth(LoRA):
         if self.lora.train_new_tokens:
             adapters.check_token_rows_reach(model, len(tokenizer))
         return model
+
+
+def _cpu_backend() -> bool:
+    """unsloth chose its CPU backend (no accelerator): stock libraries under unsloth's names."""
+    import unsloth
+
+    return getattr(unsloth, "DEVICE_TYPE", None) == "cpu"
 
 
 def _fast_class(model_config):

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from sumexp.results import resources
 from sumexp.scoring.rouge import METRICS, PER_EXAMPLE
+from sumexp.training.measurement import TrainingMeasurements
 from sumexp.training.trainer import BEST_METRIC, StepTimer
 
 
@@ -36,8 +37,9 @@ def collect_metrics(run, training: dict) -> dict:
         "encode_seconds": run.encoded.seconds,
         "encode_cache": run.encoded.cache,  # hit: the encoded splits came from cache_dir
         "mfu": resources.model_flops_utilization(total, training.get("train_tokens_per_second")),
-        "peak_memory_mb": peak_mb,
+        "peak_memory_mb": peak_mb,  # the whole run's peak, libraries and scorer included (see docs/PERFORMANCE.md)
         "peak_memory_kind": peak_kind,
+        **_backend_memory(run, training),
         "tokenizer": {"class": type(run.tokenizer).__name__, **run.fidelity.as_dict()},
         "params_total": total,
         "params_trainable": trainable,
@@ -64,6 +66,7 @@ def training_metrics(cfg, fit) -> dict:
     """What training measured: losses, speed over optimizer steps only, and the evaluations."""
     trainer = fit.trainer
     step_seconds = next(cb.seconds for cb in trainer.callback_handler.callbacks if isinstance(cb, StepTimer))
+    measurements = next(cb for cb in trainer.callback_handler.callbacks if isinstance(cb, TrainingMeasurements))
     # Fractional epochs x rows counts the short last batch of each epoch right; steps x batch size would not.
     samples = trainer.state.epoch * len(trainer.train_dataset)
     history = trainer.state.log_history
@@ -76,17 +79,33 @@ def training_metrics(cfg, fit) -> dict:
         "train_runtime_s": fit.train_result.metrics.get("train_runtime"),  # wall time, dev evaluations included
         "train_step_time_s": step_seconds,
         "train_samples_per_second": samples / step_seconds if step_seconds else None,  # optimizer steps only
-        "train_tokens_per_second": trainer.tokens_trained / step_seconds if step_seconds else None,  # non-padding
-        "train_tokens": trainer.tokens_trained,
+        "train_tokens_per_second": trainer.tokens_processed / step_seconds if step_seconds else None,  # non-padding
+        "train_tokens": trainer.tokens_processed,
+        "train_tokens_processed": trainer.tokens_processed,  # non-padding tokens through the model
+        "train_tokens_trained": trainer.tokens_trained,  # label tokens in the loss: the summaries
+        "train_trained_tokens_per_second": trainer.tokens_trained / step_seconds if step_seconds else None,
+        **measurements.as_metrics(trainer.model, trainer.optimizer),  # memory_* and train_load_average
         "eval_seconds": trainer.eval_seconds,  # dev loss, generation and ROUGE at every evaluation
         "train_steps": trainer.state.global_step,
         "train_batch_size": trainer._train_batch_size,  # per device; smaller than asked after auto_find_batch_size
         "epochs": trainer.state.epoch,
         "best_checkpoint_step": best_step,
+        "learning_rate": trainer.args.learning_rate,  # optim.lr, or model.learning_rate x backend.lr_scale
         "precision_requested": cfg.optim.precision,
         "precision_effective": fit.precision,
         "precision_note": fit.precision_note,
     }
+
+
+def _backend_memory(run, training: dict) -> dict:
+    """The memory of the backend itself (results/memory.py), apart from the libraries' and the scorer's."""
+    from sumexp.results import memory
+
+    untrained = {} if "memory_model_state_bytes" in training else {  # train=false: the weights alone
+        **memory.model_state_bytes(run.model, optimizer=None), "memory_train_peak_mb": None,
+        "memory_train_rss_added_mb": None}
+    return {**untrained, "memory_generation_peak_mb": memory.GENERATION.mb,  # dev and test generation; GPU only
+            "cpu_count": resources.cpu_count()}
 
 
 def untrained_metrics(cfg, evaluator) -> dict:
@@ -147,12 +166,18 @@ def _data_summary(splits) -> dict:
 
 def summary_line(metrics: dict) -> str:
     return (
-        f"sumexp: {metrics['model']} / {metrics['backend_effective']} | dev ROUGE-1/2/L "
+        f"sumexp: {metrics['model']} / {_backend_label(metrics)} | dev ROUGE-1/2/L "
         f"{metrics['dev_rouge1']:.2f}/{metrics['dev_rouge2']:.2f}/{metrics['dev_rougeL']:.2f} "
         f"mean {metrics['dev_rouge_mean']:.2f} (untrained {_fmt(metrics.get('dev_rouge_mean_untrained'))}) | "
         f"{_fmt(metrics.get('train_tokens_per_second'), '.0f')} tokens/s | peak {metrics['peak_memory_mb']:.0f} MB | "
         f"{metrics['run_dir']}"
     )
+
+
+def _backend_label(metrics: dict) -> str:
+    """The effective backend, with the requested one before it when they differ (a fallback)."""
+    requested, effective = metrics["backend_requested"], metrics["backend_effective"]
+    return effective if requested == effective else f"{requested} -> {effective}"
 
 
 def _fmt(value, spec: str = ".2f") -> str:

@@ -1,24 +1,33 @@
 """What a run used: peak memory, parameter counts, the device and library versions."""
 from __future__ import annotations
 
+import os
 import resource
 from importlib import metadata
 
 
 def peak_memory_mb() -> tuple[float, str]:
-    """CUDA max allocated where there is CUDA, otherwise this process's peak resident memory."""
-    import torch
+    """CUDA max allocated from the run's start (loading, training and generation) where there is CUDA;
+    otherwise this process's lifetime peak resident memory: the libraries, the scorer and, in a sweep
+    job, what the process inherited. memory.py measures the backend itself."""
+    from sumexp.results.memory import CUDA
 
-    if torch.cuda.is_available():
-        return torch.cuda.max_memory_allocated() / 2**20, "cuda_max_allocated"
+    if CUDA.available():
+        return CUDA.lifetime_peak_mb(), "cuda_max_allocated"
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "process_peak_rss"  # Linux: KiB
 
 
 def reset_peak_memory() -> None:
-    import torch
+    from sumexp.results.memory import reset_run_peaks
 
-    if torch.cuda.is_available():
-        torch.cuda.reset_peak_memory_stats()
+    reset_run_peaks()
+
+
+def cpu_count() -> int:
+    """The CPUs this process may run on (its affinity set where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def parameter_counts(model) -> tuple[int, int]:

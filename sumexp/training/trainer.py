@@ -59,11 +59,14 @@ class DevEvaluator:
         return {**f1, BEST_METRIC: evaluation.scores[BEST_METRIC]}
 
     def evaluate(self, model, step: int) -> DevEvaluation:
+        from sumexp.results.memory import GENERATION
+
         start = time.perf_counter()
-        predictions = generate_summaries(
-            model, self.tokenizer, self.prompts, self.gen_cfg, self.max_new_tokens, self.batch_size,
-            desc="dev generate", progress=self.progress, should_stop=self.should_stop,
-        )
+        with GENERATION:
+            predictions = generate_summaries(
+                model, self.tokenizer, self.prompts, self.gen_cfg, self.max_new_tokens, self.batch_size,
+                desc="dev generate", progress=self.progress, should_stop=self.should_stop,
+            )
         if self.should_stop is not None and self.should_stop():
             raise EvaluationStopped("a stop was asked for before scoring")
         scores = self.scorer.score(predictions, self.references, progress=self.progress)
@@ -82,9 +85,10 @@ class SummarizationTrainer(Trainer):
         self.stop_guard = next((cb for cb in self.callback_handler.callbacks if isinstance(cb, InterruptOnSignal)), None)
         if self.stop_guard is not None and dev_evaluator is not None:
             dev_evaluator.should_stop = self.stop_guard.stop_requested
-        # Non-padding tokens through the model in optimizer steps, summed on the batches' device: reading
-        # the count at every step would make each step wait for the GPU to finish the one before.
-        self._tokens = None
+        # Token counts of the optimizer steps, summed on the batches' device: reading them at every step
+        # would make each step wait for the GPU to finish the one before.
+        self._processed = None  # non-padding tokens through the model
+        self._trained = None  # label tokens that enter the loss
         self.eval_seconds = 0.0  # dev loss, generation and scoring, every evaluation together
 
     def _get_train_sampler(self, train_dataset=None):
@@ -94,13 +98,18 @@ class SummarizationTrainer(Trainer):
         return sampler
 
     def training_step(self, model, inputs, num_items_in_batch=None):
-        tokens = count_tokens(inputs, self.model.config.is_encoder_decoder)
-        self._tokens = tokens if self._tokens is None else self._tokens + tokens
+        processed, trained = count_tokens(inputs, self.model.config.is_encoder_decoder)
+        self._processed = processed if self._processed is None else self._processed + processed
+        self._trained = trained if self._trained is None else self._trained + trained
         return super().training_step(model, inputs, num_items_in_batch)
 
     @property
+    def tokens_processed(self) -> int:
+        return 0 if self._processed is None else int(self._processed)
+
+    @property
     def tokens_trained(self) -> int:
-        return 0 if self._tokens is None else int(self._tokens)
+        return 0 if self._trained is None else int(self._trained)
 
     def evaluation_loop(self, dataloader, description, prediction_loss_only=None, ignore_keys=None, metric_key_prefix="eval"):
         start = time.perf_counter()
@@ -148,12 +157,15 @@ class SeededLengthGroupedSampler(LengthGroupedSampler):
 
 
 def count_tokens(batch, is_encoder_decoder: bool):
-    """Non-padding tokens in a training batch, as a tensor on the batch's device: the source, plus the
-    summary for an encoder-decoder (a causal model's labels are inside its input_ids already)."""
-    tokens = batch["attention_mask"].sum()
+    """(processed, trained) tokens of a training batch, as tensors on the batch's device. Processed: the
+    non-padding tokens through the model, the source plus the summary for an encoder-decoder (a causal
+    model's labels are inside its input_ids already). Trained: the label tokens that enter the loss,
+    the summary alone (a causal model's prompt is masked out of its labels)."""
+    trained = (batch["labels"] != IGNORE_INDEX).sum()
+    processed = batch["attention_mask"].sum()
     if is_encoder_decoder:
-        tokens = tokens + (batch["labels"] != IGNORE_INDEX).sum()
-    return tokens
+        processed = processed + trained
+    return processed, trained
 
 
 class StepTimer(TrainerCallback):
@@ -280,7 +292,9 @@ def guard_callbacks(cfg, args: TrainingArguments) -> list[TrainerCallback]:
 
 def build_trainer(cfg, model, tokenizer, train_set, dev_set, evaluator, args: TrainingArguments):
     """The trainer with early stopping, step timing and logged progress wired in."""
-    callbacks = [StepTimer(), *guard_callbacks(cfg, args)]
+    from sumexp.training.measurement import TrainingMeasurements
+
+    callbacks = [StepTimer(), TrainingMeasurements(), *guard_callbacks(cfg, args)]
     if cfg.optim.early_stopping_patience is not None and cfg.optim.evaluate:
         callbacks.append(EarlyStoppingCallback(cfg.optim.early_stopping_patience, cfg.optim.early_stopping_threshold))
     trainer = SummarizationTrainer(
