@@ -54,7 +54,8 @@ def run_experiment(cfg, run_dir: str | Path | None = None) -> dict:
     encoded = encode_splits(encoder, splits, cfg.cache_dir)
     evaluator = _dev_evaluator(cfg, tokenizer, encoded.dev_prompts, splits.dev.references)
 
-    from sumexp.results.metrics import collect_metrics, training_metrics, untrained_metrics
+    from sumexp.results.metrics import collect_metrics, untrained_metrics
+    from sumexp.training.measured import training_metrics
 
     if cfg.train:
         fit = _fit(cfg, built.model, tokenizer, encoded, evaluator, run_dir)

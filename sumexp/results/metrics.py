@@ -3,10 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sumexp.results import resources
-from sumexp.scoring.rouge import METRICS, PER_EXAMPLE
-from sumexp.training.measurement import TrainingMeasurements
-from sumexp.training.trainer import BEST_METRIC, StepTimer
+from sumexp.results import resources, run_record
+from sumexp.scoring.rouge import BEST_METRIC, METRICS, PER_EXAMPLE
 
 
 def collect_metrics(run, training: dict) -> dict:
@@ -17,7 +15,7 @@ def collect_metrics(run, training: dict) -> dict:
     scores = percent_scores(run.best.scores)
     eval_seconds = training["eval_seconds"]
     return {
-        "status": "completed",
+        "status": run_record.COMPLETED,
         "model": cfg.model.name,
         "checkpoint": cfg.model.checkpoint or f"scratch:{cfg.model.scratch.model_type}",
         "family": "seq2seq" if run.model_config.is_encoder_decoder else "causal",
@@ -60,41 +58,6 @@ def dev_rouge_interval(scores: dict) -> dict:
     means = [100 * sum(f1) / len(METRICS) for f1 in zip(*(per_example[m] for m in METRICS))]
     return {"dev_rouge_mean_ci95": list(bootstrap.percentile_interval(means)) if means else None,
             "dev_rouge_bootstrap": bootstrap.settings()}
-
-
-def training_metrics(cfg, fit) -> dict:
-    """What training measured: losses, speed over optimizer steps only, and the evaluations."""
-    trainer = fit.trainer
-    step_seconds = next(cb.seconds for cb in trainer.callback_handler.callbacks if isinstance(cb, StepTimer))
-    measurements = next(cb for cb in trainer.callback_handler.callbacks if isinstance(cb, TrainingMeasurements))
-    # Fractional epochs x rows counts the short last batch of each epoch right; steps x batch size would not.
-    samples = trainer.state.epoch * len(trainer.train_dataset)
-    history = trainer.state.log_history
-    best_step = trainer.state.best_global_step
-    return {
-        "dev_rouge_mean_untrained": _untrained_score(history),
-        "eval_loss": _logged_at(history, best_step or trainer.state.global_step, "eval_loss"),
-        "train_loss": mean_train_loss(history),  # every step, a resumed run's too
-        "train_loss_last": _last_logged(history, "loss"),  # the last logged window
-        "train_runtime_s": fit.train_result.metrics.get("train_runtime"),  # wall time, dev evaluations included
-        "train_step_time_s": step_seconds,
-        "train_samples_per_second": samples / step_seconds if step_seconds else None,  # optimizer steps only
-        "train_tokens_per_second": trainer.tokens_processed / step_seconds if step_seconds else None,  # non-padding
-        "train_tokens": trainer.tokens_processed,
-        "train_tokens_processed": trainer.tokens_processed,  # non-padding tokens through the model
-        "train_tokens_trained": trainer.tokens_trained,  # label tokens in the loss: the summaries
-        "train_trained_tokens_per_second": trainer.tokens_trained / step_seconds if step_seconds else None,
-        **measurements.as_metrics(trainer.model, trainer.optimizer),  # memory_* and train_load_average
-        "eval_seconds": trainer.eval_seconds,  # dev loss, generation and ROUGE at every evaluation
-        "train_steps": trainer.state.global_step,
-        "train_batch_size": trainer._train_batch_size,  # per device; smaller than asked after auto_find_batch_size
-        "epochs": trainer.state.epoch,
-        "best_checkpoint_step": best_step,
-        "learning_rate": trainer.args.learning_rate,  # optim.lr, or model.learning_rate x backend.lr_scale
-        "precision_requested": cfg.optim.precision,
-        "precision_effective": fit.precision,
-        "precision_note": fit.precision_note,
-    }
 
 
 def _backend_memory(run, training: dict) -> dict:
@@ -140,16 +103,16 @@ def mean_train_loss(log_history: list[dict]) -> float | None:
     return total / last_step if last_step else None
 
 
-def _last_logged(log_history: list[dict], key: str):
+def last_logged(log_history: list[dict], key: str):
     return next((entry[key] for entry in reversed(log_history) if key in entry), None)
 
 
-def _logged_at(log_history: list[dict], step: int, key: str):
+def logged_at(log_history: list[dict], step: int, key: str):
     """The value of `key` logged at `step`, if it was."""
     return next((entry[key] for entry in log_history if entry.get("step") == step and key in entry), None)
 
 
-def _untrained_score(log_history: list[dict]) -> float | None:
+def untrained_score(log_history: list[dict]) -> float | None:
     """Dev ROUGE mean of the evaluation at step 0 (optim.eval_on_start), if there was one."""
     for entry in log_history:
         if entry.get("step") == 0 and f"eval_{BEST_METRIC}" in entry:

@@ -14,6 +14,7 @@ __all__ = ["RougeScorer", "score_rouge", "TOKENIZERS", "AGGREGATES", "METRICS", 
 
 AGGREGATES = ("mean", "max")
 METRICS = ("rouge1", "rouge2", "rougeL")
+BEST_METRIC = "rouge_mean"  # the mean of the three F1 (0-100): picks the checkpoint, drives early stopping
 _FIELDS = ("precision", "recall", "fmeasure")
 PER_EXAMPLE = "per_example"  # result key: each example's F1 per metric (0-1), whose means are the corpus F1
 

@@ -17,6 +17,7 @@ from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from sumexp.encoding import IGNORE_INDEX
 from sumexp.errors import EvaluationStopped
+from sumexp.scoring.rouge import BEST_METRIC
 from sumexp.generation import generate_summaries
 from sumexp.training.guards import (
     InterruptOnSignal,
@@ -29,7 +30,6 @@ from sumexp.training.schedule import scheduler_kwargs
 
 log = logging.getLogger(__name__)
 
-BEST_METRIC = "rouge_mean"  # dev ROUGE mean picks the checkpoint and drives early stopping
 
 
 @dataclass
@@ -90,6 +90,13 @@ class SummarizationTrainer(Trainer):
         self._processed = None  # non-padding tokens through the model
         self._trained = None  # label tokens that enter the loss
         self.eval_seconds = 0.0  # dev loss, generation and scoring, every evaluation together
+
+    # The two private transformers internals sumexp relies on, kept here and pinned by
+    # tests/test_transformers_internals.py so that a transformers release that changes them fails loudly.
+    @property
+    def train_batch_size(self) -> int:
+        """The per-device batch size training ran with; smaller than asked after auto_find_batch_size."""
+        return self._train_batch_size
 
     def _get_train_sampler(self, train_dataset=None):
         sampler = super()._get_train_sampler(train_dataset)
