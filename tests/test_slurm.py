@@ -156,10 +156,11 @@ def same_result(resumed: dict, undisturbed: dict) -> None:
 def test_a_grid_with_a_preempted_job_and_one_at_its_time_limit_ends_as_an_undisturbed_grid(slurm_cluster, tmp_path):
     """4 jobs, two pairs of the same config (verbose changes nothing computed). The array is submitted with a
     2-minute time limit (SLURM signals USR2 signal_delay_s=45 s before it); the test lifts it to 20 minutes for
-    every job as soon as it runs, except job 2's first attempt, which reaches it. Job 0 is pre-empted (SIGUSR2).
-    Both are requeued, resume from their checkpoints and end as their undisturbed twins 1 and 3."""
-    sweep = start_sweep(tmp_path, "optim.max_steps=48", "optim.lr=1e-3,2e-3", "verbose=false,true",
-                        "hydra.launcher.timeout_min=2", "hydra.launcher.signal_delay_s=45")
+    every job as soon as it runs, except job 2's first attempt, which reaches it (jobs 2 and 3 train long enough
+    for that on any machine). Job 0 is pre-empted (SIGUSR2). Both are requeued, resume from their checkpoints and
+    end as their undisturbed twins 1 and 3."""
+    sweep = start_sweep(tmp_path, "optim.max_steps=40,160", "verbose=false,true", "hydra.launcher.timeout_min=2",
+                        "hydra.launcher.signal_delay_s=45")
     run = [tmp_path / f"{n}_tiny_bart_full" for n in range(4)]
     at_limit = lambda: "requeued" not in record(run[2]).get("error", "")  # job 2's first attempt
     wait_until(lambda: has_checkpoint(run[0]), sweep, what="job 0 checkpoints", lift=lambda: lift_limits(tmp_path, at_limit))
