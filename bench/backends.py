@@ -13,6 +13,7 @@ every token real (no padding); a seq2seq step counts source and target tokens, a
 MFU is 6 x parameters x tokens/s over the GPU's dense bf16 peak; adapters skip most weight
 gradients, so theirs overstates the work done.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,18 +28,59 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run as a script, the repo root is not on sys.path
 
 SHAPES = {  # name: (sumexp model option, transformers model type, config)
-    "kobart": ("kobart", "bart", dict(vocab_size=30000, d_model=768, encoder_layers=6, decoder_layers=6,
-                                      encoder_attention_heads=16, decoder_attention_heads=16, encoder_ffn_dim=3072,
-                                      decoder_ffn_dim=3072, max_position_embeddings=1026)),
-    "qwen": ("qwen2_5_0_5b", "qwen2", dict(vocab_size=151936, hidden_size=896, intermediate_size=4864,
-                                           num_hidden_layers=24, num_attention_heads=14, num_key_value_heads=2,
-                                           max_position_embeddings=32768, rope_theta=1e6, tie_word_embeddings=True)),
+    "kobart": (
+        "kobart",
+        "bart",
+        dict(
+            vocab_size=30000,
+            d_model=768,
+            encoder_layers=6,
+            decoder_layers=6,
+            encoder_attention_heads=16,
+            decoder_attention_heads=16,
+            encoder_ffn_dim=3072,
+            decoder_ffn_dim=3072,
+            max_position_embeddings=1026,
+        ),
+    ),
+    "qwen": (
+        "qwen2_5_0_5b",
+        "qwen2",
+        dict(
+            vocab_size=151936,
+            hidden_size=896,
+            intermediate_size=4864,
+            num_hidden_layers=24,
+            num_attention_heads=14,
+            num_key_value_heads=2,
+            max_position_embeddings=32768,
+            rope_theta=1e6,
+            tie_word_embeddings=True,
+        ),
+    ),
 }
 TINY = {
-    "kobart": dict(vocab_size=2000, d_model=128, encoder_layers=1, decoder_layers=1, encoder_attention_heads=4,
-                   decoder_attention_heads=4, encoder_ffn_dim=256, decoder_ffn_dim=256, max_position_embeddings=256),
-    "qwen": dict(vocab_size=2000, hidden_size=128, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4,
-                 num_key_value_heads=2, max_position_embeddings=512, tie_word_embeddings=True),
+    "kobart": dict(
+        vocab_size=2000,
+        d_model=128,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=4,
+        decoder_attention_heads=4,
+        encoder_ffn_dim=256,
+        decoder_ffn_dim=256,
+        max_position_embeddings=256,
+    ),
+    "qwen": dict(
+        vocab_size=2000,
+        hidden_size=128,
+        intermediate_size=256,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        tie_word_embeddings=True,
+    ),
 }
 SPECIAL_TOKENS = {"bos_token": "<s>", "pad_token": "<pad>", "eos_token": "</s>", "unk_token": "<unk>"}
 
@@ -69,7 +111,9 @@ def save_random_model(name: str, tiny: bool, folder: Path) -> Path:
     train = make_sample_splits()["train"]
     tokenizer = train_tokenizer(list(train["dialogue"]) + list(train["summary"]), 1000, SPECIAL_TOKENS)
     ids = {key: tokenizer.convert_tokens_to_ids(SPECIAL_TOKENS[key]) for key in ("bos_token", "eos_token", "pad_token")}
-    config = AutoConfig.for_model(model_type, **(TINY[name] if tiny else shape), **{f"{k}_id": v for k, v in ids.items()})
+    config = AutoConfig.for_model(
+        model_type, **(TINY[name] if tiny else shape), **{f"{k}_id": v for k, v in ids.items()}
+    )
     torch.manual_seed(0)
     model_class_for(config).from_config(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)  # its ids all fall inside the model's vocabulary: no resizing
@@ -78,22 +122,46 @@ def save_random_model(name: str, tiny: bool, folder: Path) -> Path:
 
 def run_worker(args, model: str, backend: str, folder: Path, tmp: Path) -> dict:
     """One backend in a fresh process; the result, or why it had none."""
-    command = [sys.executable, __file__, "--worker", "--model", model, "--backend", backend, "--folder", str(folder),
-               "--scratch", str(tmp / f"{model}-{backend}"), *forwarded(args)]
+    command = [
+        sys.executable,
+        __file__,
+        "--worker",
+        "--model",
+        model,
+        "--backend",
+        backend,
+        "--folder",
+        str(folder),
+        "--scratch",
+        str(tmp / f"{model}-{backend}"),
+        *forwarded(args),
+    ]
     try:
         out = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout, cwd=REPO)
     except subprocess.TimeoutExpired:
         return {"model": model, "backend": backend, "status": f"timed out after {args.timeout} s"}
-    line = next((l for l in reversed(out.stdout.splitlines()) if l.startswith("BENCH ")), None)
+    line = next((text for text in reversed(out.stdout.splitlines()) if text.startswith("BENCH ")), None)
     if line is None:
         last = (out.stderr.strip().splitlines() or ["no output"])[-1]
         return {"model": model, "backend": backend, "status": f"failed: {last[:160]}"}
-    return {"model": model, "backend": backend, **json.loads(line[len("BENCH "):])}
+    return {"model": model, "backend": backend, **json.loads(line[len("BENCH ") :])}
 
 
 def forwarded(args) -> list[str]:
-    flags = ["--device", args.device, "--steps", str(args.steps), "--warmup", str(args.warmup),
-             "--batch-size", str(args.batch_size), "--seq-len", str(args.seq_len), "--target-len", str(args.target_len)]
+    flags = [
+        "--device",
+        args.device,
+        "--steps",
+        str(args.steps),
+        "--warmup",
+        str(args.warmup),
+        "--batch-size",
+        str(args.batch_size),
+        "--seq-len",
+        str(args.seq_len),
+        "--target-len",
+        str(args.target_len),
+    ]
     return flags + (["--gradient-checkpointing"] if args.gradient_checkpointing else [])
 
 
@@ -107,7 +175,6 @@ def measure(args) -> dict:
         backend = select_backend(cfg)
     except BackendUnsupported as err:
         return {"status": "unsupported", "reason": str(err)}
-    import torch
 
     from sumexp.models.loading import load_model_config, load_tokenizer
     from sumexp.results import resources
@@ -122,21 +189,35 @@ def measure(args) -> dict:
     batch, tokens = synthetic_batch(args, model_config.is_encoder_decoder, model_config.vocab_size)
     step_s = time_steps(model, batch, args)
     peak_mb, peak_kind = resources.peak_memory_mb()
-    return {"status": "ok", "peak_mb": peak_mb, "peak_kind": peak_kind, "step_s": step_s, "tokens_per_s": tokens / step_s,
-            "mfu": resources.model_flops_utilization(total, tokens / step_s), "params_total": total,
-            "params_trainable": trainable, "device": resources.device_name()}
+    return {
+        "status": "ok",
+        "peak_mb": peak_mb,
+        "peak_kind": peak_kind,
+        "step_s": step_s,
+        "tokens_per_s": tokens / step_s,
+        "mfu": resources.model_flops_utilization(total, tokens / step_s),
+        "params_total": total,
+        "params_trainable": trainable,
+        "device": resources.device_name(),
+    }
 
 
 def compose(args):
-    from hydra import compose as hydra_compose, initialize_config_dir
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
 
     from sumexp.__main__ import CONF_DIR
     from sumexp.schema import register_configs
 
     register_configs()
-    overrides = [f"model={SHAPES[args.model][0]}", f"model.checkpoint={args.folder}", f"backend={args.backend}",
-                 "backend.fallback=false", f"optim.precision={'bf16' if args.device == 'cuda' else 'fp32'}",
-                 f"optim.gradient_checkpointing={str(args.gradient_checkpointing).lower()}"]
+    overrides = [
+        f"model={SHAPES[args.model][0]}",
+        f"model.checkpoint={args.folder}",
+        f"backend={args.backend}",
+        "backend.fallback=false",
+        f"optim.precision={'bf16' if args.device == 'cuda' else 'fp32'}",
+        f"optim.gradient_checkpointing={str(args.gradient_checkpointing).lower()}",
+    ]
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
         return hydra_compose(config_name="config", overrides=overrides)
 
@@ -180,13 +261,17 @@ def print_table(args, results: list[dict]) -> None:
     import torch
 
     gpu = torch.cuda.get_device_name(0) if args.device == "cuda" else "CPU"
-    print(f"sumexp backends | {time.strftime('%Y-%m-%d')} | {gpu} | torch {torch.__version__} | "
-          f"{'tiny shapes' if args.tiny else 'full shapes'} | batch {args.batch_size} x seq {args.seq_len}"
-          f" (+{args.target_len} target for seq2seq) | {args.steps} steps after {args.warmup} warm-up")
+    print(
+        f"sumexp backends | {time.strftime('%Y-%m-%d')} | {gpu} | torch {torch.__version__} | "
+        f"{'tiny shapes' if args.tiny else 'full shapes'} | batch {args.batch_size} x seq {args.seq_len}"
+        f" (+{args.target_len} target for seq2seq) | {args.steps} steps after {args.warmup} warm-up"
+    )
     header = f"{'model':8} {'backend':8} {'peak MB':>9} {'mem/full':>9} {'step s':>8} {'tokens/s':>10} {'speed/full':>10} {'MFU':>6} {'trainable':>10}"
     print(header + "\n" + "-" * len(header))
     for row in results:
-        full = next((r for r in results if r["model"] == row["model"] and r["backend"] == "full" and r["status"] == "ok"), None)
+        full = next(
+            (r for r in results if r["model"] == row["model"] and r["backend"] == "full" and r["status"] == "ok"), None
+        )
         if row["status"] != "ok":
             print(f"{row['model']:8} {row['backend']:8} {row['status']}: {row.get('reason', '')}"[:240])
             continue
@@ -194,8 +279,10 @@ def print_table(args, results: list[dict]) -> None:
         speed = f"{row['tokens_per_s'] / full['tokens_per_s']:.2f}x" if full else "n/a"
         mfu = f"{100 * row['mfu']:.1f}%" if row["mfu"] is not None else "n/a"
         share = f"{100 * row['params_trainable'] / row['params_total']:.2f}%"
-        print(f"{row['model']:8} {row['backend']:8} {row['peak_mb']:9.0f} {mem:>9} {row['step_s']:8.3f} "
-              f"{row['tokens_per_s']:10.0f} {speed:>10} {mfu:>6} {share:>10}")
+        print(
+            f"{row['model']:8} {row['backend']:8} {row['peak_mb']:9.0f} {mem:>9} {row['step_s']:8.3f} "
+            f"{row['tokens_per_s']:10.0f} {speed:>10} {mfu:>6} {share:>10}"
+        )
     kinds = {r["peak_kind"] for r in results if r["status"] == "ok"}
     print(f"peak memory: {', '.join(sorted(kinds))} (process_peak_rss on a CPU includes Python and torch themselves)")
 

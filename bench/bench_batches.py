@@ -10,6 +10,7 @@ padded batches, sources and labels. The step time comes from full runs of `pytho
 with optim.group_by_length=false and =true, in turns, best of N: metrics.json train_step_time_s
 (optimizer steps only) over train_steps. Both runs must train the same number of real tokens.
 """
+
 from __future__ import annotations
 
 import sys
@@ -23,10 +24,19 @@ from bench.common import KO_DEV, best_of_alternating, fail, header, parser, run_
 
 def data_overrides(quick: bool) -> tuple[list[str], str]:
     """(overrides choosing the model and data, what the data is)."""
-    model = ["model=tiny_bart", "model.max_source_length=512", "optim.batch_size=16" if not quick else "optim.batch_size=8"]
+    model = [
+        "model=tiny_bart",
+        "model.max_source_length=512",
+        "optim.batch_size=16" if not quick else "optim.batch_size=8",
+    ]
     if KO_DEV.is_file():
-        data = ["data=csv", f"data.dir={KO_DEV.parent}", "data.train_file=dev.csv", "data.dev_file=dev.csv",
-                "data.test_file=null"]
+        data = [
+            "data=csv",
+            f"data.dir={KO_DEV.parent}",
+            "data.train_file=dev.csv",
+            "data.dev_file=dev.csv",
+            "data.test_file=null",
+        ]
         source = f"{KO_DEV} as training data"
     else:
         data = ["data=sample", "data.test_file=null"]
@@ -92,8 +102,10 @@ def main() -> int:
             return metrics["train_step_time_s"] / metrics["train_steps"], metrics
 
         best = best_of_alternating({False: lambda: train(False), True: lambda: train(True)}, repeat)
-    print(f"{source}; tiny_bart, sources up to 512 tokens, {best[True][1]['train_steps']} steps of batch "
-          f"{best[True][1]['train_batch_size']} (one epoch); best of {repeat}, in turns")
+    print(
+        f"{source}; tiny_bart, sources up to 512 tokens, {best[True][1]['train_steps']} steps of batch "
+        f"{best[True][1]['train_batch_size']} (one epoch); best of {repeat}, in turns"
+    )
     return report(fractions, best)
 
 
@@ -102,12 +114,22 @@ def report(fractions: dict, best: dict) -> int:
     for grouped, label in ((False, "random batches"), (True, "length-grouped batches")):
         step, metrics = best[grouped]
         gain = best[False][0] / step
-        rows.append([label, f"{fractions[grouped][0]:.1%}", f"{fractions[grouped][1]:.1%}", step,
-                     f"{metrics['train_tokens_per_second']:.0f}", f"{gain:.2f}x"])
+        rows.append(
+            [
+                label,
+                f"{fractions[grouped][0]:.1%}",
+                f"{fractions[grouped][1]:.1%}",
+                step,
+                f"{metrics['train_tokens_per_second']:.0f}",
+                f"{gain:.2f}x",
+            ]
+        )
     table(["training batches", "source padding", "label padding", "step s", "real tokens/s", "step speed-up"], rows)
     if best[False][1]["train_tokens"] != best[True][1]["train_tokens"]:
-        return fail(f"the two runs trained different real tokens: {best[False][1]['train_tokens']} "
-                    f"vs {best[True][1]['train_tokens']}; an epoch must see every example once either way")
+        return fail(
+            f"the two runs trained different real tokens: {best[False][1]['train_tokens']} "
+            f"vs {best[True][1]['train_tokens']}; an epoch must see every example once either way"
+        )
     print(f"real tokens trained: {best[True][1]['train_tokens']} in both runs (one epoch each)")
     return 0
 

@@ -11,6 +11,7 @@ times with new fnames (25 copies: 12,475 rows, the size of the competition's tra
 shipped sample when absent; dev is capped at 8 rows and there is no test split, so that generation
 stays short. train=false skips training, which the cache does not touch. Best of N.
 """
+
 from __future__ import annotations
 
 import sys
@@ -42,9 +43,17 @@ def write_data(folder: Path, copies: int) -> str:
 
 
 def overrides(data: Path, cache_dir: str) -> list[str]:
-    return ["train=false", "data=csv", f"data.dir={data}", "data.test_file=null", "data.max_eval_samples=8",
-            "generation.num_beams=1", "generation.max_new_tokens=8", "score.tokenizer=whitespace",
-            f"cache_dir={cache_dir}"]
+    return [
+        "train=false",
+        "data=csv",
+        f"data.dir={data}",
+        "data.test_file=null",
+        "data.max_eval_samples=8",
+        "generation.num_beams=1",
+        "generation.max_new_tokens=8",
+        "score.tokenizer=whitespace",
+        f"cache_dir={cache_dir}",
+    ]
 
 
 def measure(tmp: Path, data: Path, i: int) -> dict[str, tuple[float, float]]:
@@ -76,10 +85,13 @@ def main() -> int:
                 best[label] = (min(previous[0], encode), min(previous[1], wall))
     first = best["first run"][0]
     print(f"{described}; tiny_bart, train=false; best of {repeat}")
-    table(["run", "encode_cache", "encode s", "speed-up", "process wall s"], [
-        [label, state, best[label][0], f"{first / best[label][0]:.1f}x", best[label][1]]
-        for label, state in (("first run", "miss"), ("second run", "hit"), ("no cache", "off"))
-    ])
+    table(
+        ["run", "encode_cache", "encode s", "speed-up", "process wall s"],
+        [
+            [label, state, best[label][0], f"{first / best[label][0]:.1f}x", best[label][1]]
+            for label, state in (("first run", "miss"), ("second run", "hit"), ("no cache", "off"))
+        ],
+    )
     return 0
 
 

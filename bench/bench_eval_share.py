@@ -11,6 +11,7 @@ The final dev metrics reuse the best evaluation's summaries; the row "with a fin
 mean evaluation to both times: what the same run cost when the best weights were evaluated again
 after training (an estimate from this run, not a separate measurement).
 """
+
 from __future__ import annotations
 
 import json
@@ -27,12 +28,20 @@ def runs(epochs: int, quick: bool) -> dict[str, list[str]]:
     """{label: overrides}: the default run and, with the shared data, the Korean one."""
     common = [f"optim.epochs={epochs}", "cache_dir=null"]
     if quick:
-        common += ["data.max_train_samples=16", "data.max_eval_samples=4", "generation.num_beams=1",
-                   "generation.max_new_tokens=4", "score.tokenizer=whitespace"]
+        common += [
+            "data.max_train_samples=16",
+            "data.max_eval_samples=4",
+            "generation.num_beams=1",
+            "generation.max_new_tokens=4",
+            "score.tokenizer=whitespace",
+        ]
     chosen = {"sample": common}
     if KO_DEV.is_file() and not quick:
         chosen["dialogsum-ko dev.csv"] = common + [
-            "data=dialogsum_ko", f"data.dir={KO_DEV.parent}", "data.test_file=null"]
+            "data=dialogsum_ko",
+            f"data.dir={KO_DEV.parent}",
+            "data.test_file=null",
+        ]
     return chosen
 
 
@@ -58,7 +67,9 @@ def main() -> int:
             rows += share_rows(label, wall, metrics, evaluations(run_dir))
     decoding = "greedy, 4 new tokens" if args.quick else "beam 4 (the default)"
     print(f"tiny_bart, {epochs} epochs, dev decoding {decoding}, one run each; seconds of wall time")
-    table(["run", "evaluations", "eval s", "run s", "eval share of run", "process wall s", "eval share of process"], rows)
+    table(
+        ["run", "evaluations", "eval s", "run s", "eval share of run", "process wall s", "eval share of process"], rows
+    )
     return 0
 
 
@@ -68,8 +79,15 @@ def share_rows(label: str, wall: float, metrics: dict, count: int) -> list[list]
     extra = ev / count if count else 0.0
     return [
         [label, count, ev, run, f"{ev / run:.1%}", wall, f"{ev / wall:.1%}"],
-        [f"{label}, with a final pass (estimate)", count + 1, ev + extra, run + extra,
-         f"{(ev + extra) / (run + extra):.1%}", wall + extra, f"{(ev + extra) / (wall + extra):.1%}"],
+        [
+            f"{label}, with a final pass (estimate)",
+            count + 1,
+            ev + extra,
+            run + extra,
+            f"{(ev + extra) / (run + extra):.1%}",
+            wall + extra,
+            f"{(ev + extra) / (wall + extra):.1%}",
+        ],
     ]
 
 

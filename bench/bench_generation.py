@@ -12,6 +12,7 @@ model never writes EOS, so every summary runs to --max-new-tokens: the fixed dec
 a long summary. sumexp sorts the dialogues by length before batching; HF keeps the dataset
 order. Both take their best of N, in turns. The summaries must be identical. Target: >= 1.5x.
 """
+
 from __future__ import annotations
 
 import sys
@@ -24,8 +25,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script:
 from bench.common import KO_DEV, best_of_alternating, fail, header, parser, table, timed, verdict  # noqa: E402
 
 TARGET = 1.5
-SHAPE = dict(d_model=256, encoder_layers=4, decoder_layers=4, encoder_attention_heads=4, decoder_attention_heads=4,
-             encoder_ffn_dim=1024, decoder_ffn_dim=1024, max_position_embeddings=1024)
+SHAPE = dict(
+    d_model=256,
+    encoder_layers=4,
+    decoder_layers=4,
+    encoder_attention_heads=4,
+    decoder_attention_heads=4,
+    encoder_ffn_dim=1024,
+    decoder_ffn_dim=1024,
+    max_position_embeddings=1024,
+)
 QUICK_SHAPE = dict(SHAPE, d_model=64, encoder_layers=1, decoder_layers=1, encoder_ffn_dim=128, decoder_ffn_dim=128)
 INIT_SCALE = 4.0
 QUICK_INIT_SCALE = 16.0  # the one-layer quick model needs more to make each summary depend on its dialogue
@@ -56,12 +65,19 @@ def hf_predictor(model, tokenizer, batch_size: int, max_new_tokens: int, out_dir
     import numpy as np
     from transformers import DataCollatorWithPadding, Seq2SeqTrainer, Seq2SeqTrainingArguments
 
-    args = Seq2SeqTrainingArguments(output_dir=out_dir, per_device_eval_batch_size=batch_size, predict_with_generate=True,
-                                    report_to="none", dataloader_pin_memory=False, disable_tqdm=True)
+    args = Seq2SeqTrainingArguments(
+        output_dir=out_dir,
+        per_device_eval_batch_size=batch_size,
+        predict_with_generate=True,
+        report_to="none",
+        dataloader_pin_memory=False,
+        disable_tqdm=True,
+    )
     # Not DataCollatorForSeq2Seq: without labels it returns labels=None, which Seq2SeqTrainer takes for
     # labels and fails on (transformers 5.17). Without labels predict() only generates, like sumexp.
-    trainer = Seq2SeqTrainer(model=model, args=args, data_collator=DataCollatorWithPadding(tokenizer),
-                             processing_class=tokenizer)
+    trainer = Seq2SeqTrainer(
+        model=model, args=args, data_collator=DataCollatorWithPadding(tokenizer), processing_class=tokenizer
+    )
 
     def predict(prompts: list[list[int]]) -> list[str]:
         dataset = [{"input_ids": p, "attention_mask": [1] * len(p)} for p in prompts]
@@ -75,7 +91,9 @@ def hf_predictor(model, tokenizer, batch_size: int, max_new_tokens: int, out_dir
 
 def padding_fraction(lengths: list[int], batch_size: int) -> float:
     """Share of the padded source tensors that is padding, batches taken in the given order."""
-    padded = sum(max(lengths[i:i + batch_size]) * len(lengths[i:i + batch_size]) for i in range(0, len(lengths), batch_size))
+    padded = sum(
+        max(lengths[i : i + batch_size]) * len(lengths[i : i + batch_size]) for i in range(0, len(lengths), batch_size)
+    )
     return 1 - sum(lengths) / padded
 
 
@@ -99,34 +117,61 @@ def main() -> int:
     from sumexp.generation import generate_summaries
 
     with tempfile.TemporaryDirectory(prefix="sumexp-bench-") as tmp:
-        folder = save_checkpoint(Path(tmp) / "model", dialogues + summaries, QUICK_SHAPE if args.quick else SHAPE,
-                                 init_scale=QUICK_INIT_SCALE if args.quick else INIT_SCALE)
+        folder = save_checkpoint(
+            Path(tmp) / "model",
+            dialogues + summaries,
+            QUICK_SHAPE if args.quick else SHAPE,
+            init_scale=QUICK_INIT_SCALE if args.quick else INIT_SCALE,
+        )
         tokenizer = AutoTokenizer.from_pretrained(folder)
         model = AutoModelForSeq2SeqLM.from_pretrained(folder).eval()
-        encoder = Encoder(tokenizer, is_encoder_decoder=True, max_source_length=MAX_SOURCE_LENGTH, max_target_length=max_new)
+        encoder = Encoder(
+            tokenizer, is_encoder_decoder=True, max_source_length=MAX_SOURCE_LENGTH, max_target_length=max_new
+        )
         prompts = [encoder.prompt_ids(d) for d in dialogues]
         hf_predict = hf_predictor(model, tokenizer, batch_size, max_new, tmp)
         hf_predict(prompts[:batch_size])  # warm-up, both paths
         generate_summaries(model, tokenizer, prompts[:batch_size], GREEDY, max_new, batch_size)
-        best = best_of_alternating({
-            "hf": lambda: timed(lambda: hf_predict(prompts)),
-            "sumexp": lambda: timed(lambda: generate_summaries(model, tokenizer, prompts, GREEDY, max_new, batch_size)),
-        }, repeat)
+        best = best_of_alternating(
+            {
+                "hf": lambda: timed(lambda: hf_predict(prompts)),
+                "sumexp": lambda: timed(
+                    lambda: generate_summaries(model, tokenizer, prompts, GREEDY, max_new, batch_size)
+                ),
+            },
+            repeat,
+        )
     lengths = [len(p) for p in prompts]
-    print(f"{len(prompts)} dialogues from {source}; {sum(p.numel() for p in model.parameters()) / 1e6:.1f}M parameters, "
-          f"torch threads {torch.get_num_threads()}, batch {batch_size}, greedy, max_new_tokens {max_new}, "
-          f"best of {repeat}")
+    print(
+        f"{len(prompts)} dialogues from {source}; {sum(p.numel() for p in model.parameters()) / 1e6:.1f}M parameters, "
+        f"torch threads {torch.get_num_threads()}, batch {batch_size}, greedy, max_new_tokens {max_new}, "
+        f"best of {repeat}"
+    )
     return report(best, lengths, batch_size)
 
 
 def report(best: dict, lengths: list[int], batch_size: int) -> int:
     (t_hf, ours_hf), (t_ours, ours) = best["hf"], best["sumexp"]
     speedup = t_hf / t_ours
-    table(["", "source padding", "seconds", "speed-up", "target"], [
-        ["HF Seq2SeqTrainer.predict (dataset order)", f"{padding_fraction(lengths, batch_size):.1%}", t_hf, "1.00x", ""],
-        ["sumexp generate_summaries (sorted by length)", f"{padding_fraction(sorted(lengths), batch_size):.1%}", t_ours,
-         f"{speedup:.2f}x", f">= {TARGET}x"],
-    ])
+    table(
+        ["", "source padding", "seconds", "speed-up", "target"],
+        [
+            [
+                "HF Seq2SeqTrainer.predict (dataset order)",
+                f"{padding_fraction(lengths, batch_size):.1%}",
+                t_hf,
+                "1.00x",
+                "",
+            ],
+            [
+                "sumexp generate_summaries (sorted by length)",
+                f"{padding_fraction(sorted(lengths), batch_size):.1%}",
+                t_ours,
+                f"{speedup:.2f}x",
+                f">= {TARGET}x",
+            ],
+        ],
+    )
     distinct = len(set(ours))
     print(f"summaries: {distinct} distinct among {len(ours)}")
     verdict("sumexp / HF predict, generation speed-up", speedup, TARGET, at_most=False)

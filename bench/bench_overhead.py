@@ -16,6 +16,7 @@ With --sampling group_by_length (sumexp's default) the times compare as well, bu
 cannot: sumexp draws each epoch's length-grouped order from (seed, epoch) so that a resumed run
 goes on in the same order, transformers' sampler from the global random state.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,33 +26,76 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repo root
 
-from bench.common import PYTHON, REPO, best_of_alternating, fail, header, parser, run_process, run_sumexp, table, verdict  # noqa: E402
+from bench.common import (  # noqa: E402
+    PYTHON,
+    REPO,
+    best_of_alternating,
+    fail,
+    header,
+    parser,
+    run_process,
+    run_sumexp,
+    table,
+    verdict,
+)
 
 TARGET = 1.10
 BARE_SCRIPT = REPO / "bench" / "bare" / "hf_trainer.py"
 # The training both sides run; the names are the bare script's options.
-RECIPE = {"batch_size": 16, "lr": 1e-3, "weight_decay": 0.01, "warmup": 0.1, "logging_steps": 1,
-          "max_source_length": 256, "max_target_length": 64, "seed": 42, "sampling": "random"}
+RECIPE = {
+    "batch_size": 16,
+    "lr": 1e-3,
+    "weight_decay": 0.01,
+    "warmup": 0.1,
+    "logging_steps": 1,
+    "max_source_length": 256,
+    "max_target_length": 64,
+    "seed": 42,
+    "sampling": "random",
+}
 
 
 def sumexp_overrides(model: Path, data: Path, steps: int, recipe: dict = RECIPE) -> list[str]:
     r = recipe
     return [
-        "model=tiny_bart", "model.scratch=null", f"model.checkpoint={model}",
-        f"model.max_source_length={r['max_source_length']}", f"model.max_target_length={r['max_target_length']}",
-        "data=csv", f"data.dir={data}", "data.test_file=null", "data.max_eval_samples=8",
-        "optim.evaluate=false", f"optim.max_steps={steps}", f"optim.batch_size={r['batch_size']}",
-        f"optim.lr={r['lr']}", f"optim.weight_decay={r['weight_decay']}", f"optim.warmup={r['warmup']}",
-        "optim.scheduler=linear", "optim.max_grad_norm=1.0", f"optim.logging_steps={r['logging_steps']}",
-        f"optim.group_by_length={str(r['sampling'] == 'group_by_length').lower()}", f"seed={r['seed']}",
-        "generation.num_beams=1", "score.tokenizer=whitespace", "cache_dir=null",
+        "model=tiny_bart",
+        "model.scratch=null",
+        f"model.checkpoint={model}",
+        f"model.max_source_length={r['max_source_length']}",
+        f"model.max_target_length={r['max_target_length']}",
+        "data=csv",
+        f"data.dir={data}",
+        "data.test_file=null",
+        "data.max_eval_samples=8",
+        "optim.evaluate=false",
+        f"optim.max_steps={steps}",
+        f"optim.batch_size={r['batch_size']}",
+        f"optim.lr={r['lr']}",
+        f"optim.weight_decay={r['weight_decay']}",
+        f"optim.warmup={r['warmup']}",
+        "optim.scheduler=linear",
+        "optim.max_grad_norm=1.0",
+        f"optim.logging_steps={r['logging_steps']}",
+        f"optim.group_by_length={str(r['sampling'] == 'group_by_length').lower()}",
+        f"seed={r['seed']}",
+        "generation.num_beams=1",
+        "score.tokenizer=whitespace",
+        "cache_dir=null",
     ]
 
 
 def bare_command(model: Path, data: Path, steps: int, out: Path, recipe: dict = RECIPE) -> list[str]:
     options = [f"--{key.replace('_', '-')}={value}" for key, value in recipe.items()]
-    return [PYTHON, str(BARE_SCRIPT), f"--model={model}", f"--train={data / 'train.csv'}", f"--out={out}",
-            f"--output-dir={out.parent / 'trainer'}", f"--max-steps={steps}", *options]
+    return [
+        PYTHON,
+        str(BARE_SCRIPT),
+        f"--model={model}",
+        f"--train={data / 'train.csv'}",
+        f"--out={out}",
+        f"--output-dir={out.parent / 'trainer'}",
+        f"--max-steps={steps}",
+        *options,
+    ]
 
 
 def prepare(tmp: Path) -> tuple[Path, Path]:
@@ -73,8 +117,12 @@ def losses(log_history: list[dict]) -> list[tuple[int, float]]:
 def main() -> int:
     p = parser(__doc__, repeat=3)
     p.add_argument("--steps", type=int, default=100)
-    p.add_argument("--sampling", choices=("random", "group_by_length"), default=RECIPE["sampling"],
-                   help="the batch order on both sides; losses are compared only with random")
+    p.add_argument(
+        "--sampling",
+        choices=("random", "group_by_length"),
+        default=RECIPE["sampling"],
+        help="the batch order on both sides; losses are compared only with random",
+    )
     args = p.parse_args()
     repeat, steps = (1, 3) if args.quick else (args.repeat, args.steps)
     recipe = {**RECIPE, "sampling": args.sampling}
@@ -98,7 +146,9 @@ def main() -> int:
             return wall, {"train_s": result["train_runtime_s"], "losses": losses(result["log_history"]), "wall": wall}
 
         # Best by train time, the figure the target is about; the whole-process walls are reported too.
-        best = best_of_alternating({"sumexp": lambda: _by_train(sumexp_run()), "bare": lambda: _by_train(bare_run())}, repeat)
+        best = best_of_alternating(
+            {"sumexp": lambda: _by_train(sumexp_run()), "bare": lambda: _by_train(bare_run())}, repeat
+        )
     ours, theirs = best["sumexp"][1], best["bare"][1]
     return report(ours, theirs, steps, repeat, compare_losses=args.sampling == "random")
 
@@ -113,16 +163,43 @@ def report(ours: dict, theirs: dict, steps: int, repeat: int, compare_losses: bo
     final_ours, final_theirs = ours["losses"][-1], theirs["losses"][-1]
     same = "identical" if final_ours == final_theirs else "DIFFERENT" if compare_losses else "(other batch order)"
     print(f"{steps} steps of batch {RECIPE['batch_size']}, best of {repeat} fresh processes each, in turns")
-    table(["", "sumexp", "bare HF Trainer", "ratio", "target"], [
-        ["train time s (Trainer train_runtime)", ours["train_s"], theirs["train_s"], f"{ratio:.3f}x", f"<= {TARGET}x"],
-        ["train time per step ms", 1000 * ours["train_s"] / steps, 1000 * theirs["train_s"] / steps,
-         f"{1000 * (ours['train_s'] - theirs['train_s']) / steps:+.1f} ms", ""],
-        ["whole process wall s (that run)", ours["wall"], theirs["wall"], f"{ours['wall'] / theirs['wall']:.2f}x", "(reported)"],
-        [f"final logged train loss (step {final_ours[0]})", f"{final_ours[1]:.6f}", f"{final_theirs[1]:.6f}",
-         same, "identical" if compare_losses else "(not compared)"],
-    ])
-    print("whole process: sumexp also checks the config and the tokenizer, scores the final weights on 8 dev "
-          "summaries and saves the model; the bare script only trains (both encode the data: cache_dir=null)")
+    table(
+        ["", "sumexp", "bare HF Trainer", "ratio", "target"],
+        [
+            [
+                "train time s (Trainer train_runtime)",
+                ours["train_s"],
+                theirs["train_s"],
+                f"{ratio:.3f}x",
+                f"<= {TARGET}x",
+            ],
+            [
+                "train time per step ms",
+                1000 * ours["train_s"] / steps,
+                1000 * theirs["train_s"] / steps,
+                f"{1000 * (ours['train_s'] - theirs['train_s']) / steps:+.1f} ms",
+                "",
+            ],
+            [
+                "whole process wall s (that run)",
+                ours["wall"],
+                theirs["wall"],
+                f"{ours['wall'] / theirs['wall']:.2f}x",
+                "(reported)",
+            ],
+            [
+                f"final logged train loss (step {final_ours[0]})",
+                f"{final_ours[1]:.6f}",
+                f"{final_theirs[1]:.6f}",
+                same,
+                "identical" if compare_losses else "(not compared)",
+            ],
+        ],
+    )
+    print(
+        "whole process: sumexp also checks the config and the tokenizer, scores the final weights on 8 dev "
+        "summaries and saves the model; the bare script only trains (both encode the data: cache_dir=null)"
+    )
     verdict("sumexp / bare HF Trainer, train time", ratio, TARGET)
     if not compare_losses:
         print("losses: not compared (length-grouped batches come in another order on each side; use --sampling random)")

@@ -7,6 +7,7 @@ dialogsum-ko summary, the dialogsum-ko-2024 summary of the same fname when prese
 synthetic one (the first reference's sentences in reverse order) so rows have 3 references like the
 competition's test set. Without ../shared/data the script says so and uses synthetic Korean text.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,9 +20,9 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
 sys.path.insert(0, str(REPO))  # run as a script, the repo root is not on sys.path
 
+from sumexp.data.tables import read_table  # noqa: E402
 from sumexp.scoring.rouge import METRICS, RougeScorer  # noqa: E402
 from sumexp.scoring.tokenization import Tokenizer, get_kiwi  # noqa: E402
-from sumexp.data.tables import read_table  # noqa: E402
 
 
 def real_rows(data: Path, rows: int) -> tuple[list[str], list[list[str]]] | None:
@@ -35,8 +36,10 @@ def real_rows(data: Path, rows: int) -> tuple[list[str], list[list[str]]] | None
     if not second:
         print(f"{ko24} not found: rows get 2 references instead of 3")
     preds = [" ".join(d.splitlines()[:3]) for d in frame["dialogue"]]
-    refs = [[s] + ([second[f]] if f in second else []) + [_reversed_sentences(s)]
-            for f, s in zip(frame["fname"], frame["summary"])]
+    refs = [
+        [s] + ([second[f]] if f in second else []) + [_reversed_sentences(s)]
+        for f, s in zip(frame["fname"], frame["summary"])
+    ]
     return preds, refs
 
 
@@ -48,8 +51,24 @@ def _reversed_sentences(text: str) -> str:
 def synthetic_rows(rows: int) -> tuple[list[str], list[list[str]]]:
     """Seeded random Korean sentences with placeholders, summary-sized."""
     rng = random.Random(0)
-    words = ("#Person1#는", "#Person2#에게", "친구와", "영화를", "보러", "가기로", "했습니다.", "회의에서",
-             "새로운", "계획을", "설명하고", "#PhoneNumber#로", "전화합니다.", "병원에", "예약을", "도와줍니다.")
+    words = (
+        "#Person1#는",
+        "#Person2#에게",
+        "친구와",
+        "영화를",
+        "보러",
+        "가기로",
+        "했습니다.",
+        "회의에서",
+        "새로운",
+        "계획을",
+        "설명하고",
+        "#PhoneNumber#로",
+        "전화합니다.",
+        "병원에",
+        "예약을",
+        "도와줍니다.",
+    )
     text = lambda: " ".join(rng.choice(words) for _ in range(rng.randint(8, 25)))  # noqa: E731
     return [text() for _ in range(rows)], [[text() for _ in range(3)] for _ in range(rows)]
 
@@ -87,10 +106,8 @@ def timed(fn, repeat: int):
 def report(t_naive: float, t_cold: float, t_warm: float, diff: float, rouge_mean: float) -> None:
     """Print times, ratios and the agreement check."""
     print(f"naive rouge-score loop : {t_naive:7.3f} s")
-    print(f"sumexp RougeScorer     : {t_cold:7.3f} s first call, "
-          f"{t_warm:.3f} s with references cached")
-    print(f"speed-up               : {t_naive / t_cold:7.1f}x first call, "
-          f"{t_naive / t_warm:.1f}x cached")
+    print(f"sumexp RougeScorer     : {t_cold:7.3f} s first call, {t_warm:.3f} s with references cached")
+    print(f"speed-up               : {t_naive / t_cold:7.1f}x first call, {t_naive / t_warm:.1f}x cached")
     print(f"max |difference|       : {diff:.3g} (rouge_mean {rouge_mean:.4f})")
 
 
@@ -103,8 +120,10 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=DATA, help=f"default: {DATA}")
     args = parser.parse_args()
     preds, refs = real_rows(args.data, args.rows) or synthetic_rows(args.rows)
-    print(f"{len(preds)} predictions, {sum(len(r) for r in refs)} prediction-reference pairs, "
-          f"tokenizer={args.tokenizer}, best of {args.repeat}")
+    print(
+        f"{len(preds)} predictions, {sum(len(r) for r in refs)} prediction-reference pairs, "
+        f"tokenizer={args.tokenizer}, best of {args.repeat}"
+    )
     if args.tokenizer == "morpheme":
         loaded, _ = timed(get_kiwi, 1)
         print(f"Kiwi load + warm-up (once per process, not timed below): {loaded:.2f} s")

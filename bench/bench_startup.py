@@ -7,6 +7,7 @@ The baseline is bench/bare/hydra_app.py given a copy of sumexp's conf/ without t
 compose the same files. Each command runs in a fresh process, the two apps in turns, best of N.
 Neither may import torch or transformers (checked once, outside the timing). Target: <= 1.2x.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -47,7 +48,9 @@ def commands(conf: Path) -> dict[str, dict[str, list[str]]]:
     """{flag: {app: argv}} for --cfg job and --help."""
     bare = [PYTHON, str(BARE_APP), f"--config-path={conf}"]
     sumexp = [PYTHON, "-m", "sumexp"]
-    return {flag: {"sumexp": sumexp + flag.split(), "bare Hydra": bare + flag.split()} for flag in ("--cfg job", "--help")}
+    return {
+        flag: {"sumexp": sumexp + flag.split(), "bare Hydra": bare + flag.split()} for flag in ("--cfg job", "--help")
+    }
 
 
 def heavy_imports(argv: list[str]) -> str:

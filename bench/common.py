@@ -6,6 +6,7 @@ disturbed by other processes. Every process runs torch on one thread unless --th
 with two threads on two shared cores, one thread waits for the other whenever another job holds a
 core, and the same 40 training steps took anywhere from 6 to 150 s; on one thread, 2.0-2.1 s.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,9 +34,13 @@ def parser(doc: str, repeat: int = 3) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=first_line)
     p.add_argument("--repeat", type=int, default=repeat, help=f"best of N runs for each timing (default {repeat})")
     p.add_argument("--quick", action="store_true", help="tiny sizes and one repeat: checks the benchmark runs")
-    p.add_argument("--threads", type=int, default=1,
-                   help="CPU threads per process, this one and its children (OMP_NUM_THREADS); 0: torch's default. "
-                        "Default 1: on a shared machine two threads wait on each other and times vary tenfold")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="CPU threads per process, this one and its children (OMP_NUM_THREADS); 0: torch's default. "
+        "Default 1: on a shared machine two threads wait on each other and times vary tenfold",
+    )
     return p
 
 
@@ -44,8 +49,9 @@ def header(title: str, args: argparse.Namespace) -> None:
     limit_threads(args.threads)
     print(f"## {title}")
     print(f"command: python {' '.join([os.path.relpath(sys.argv[0], REPO), *sys.argv[1:]])}")
-    print(f"date: {dt.date.today().isoformat()}  machine: {machine()}  "
-          f"threads per process: {args.threads or 'default'}")
+    print(
+        f"date: {dt.date.today().isoformat()}  machine: {machine()}  threads per process: {args.threads or 'default'}"
+    )
     if args.quick:
         print("QUICK MODE: tiny sizes, one repeat; the numbers below say only that the benchmark runs")
 
@@ -92,11 +98,14 @@ def timed(fn):
     return time.perf_counter() - start, result
 
 
-def run_process(cmd: list[str], env: dict | None = None, timeout: int = 1800) -> tuple[float, subprocess.CompletedProcess]:
+def run_process(
+    cmd: list[str], env: dict | None = None, timeout: int = 1800
+) -> tuple[float, subprocess.CompletedProcess]:
     """Run a child process from the repository root; (wall seconds, the completed process). A failure stops the benchmark."""
     start = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env={**os.environ, **OFFLINE, **(env or {})},
-                          timeout=timeout)
+    done = subprocess.run(
+        cmd, capture_output=True, text=True, cwd=REPO, env={**os.environ, **OFFLINE, **(env or {})}, timeout=timeout
+    )
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"benchmark: {' '.join(cmd)} failed (exit {done.returncode}):\n{done.stderr[-3000:]}")

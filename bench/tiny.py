@@ -1,5 +1,6 @@
 """Checkpoint folders with random weights for the benchmarks: loadable by sumexp (model.checkpoint=DIR)
 and by a bare script (from_pretrained) alike, so both start from the very same weights."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,8 +15,9 @@ def tiny_bart_yaml():
     return OmegaConf.load(REPO / "conf" / "model" / "tiny_bart.yaml")
 
 
-def save_checkpoint(folder: Path, texts: list[str], config_overrides: dict | None = None, seed: int = 0,
-                    init_scale: float | None = None) -> Path:
+def save_checkpoint(
+    folder: Path, texts: list[str], config_overrides: dict | None = None, seed: int = 0, init_scale: float | None = None
+) -> Path:
     """A BART of tiny_bart's shape (or with `config_overrides`) and a tokenizer trained on `texts`, as
     sumexp builds them, saved with save_pretrained. `init_scale` multiplies every weight matrix after
     initialisation: random weights at the default scale give nearly the same summary for every input."""

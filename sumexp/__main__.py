@@ -1,4 +1,5 @@
 """`python -m sumexp [overrides]`: compose the run config with Hydra and run the one task function."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,8 +7,8 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from sumexp.schema import register_configs
 from sumexp.run.job import run_task
+from sumexp.schema import register_configs
 
 CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 

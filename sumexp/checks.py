@@ -1,4 +1,5 @@
 """Check a composed run config before anything heavy runs, reporting every problem at once."""
+
 from __future__ import annotations
 
 import codecs
@@ -9,8 +10,8 @@ from sumexp.data.rows import ON_BAD_ROWS
 from sumexp.errors import UserError
 from sumexp.generation import new_token_limit
 from sumexp.security.trust import remote_code_problems
-from sumexp.training.schedule import scheduler_kwargs, warmup_problem
 from sumexp.training.precision import PRECISIONS
+from sumexp.training.schedule import scheduler_kwargs, warmup_problem
 
 DATA_SOURCES = ("sample", "files", "hf")
 MAX_SEED = 2**32 - 1
@@ -69,17 +70,27 @@ def _position_problems(cfg, is_encoder_decoder: bool, limit: int) -> list[str]:
     if not is_encoder_decoder:  # the prompt and what is generated share the positions
         if cfg.model.max_source_length + new_tokens <= limit:
             return []
-        return [f"model.max_source_length + generation.max_new_tokens = {cfg.model.max_source_length} + {new_tokens}: "
-                f"above the model's {limit} positions; lower one so they fit"]
-    lengths = {"model.max_source_length": cfg.model.max_source_length, "model.max_target_length": cfg.model.max_target_length,
-               "generation.max_new_tokens": cfg.generation.max_new_tokens or 0}
-    return [f"{key}={value}: above the model's {limit} positions; lower it to at most {limit}"
-            for key, value in lengths.items() if value > limit]
+        return [
+            f"model.max_source_length + generation.max_new_tokens = {cfg.model.max_source_length} + {new_tokens}: "
+            f"above the model's {limit} positions; lower one so they fit"
+        ]
+    lengths = {
+        "model.max_source_length": cfg.model.max_source_length,
+        "model.max_target_length": cfg.model.max_target_length,
+        "generation.max_new_tokens": cfg.generation.max_new_tokens or 0,
+    }
+    return [
+        f"{key}={value}: above the model's {limit} positions; lower it to at most {limit}"
+        for key, value in lengths.items()
+        if value > limit
+    ]
 
 
 def _number_problems(cfg) -> list[str]:
     """Values that must be positive or in range; `not x > 0` also catches NaN."""
-    lr_key, lr = ("optim.lr", cfg.optim.lr) if cfg.optim.lr is not None else ("model.learning_rate", cfg.model.learning_rate)
+    lr_key, lr = (
+        ("optim.lr", cfg.optim.lr) if cfg.optim.lr is not None else ("model.learning_rate", cfg.model.learning_rate)
+    )
     problems = [] if 0 < lr < math.inf else [f"{lr_key}={lr}: must be above 0 and finite, e.g. {lr_key}=5e-5"]
     if not 0 <= cfg.seed <= MAX_SEED:  # numpy's generator takes 32-bit seeds only
         problems.append(f"seed={cfg.seed}: must be between 0 and {MAX_SEED}, e.g. seed=42")
@@ -94,27 +105,43 @@ def _number_problems(cfg) -> list[str]:
         "optim.logging_steps": cfg.optim.logging_steps,
         "optim.eval_steps": cfg.optim.eval_steps,
     }
-    return problems + [f"{key}={value}: must be at least 1" for key, value in counts.items() if value is not None and value < 1]
+    return problems + [
+        f"{key}={value}: must be at least 1" for key, value in counts.items() if value is not None and value < 1
+    ]
 
 
 def _optim_problems(optim, train: bool) -> list[str]:
     problems = []
     if not optim.epochs >= 0:
-        problems.append(f"optim.epochs={optim.epochs}: must be 0 or more (0 with optim.max_steps > 0), e.g. optim.epochs=3")
+        problems.append(
+            f"optim.epochs={optim.epochs}: must be 0 or more (0 with optim.max_steps > 0), e.g. optim.epochs=3"
+        )
     elif train and optim.max_steps <= 0 and optim.epochs == math.inf:
-        problems.append(f"optim.epochs={optim.epochs}: must be a finite number of epochs, e.g. optim.epochs=10 "
-                        f"(early stopping still ends the run sooner), or set optim.max_steps")
+        problems.append(
+            f"optim.epochs={optim.epochs}: must be a finite number of epochs, e.g. optim.epochs=10 "
+            f"(early stopping still ends the run sooner), or set optim.max_steps"
+        )
     if not optim.checkpoint_minutes >= 0:
-        problems.append(f"optim.checkpoint_minutes={optim.checkpoint_minutes}: must be 0 or more (0: a checkpoint "
-                        f"every epoch), e.g. optim.checkpoint_minutes=10")
+        problems.append(
+            f"optim.checkpoint_minutes={optim.checkpoint_minutes}: must be 0 or more (0: a checkpoint "
+            f"every epoch), e.g. optim.checkpoint_minutes=10"
+        )
     if problem := warmup_problem(optim.warmup):
         problems.append(problem)
-    finite = {"optim.weight_decay": (optim.weight_decay, "0.01"), "optim.max_grad_norm": (optim.max_grad_norm, "1.0 (0: no clipping)"),
-              "optim.early_stopping_threshold": (optim.early_stopping_threshold, "0.0")}
-    problems += [f"{key}={value}: must be a finite number, 0 or more, e.g. {key}={example}"
-                 for key, (value, example) in finite.items() if not 0 <= value < math.inf]
+    finite = {
+        "optim.weight_decay": (optim.weight_decay, "0.01"),
+        "optim.max_grad_norm": (optim.max_grad_norm, "1.0 (0: no clipping)"),
+        "optim.early_stopping_threshold": (optim.early_stopping_threshold, "0.0"),
+    }
+    problems += [
+        f"{key}={value}: must be a finite number, 0 or more, e.g. {key}={example}"
+        for key, (value, example) in finite.items()
+        if not 0 <= value < math.inf
+    ]
     if optim.early_stopping_patience is not None and optim.early_stopping_patience < 0:
-        problems.append(f"optim.early_stopping_patience={optim.early_stopping_patience}: must be 0 or more, or null to never stop early")
+        problems.append(
+            f"optim.early_stopping_patience={optim.early_stopping_patience}: must be 0 or more, or null to never stop early"
+        )
     return problems
 
 
@@ -131,7 +158,9 @@ def _data_problems(data) -> list[str]:
     problems = []
     fraction = data.holdout_when_no_train
     if fraction is not None and not 0 < fraction < 1:
-        problems.append(f"data.holdout_when_no_train={fraction}: must be between 0 and 1 (a fraction of the dev file), e.g. 0.2, or null")
+        problems.append(
+            f"data.holdout_when_no_train={fraction}: must be between 0 and 1 (a fraction of the dev file), e.g. 0.2, or null"
+        )
     if data.on_bad_rows not in ON_BAD_ROWS:
         problems.append(f"data.on_bad_rows={data.on_bad_rows}: use one of {', '.join(ON_BAD_ROWS)}")
     try:
@@ -146,7 +175,9 @@ def _tracker_problems(report_to: str) -> list[str]:
         return [f"report_to={report_to}: use one of {', '.join(TRACKERS)}"]
     package = TRACKERS[report_to]
     if package and importlib.util.find_spec(package) is None:
-        return [f"report_to={report_to}: the {package} package is not installed; pip install {package}, or report_to=none"]
+        return [
+            f"report_to={report_to}: the {package} package is not installed; pip install {package}, or report_to=none"
+        ]
     return []
 
 
@@ -157,7 +188,9 @@ def _backend_problems(backend) -> list[str]:
     if backend.name not in MATRIX:
         problems.append(f"backend.name={backend.name}: not in the backend matrix; use one of {', '.join(MATRIX)}")
     if backend.name != "full" and backend.lora is None:
-        problems.append(f"backend={backend.name}: backend.lora is null; adapters need r, alpha, dropout (see conf/backend/lora.yaml)")
+        problems.append(
+            f"backend={backend.name}: backend.lora is null; adapters need r, alpha, dropout (see conf/backend/lora.yaml)"
+        )
     if backend.lora is not None:
         if backend.lora.r < 1 or backend.lora.alpha <= 0:
             problems.append(f"backend.lora: r={backend.lora.r}, alpha={backend.lora.alpha}; both must be positive")
@@ -168,7 +201,9 @@ def _backend_problems(backend) -> list[str]:
         if quantization.quant_type not in ("nf4", "fp4"):
             problems.append(f"backend.quantization.quant_type={quantization.quant_type}: use nf4 or fp4")
         if quantization.compute_dtype not in PRECISIONS:
-            problems.append(f"backend.quantization.compute_dtype={quantization.compute_dtype}: use auto, bf16, fp16 or fp32")
+            problems.append(
+                f"backend.quantization.compute_dtype={quantization.compute_dtype}: use auto, bf16, fp16 or fp32"
+            )
     return problems
 
 
@@ -189,8 +224,10 @@ def check_schedule(cfg, train_rows: int, processes: int = 1) -> None:
     if optim.warmup >= 1:
         fix = f"lower optim.warmup to a share of those steps, e.g. optim.warmup={max(1, horizon // 10)}"
     else:
-        fix = (f"lower optim.epochs (early stopping ends a run sooner), or give optim.warmup as a step count, "
-               f"e.g. optim.warmup={max(1, steps_per_epoch // 10)}")
+        fix = (
+            f"lower optim.epochs (early stopping ends a run sooner), or give optim.warmup as a step count, "
+            f"e.g. optim.warmup={max(1, steps_per_epoch // 10)}"
+        )
     raise UserError(
         f"optim.warmup={optim.warmup:g} with {length}: the warm-up lasts {warmup} steps, so the learning rate reaches "
         f"at most {share:.2g} of its peak in the {horizon} steps the run can take before it ends "

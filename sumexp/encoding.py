@@ -3,6 +3,7 @@
 The label masking for the whole project lives here: seq2seq labels are the summary ending in EOS;
 causal labels are -100 over the prompt, then the summary and EOS. Padding is masked by the collator.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ class Encoder:
     max_target_length: int = 128
 
     @classmethod
-    def from_config(cls, model_cfg, tokenizer, is_encoder_decoder: bool) -> "Encoder":
+    def from_config(cls, model_cfg, tokenizer, is_encoder_decoder: bool) -> Encoder:
         return cls(
             tokenizer=tokenizer,
             is_encoder_decoder=is_encoder_decoder,
@@ -72,14 +73,21 @@ class Encoder:
         prompts = self.prompts(dialogues)
         if self.is_encoder_decoder:
             targets = self._ids_batch(summaries, special=True)
-            return [{"input_ids": p, "attention_mask": [1] * len(p), "labels": with_eos(t, eos, self.max_target_length)}
-                    for p, t in zip(prompts, targets)]
+            return [
+                {"input_ids": p, "attention_mask": [1] * len(p), "labels": with_eos(t, eos, self.max_target_length)}
+                for p, t in zip(prompts, targets)
+            ]
         # Causal: the summary is never truncated; the dialogue inside the prompt was cut instead.
         examples = []
         for prompt, summary_ids in zip(prompts, self._ids_batch(summaries)):
             target = with_eos(summary_ids, eos)
-            examples.append({"input_ids": prompt + target, "attention_mask": [1] * (len(prompt) + len(target)),
-                             "labels": [IGNORE_INDEX] * len(prompt) + target})
+            examples.append(
+                {
+                    "input_ids": prompt + target,
+                    "attention_mask": [1] * (len(prompt) + len(target)),
+                    "labels": [IGNORE_INDEX] * len(prompt) + target,
+                }
+            )
         return examples
 
     def _chat_prompt(self, dialogue: str) -> list[int]:
@@ -91,7 +99,9 @@ class Encoder:
 
     def _apply_chat(self, dialogue: str) -> list[int]:
         messages = [{"role": "user", "content": self.prompt_template.format(dialogue=dialogue)}]
-        return list(self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=False))
+        return list(
+            self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=False)
+        )
 
     def _ids(self, text: str, special: bool = False) -> list[int]:
         return self.tokenizer(text, add_special_tokens=special)["input_ids"]

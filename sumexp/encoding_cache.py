@@ -1,6 +1,7 @@
 """Encoded splits, cached by content so that the next run over the same model and data (a sweep's
 other backends, a re-run) skips tokenization. The key covers the texts, the tokenizer, the encoding
 settings and the encoding code itself; entries are plain integer arrays (.npz, no pickle)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -51,8 +52,10 @@ def _encode(encoder, splits) -> dict[str, list[list[int]]]:
     train = encoder.features(splits.train.dialogues, splits.train.first_references())
     dev = encoder.features(splits.dev.dialogues, splits.dev.first_references())
     return {
-        "train_inputs": [e["input_ids"] for e in train], "train_labels": [e["labels"] for e in train],
-        "dev_inputs": [e["input_ids"] for e in dev], "dev_labels": [e["labels"] for e in dev],
+        "train_inputs": [e["input_ids"] for e in train],
+        "train_labels": [e["labels"] for e in train],
+        "dev_inputs": [e["input_ids"] for e in dev],
+        "dev_labels": [e["labels"] for e in dev],
         "dev_prompts": encoder.prompts(splits.dev.dialogues),
         "test_prompts": encoder.prompts(splits.test.dialogues) if splits.test else [],
     }
@@ -60,7 +63,10 @@ def _encode(encoder, splits) -> dict[str, list[list[int]]]:
 
 def _as_splits(arrays: dict, cache: str, seconds: float, has_test: bool) -> EncodedSplits:
     def examples(inputs, labels):
-        return [{"input_ids": i, "attention_mask": [1] * len(i), "labels": l} for i, l in zip(inputs, labels)]
+        return [
+            {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": target}
+            for ids, target in zip(inputs, labels)
+        ]
 
     return EncodedSplits(
         train=examples(arrays["train_inputs"], arrays["train_labels"]),
@@ -80,8 +86,16 @@ def _entry(cache_dir: str, encoder, splits) -> Path | None:
     for part in (
         tokenizer.to_str(),
         json.dumps([encoder.tokenizer.chat_template, encoder.tokenizer.all_special_tokens], default=str),
-        json.dumps([encoder.is_encoder_decoder, encoder.source_prefix, encoder.prompt_template,
-                    encoder.use_chat_template, encoder.max_source_length, encoder.max_target_length]),
+        json.dumps(
+            [
+                encoder.is_encoder_decoder,
+                encoder.source_prefix,
+                encoder.prompt_template,
+                encoder.use_chat_template,
+                encoder.max_source_length,
+                encoder.max_target_length,
+            ]
+        ),
         Path(__file__).with_name("encoding.py").read_text(encoding="utf-8"),
         json.dumps([_split_content(s) for s in (splits.train, splits.dev, splits.test)], ensure_ascii=False),
     ):
@@ -135,4 +149,4 @@ def _flatten(rows: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
 
 def _unflatten(values: np.ndarray, lengths: np.ndarray) -> list[list[int]]:
     ends = np.cumsum(lengths)
-    return [values[end - n:end].tolist() for n, end in zip(lengths.tolist(), ends.tolist())]
+    return [values[end - n : end].tolist() for n, end in zip(lengths.tolist(), ends.tolist())]

@@ -1,4 +1,5 @@
 """Generate summaries in batches: padding on the side each family needs, only new tokens decoded."""
+
 from __future__ import annotations
 
 
@@ -7,9 +8,17 @@ def new_token_limit(cfg) -> int:
     return cfg.generation.max_new_tokens or cfg.model.max_target_length
 
 
-def generate_summaries(model, tokenizer, prompts: list[list[int]], gen_cfg, max_new_tokens: int,
-                       batch_size: int, desc: str = "generate", progress: bool = False,
-                       should_stop=None) -> list[str]:
+def generate_summaries(
+    model,
+    tokenizer,
+    prompts: list[list[int]],
+    gen_cfg,
+    max_new_tokens: int,
+    batch_size: int,
+    desc: str = "generate",
+    progress: bool = False,
+    should_stop=None,
+) -> list[str]:
     """One summary per prompt, in the prompts' order; a progress bar only when asked (verbose).
     `should_stop()`, asked before every batch, ends it early with EvaluationStopped (a signal arrived)."""
     from tqdm.auto import tqdm
@@ -22,8 +31,7 @@ def generate_summaries(model, tokenizer, prompts: list[list[int]], gen_cfg, max_
     was_training = model.training
     model.eval()
     try:
-        for start in tqdm(range(0, len(order), batch_size), desc=desc, unit="batch", leave=False,
-                          disable=not progress):
+        for start in tqdm(range(0, len(order), batch_size), desc=desc, unit="batch", leave=False, disable=not progress):
             if should_stop is not None and should_stop():
                 raise EvaluationStopped("a stop was asked for during generation")
             indices = order[start : start + batch_size]

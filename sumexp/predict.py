@@ -5,6 +5,7 @@ Reads `fname,dialogue` rows (the run's data.id_column / data.dialogue_column) an
 `fname,summary`; given the test file the run used, it reproduces the run's submission.csv.
 `--merge` also writes the adapter merged into its base, a plain transformers model, to RUN_DIR/model_merged.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,8 +20,15 @@ from sumexp.results import run_record
 
 MERGED_DIR = "model_merged"
 # What an --output must never replace: the run's record, its results, its logs and everything in its folders.
-RUN_FILES = ("metrics.json", "submission.csv", "dev_predictions.csv", "train_log.jsonl", "sumexp.log",
-             "stdout.log", "stderr.log")
+RUN_FILES = (
+    "metrics.json",
+    "submission.csv",
+    "dev_predictions.csv",
+    "train_log.jsonl",
+    "sumexp.log",
+    "stdout.log",
+    "stderr.log",
+)
 RUN_FOLDERS = ("model", MERGED_DIR, "checkpoints", ".hydra", ".submitit")
 
 
@@ -71,9 +79,13 @@ def read_run(run_dir: Path):
     except (OSError, ValueError):
         record = {}
     if record.get("status") != run_record.COMPLETED:
-        raise UserError(f"{run_dir}: the run did not complete (metrics.json status {record.get('status')!r}); predict with a finished run")
+        raise UserError(
+            f"{run_dir}: the run did not complete (metrics.json status {record.get('status')!r}); predict with a finished run"
+        )
     if not ((model_dir / "adapter_config.json").is_file() or (model_dir / "config.json").is_file()):
-        raise UserError(f"{run_dir}: no model in model/ (neither config.json nor adapter_config.json); the run folder is incomplete")
+        raise UserError(
+            f"{run_dir}: no model in model/ (neither config.json nor adapter_config.json); the run folder is incomplete"
+        )
     return OmegaConf.load(config), record.get("backend_effective") or record.get("backend_requested")
 
 
@@ -88,7 +100,9 @@ def check_output(output: Path, run_dir: Path, input_file: Path | None) -> None:
     elif target.is_relative_to(run):
         inner = target.relative_to(run)
         if inner.parts[0] in RUN_FOLDERS or str(inner) in RUN_FILES or inner.name.startswith("."):
-            problem = f"would replace the run's own {inner}; write the summaries to another file, e.g. {run_dir}/predict.csv"
+            problem = (
+                f"would replace the run's own {inner}; write the summaries to another file, e.g. {run_dir}/predict.csv"
+            )
     if problem:
         raise UserError(f"--output {output}: {problem}")
 
@@ -100,15 +114,18 @@ def summarize(cfg, model, tokenizer, dialogues: list[str]) -> list[str]:
 
     encoder = Encoder.from_config(cfg.model, tokenizer, model.config.is_encoder_decoder)
     prompts = [encoder.prompt_ids(d) for d in dialogues]
-    return generate_summaries(model, tokenizer, prompts, cfg.generation, new_token_limit(cfg),
-                              cfg.optim.eval_batch_size, desc="predict")
+    return generate_summaries(
+        model, tokenizer, prompts, cfg.generation, new_token_limit(cfg), cfg.optim.eval_batch_size, desc="predict"
+    )
 
 
 def _backend(cfg, name: str):
     from sumexp.backends.matrix import BACKEND_CLASSES, backend_for
 
     if name not in BACKEND_CLASSES:
-        raise UserError(f"metrics.json: backend_effective={name} is not a backend this sumexp knows ({', '.join(BACKEND_CLASSES)})")
+        raise UserError(
+            f"metrics.json: backend_effective={name} is not a backend this sumexp knows ({', '.join(BACKEND_CLASSES)})"
+        )
     return backend_for(cfg.backend, name)
 
 
@@ -117,8 +134,9 @@ def _read_rows(path: Path, cfg) -> tuple[list[str], list[str]]:
     from sumexp.data.splits import frame_to_split
     from sumexp.data.tables import read_table
 
-    split = frame_to_split("input", (read_table(path, cfg.data.get("encoding", "utf-8")), str(path)), cfg.data,
-                           labelled=False, notes=[])
+    split = frame_to_split(
+        "input", (read_table(path, cfg.data.get("encoding", "utf-8")), str(path)), cfg.data, labelled=False, notes=[]
+    )
     return split.ids, split.dialogues
 
 
@@ -144,8 +162,12 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sumexp.predict", description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", type=Path, help="a finished run's folder (it holds .hydra/, metrics.json, model/)")
     parser.add_argument("--input", type=Path, help="CSV or JSONL with fname,dialogue rows")
-    parser.add_argument("--output", type=Path, help="where to write fname,summary (default RUN_DIR/predict_<input name>.csv)")
-    parser.add_argument("--merge", action="store_true", help=f"also write the adapter merged into its base to RUN_DIR/{MERGED_DIR}")
+    parser.add_argument(
+        "--output", type=Path, help="where to write fname,summary (default RUN_DIR/predict_<input name>.csv)"
+    )
+    parser.add_argument(
+        "--merge", action="store_true", help=f"also write the adapter merged into its base to RUN_DIR/{MERGED_DIR}"
+    )
     return parser
 
 

@@ -3,12 +3,13 @@
 Registered in Hydra's ConfigStore by `register_configs()` (called by the CLI entry point and by the
 tests), so a misspelt key or a wrong type fails at composition time, before anything heavy runs.
 """
+
 from __future__ import annotations
 
 import hashlib
 import re
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
@@ -20,14 +21,14 @@ class ScratchConfig:
 
     model_type: str = MISSING  # a transformers model type: bart, t5, gpt2, llama, ...
     vocab_size: int = 3000  # the tokenizer trained on the run's training text gets at most this many
-    config: Dict[str, Any] = field(default_factory=dict)  # kwargs for AutoConfig.for_model
+    config: dict[str, Any] = field(default_factory=dict)  # kwargs for AutoConfig.for_model
 
 
 @dataclass
 class ModelConfig:
     name: str = MISSING
-    checkpoint: Optional[str] = None  # hub id or local folder; null with `scratch` set
-    scratch: Optional[ScratchConfig] = None
+    checkpoint: str | None = None  # hub id or local folder; null with `scratch` set
+    scratch: ScratchConfig | None = None
     source_prefix: str = ""  # seq2seq: put before every dialogue ("summarize: " for T5)
     prompt_template: str = "{dialogue}"  # causal: the prompt, with a {dialogue} slot
     use_chat_template: bool = False  # causal instruct models: wrap the prompt in the chat template
@@ -35,8 +36,8 @@ class ModelConfig:
     max_target_length: int = 128  # tokens of summary (seq2seq labels; default max_new_tokens)
     learning_rate: float = 5e-5  # the family default, used when optim.lr is null
     allow_fp16: bool = True  # false for T5/mT5: their loss goes NaN in fp16
-    tokenizer_class: Optional[str] = None  # null: AutoTokenizer; PreTrainedTokenizerFast for KoBART/KoGPT2
-    tokenizer_kwargs: Dict[str, Any] = field(default_factory=dict)
+    tokenizer_class: str | None = None  # null: AutoTokenizer; PreTrainedTokenizerFast for KoBART/KoGPT2
+    tokenizer_kwargs: dict[str, Any] = field(default_factory=dict)
     trust_remote_code: bool = False  # runs the checkpoint's own Python; only a conf/model/*.yaml may set it
     allow_pickle: bool = False  # load pickle (.bin) weights, which can run code; safetensors need no opt-in
 
@@ -48,7 +49,7 @@ class LoraSettings:
     r: int = 16  # adapter rank
     alpha: int = 32  # scale = alpha / r
     dropout: float = 0.1
-    target_modules: Optional[Any] = None  # null: peft's default for the architecture; "all-linear"; or a list of names
+    target_modules: Any | None = None  # null: peft's default for the architecture; "all-linear"; or a list of names
     train_new_tokens: bool = True  # train the embedding (and untied output) rows of the added placeholder tokens
 
 
@@ -66,8 +67,8 @@ class BackendConfig:
     _target_: str = MISSING  # the Backend class; imported only when this backend is selected
     name: str = MISSING
     fallback: bool = True  # when this backend cannot serve the model on this device: the next that can (recorded)
-    lora: Optional[LoraSettings] = None  # null: no adapters (full fine-tuning)
-    quantization: Optional[QuantizationSettings] = None  # null: the base weights stay unquantized
+    lora: LoraSettings | None = None  # null: no adapters (full fine-tuning)
+    quantization: QuantizationSettings | None = None  # null: the base weights stay unquantized
     lr_scale: float = 1.0  # optim.lr=null trains at model.learning_rate x this (adapters learn at a higher rate)
 
 
@@ -75,32 +76,32 @@ class BackendConfig:
 class DataConfig:
     name: str = MISSING
     source: str = "files"  # sample | files | hf
-    dir: Optional[str] = None  # folder with the split files (source=files)
+    dir: str | None = None  # folder with the split files (source=files)
     train_file: str = "train.csv"
     dev_file: str = "dev.csv"
-    test_file: Optional[str] = "test.csv"  # null: no test split, no submission
-    holdout_when_no_train: Optional[float] = None  # no train file: train on dev, hold out this fraction
-    hf_name: Optional[str] = None  # source=hf: a datasets name or path
-    hf_config: Optional[str] = None
+    test_file: str | None = "test.csv"  # null: no test split, no submission
+    holdout_when_no_train: float | None = None  # no train file: train on dev, hold out this fraction
+    hf_name: str | None = None  # source=hf: a datasets name or path
+    hf_config: str | None = None
     train_split: str = "train"
     dev_split: str = "validation"
-    test_split: Optional[str] = "test"
+    test_split: str | None = "test"
     id_column: str = "fname"
     dialogue_column: str = "dialogue"
     summary_column: str = "summary"  # also finds summary1..N and list-valued cells
-    max_train_samples: Optional[int] = None  # cap a split for quick runs
-    max_eval_samples: Optional[int] = None
+    max_train_samples: int | None = None  # cap a split for quick runs
+    max_eval_samples: int | None = None
     on_bad_rows: str = "drop"  # rows with an empty id, dialogue or summary: drop (counted) | error
     encoding: str = "utf-8"  # of the split files; a BOM is fine. cp949 for Korean files saved by Excel
 
 
 @dataclass
 class OptimConfig:
-    lr: Optional[float] = None  # null: the model's family default (model.learning_rate)
+    lr: float | None = None  # null: the model's family default (model.learning_rate)
     weight_decay: float = 0.0
     warmup: float = 0.0  # a ratio of the training steps when < 1, else a step count
     scheduler: str = "linear"  # any transformers scheduler name: linear, cosine, constant, ...
-    scheduler_kwargs: Dict[str, Any] = field(default_factory=dict)  # passed to the scheduler
+    scheduler_kwargs: dict[str, Any] = field(default_factory=dict)  # passed to the scheduler
     epochs: float = 3.0
     max_steps: int = -1  # > 0 overrides epochs
     batch_size: int = 8
@@ -110,11 +111,11 @@ class OptimConfig:
     auto_find_batch_size: bool = False  # after an out-of-memory error, retry with half the batch
     group_by_length: bool = True  # batches of similar lengths: less padding, faster steps
     precision: str = "auto"  # auto | bf16 | fp16 | fp32
-    eval_steps: Optional[int] = None  # null: evaluate every epoch; N: every N steps
+    eval_steps: int | None = None  # null: evaluate every epoch; N: every N steps
     evaluate: bool = True  # false: no dev evaluation while training; the final weights are scored once
     checkpoint_minutes: float = 10.0  # evaluate=false: resumable checkpoints at most this often (0: each epoch)
     eval_on_start: bool = True  # score the untrained model too, so the gain from training is visible
-    early_stopping_patience: Optional[int] = 3  # null: never stop early
+    early_stopping_patience: int | None = 3  # null: never stop early
     early_stopping_threshold: float = 0.0
     max_grad_norm: float = 1.0
     logging_steps: int = 10
@@ -123,7 +124,7 @@ class OptimConfig:
 @dataclass
 class GenerationConfig:
     num_beams: int = 4
-    max_new_tokens: Optional[int] = None  # null: model.max_target_length
+    max_new_tokens: int | None = None  # null: model.max_target_length
     no_repeat_ngram_size: int = 0
     length_penalty: float = 1.0
 
@@ -148,7 +149,7 @@ class RunConfig:
     keep_checkpoints: bool = False  # keep the per-epoch Trainer checkpoints beside the best model
     resume: bool = False  # continue from the newest complete checkpoint in this run's folder
     train: bool = True  # false: score the model as loaded (a fine-tuned checkpoint, an instruct model zero-shot)
-    cache_dir: Optional[str] = None  # encoded splits are kept here by content hash; null: no cache
+    cache_dir: str | None = None  # encoded splits are kept here by content hash; null: no cache
     force: bool = False  # run even when the run folder holds a completed run of the same config
     verbose: bool = False  # every log line and progress bar on the terminal, not only in sumexp.log
 

@@ -3,16 +3,17 @@
 PRED is a submission-style table (fname + summary/prediction), REF has fname and one or more
 reference columns; rows are joined on fname. See docs/metrics.md for the metric itself.
 """
+
 from __future__ import annotations
 
 import argparse
 import json
 import sys
 
+from sumexp.data.tables import read_table, reference_columns, reference_lists
 from sumexp.errors import UserError
 from sumexp.scoring.rouge import AGGREGATES, METRICS, RougeScorer
 from sumexp.scoring.tokenization import TOKENIZERS
-from sumexp.data.tables import read_table, reference_columns, reference_lists
 
 PROG = "sumexp.score"
 # The first one present is the default prediction column: a run's dev_predictions.csv has both a
@@ -34,15 +35,22 @@ def build_parser() -> argparse.ArgumentParser:
     add = parser.add_argument
     add("pred", help="predictions: CSV or JSONL with fname and summary (or prediction)")
     add("ref", help="references: CSV or JSONL with fname and summary, summary1..N or a list column")
-    add("--tokenizer", default="morpheme", choices=TOKENIZERS,
-        help="tokenization (default: morpheme, i.e. Kiwi; rouge_score for English)")
-    add("--agg", default="mean", choices=AGGREGATES,
-        help="combine several references per example (default: mean, as the competition)")
+    add(
+        "--tokenizer",
+        default="morpheme",
+        choices=TOKENIZERS,
+        help="tokenization (default: morpheme, i.e. Kiwi; rouge_score for English)",
+    )
+    add(
+        "--agg",
+        default="mean",
+        choices=AGGREGATES,
+        help="combine several references per example (default: mean, as the competition)",
+    )
     add("--stemmer", action="store_true", help="Porter stemming (rouge_score tokenizer only)")
     add("--json", action="store_true", help="print the result as JSON")
     add("--pred-column", help="prediction column in PRED (default: prediction, else summary)")
-    add("--ref-columns", help="comma-separated reference columns in REF "
-        "(default: summary, summary1..N)")
+    add("--ref-columns", help="comma-separated reference columns in REF (default: summary, summary1..N)")
     return parser
 
 
@@ -50,16 +58,17 @@ def _require(frame, path: str, columns: list[str], option: str) -> None:
     """Raise a UserError naming the missing columns and those the file has."""
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise UserError(f"{path}: no column {', '.join(map(repr, missing))}; columns are "
-                        f"{', '.join(map(str, frame.columns))}; choose one with {option}")
+        raise UserError(
+            f"{path}: no column {', '.join(map(repr, missing))}; columns are "
+            f"{', '.join(map(str, frame.columns))}; choose one with {option}"
+        )
 
 
 def _unique_fnames(frame, path: str) -> None:
     """Joining on fname needs each fname once."""
     duplicated = frame["fname"][frame["fname"].duplicated()].unique().tolist()
     if duplicated:
-        raise UserError(f"{path}: {len(duplicated)} duplicated fname(s) ({_few(duplicated)}); "
-                        "keep one row per fname")
+        raise UserError(f"{path}: {len(duplicated)} duplicated fname(s) ({_few(duplicated)}); keep one row per fname")
 
 
 def _few(names: list[str]) -> str:
@@ -88,8 +97,10 @@ def load_references(path: str, columns: str | None) -> tuple[list[str], list[lis
     else:
         names = reference_columns(frame, "summary")
     if not names:
-        raise UserError(f"{path}: no reference column (summary, summary1, ...); columns are "
-                        f"{', '.join(map(str, frame.columns))}; choose with --ref-columns")
+        raise UserError(
+            f"{path}: no reference column (summary, summary1, ...); columns are "
+            f"{', '.join(map(str, frame.columns))}; choose with --ref-columns"
+        )
     _require(frame, path, ["fname", *names], "--ref-columns")
     _unique_fnames(frame, path)
     if frame.empty:
@@ -101,9 +112,11 @@ def join(preds: dict[str, str], fnames: list[str], args) -> list[str]:
     """Predictions in reference order; missing ones are an error, extra ones a warning."""
     missing = [f for f in fnames if f not in preds]
     if missing:
-        raise UserError(f"{args.pred}: no prediction for {len(missing)} of {len(fnames)} fnames in "
-                        f"{args.ref} ({_few(missing)}); add them or score against matching "
-                        "references")
+        raise UserError(
+            f"{args.pred}: no prediction for {len(missing)} of {len(fnames)} fnames in "
+            f"{args.ref} ({_few(missing)}); add them or score against matching "
+            "references"
+        )
     extra = sorted(set(preds) - set(fnames))
     if extra:
         _warn(f"{args.pred}: {len(extra)} fname(s) not in {args.ref} ignored ({_few(extra)})")
@@ -117,9 +130,10 @@ def _warn(message: str) -> None:
 
 def format_table(result: dict) -> str:
     """A fixed-width table, scores × 100."""
-    lines = [f"{result['num_examples']} examples  tokenizer={result['tokenizer']}  "
-             f"aggregate={result['aggregate']}",
-             f"{'metric':<10}{'precision':>10}{'recall':>10}{'fmeasure':>10}"]
+    lines = [
+        f"{result['num_examples']} examples  tokenizer={result['tokenizer']}  aggregate={result['aggregate']}",
+        f"{'metric':<10}{'precision':>10}{'recall':>10}{'fmeasure':>10}",
+    ]
     for m in METRICS:
         cells = (f"{100 * result[m][k]:>10.2f}" for k in ("precision", "recall", "fmeasure"))
         lines.append(f"{m:<10}" + "".join(cells))
@@ -136,8 +150,7 @@ def score_files(args: argparse.Namespace) -> dict:
     predictions = join(preds, fnames, args)
     empty = [f for f, r in zip(fnames, refs) if not r]
     if empty:
-        _warn(f"{args.ref}: {len(empty)} row(s) have no non-empty reference and score 0 "
-              f"({_few(empty)})")
+        _warn(f"{args.ref}: {len(empty)} row(s) have no non-empty reference and score 0 ({_few(empty)})")
     result = RougeScorer(args.tokenizer, args.agg, args.stemmer).score(predictions, refs)
     result.update(use_stemmer=args.stemmer, pred=args.pred, ref=args.ref, ref_columns=columns)
     return result

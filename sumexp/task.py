@@ -1,4 +1,5 @@
 """The one task function: every single run and every sweep job goes through `run_experiment`."""
+
 from __future__ import annotations
 
 import logging
@@ -12,8 +13,8 @@ from sumexp.checks import check_config, check_model_limits, check_schedule
 from sumexp.data.splits import Split, Splits, load_splits
 from sumexp.errors import RunInterrupted
 from sumexp.generation import generate_summaries, new_token_limit
-from sumexp.run.distributed import is_main_process, world_size
 from sumexp.results.run_record import config_hash, write_completed, write_running
+from sumexp.run.distributed import is_main_process, world_size
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,9 @@ def run_experiment(cfg, run_dir: str | Path | None = None) -> dict:
     set_seed(cfg.seed)
     reset_peak_memory()
     tokenizer = load_tokenizer(cfg.model, _training_texts(splits.train))
-    fidelity = check_tokenizer(tokenizer, fidelity_sample(splits.train.dialogues, splits.train.first_references()), cfg.model)
+    fidelity = check_tokenizer(
+        tokenizer, fidelity_sample(splits.train.dialogues, splits.train.first_references()), cfg.model
+    )
     tokenizer.padding_side = "right"  # training batches; generation picks the side per family
     model_config = load_model_config(cfg.model, tokenizer)
     check_model_limits(cfg, model_config)  # before the weights load
@@ -59,7 +62,12 @@ def run_experiment(cfg, run_dir: str | Path | None = None) -> dict:
 
     if cfg.train:
         fit = _fit(cfg, built.model, tokenizer, encoded, evaluator, run_dir)
-        model, best, training, history = fit.trainer.model, _best_evaluation(fit), training_metrics(cfg, fit), fit.trainer.state.log_history
+        model, best, training, history = (
+            fit.trainer.model,
+            _best_evaluation(fit),
+            training_metrics(cfg, fit),
+            fit.trainer.state.log_history,
+        )
         if writer:
             _save_best_model(model, tokenizer, run_dir)
     else:  # the model as it is: a checkpoint already fine-tuned, or an instruct model zero-shot
@@ -70,8 +78,19 @@ def run_experiment(cfg, run_dir: str | Path | None = None) -> dict:
     from sumexp.results.files import write_run_outputs
     from sumexp.results.metrics import summary_line
 
-    run = RunParts(cfg, run_dir, splits, tokenizer, fidelity, model_config, built, model, encoded, best,
-                   time.perf_counter() - started)
+    run = RunParts(
+        cfg,
+        run_dir,
+        splits,
+        tokenizer,
+        fidelity,
+        model_config,
+        built,
+        model,
+        encoded,
+        best,
+        time.perf_counter() - started,
+    )
     metrics = collect_metrics(run, training)
     # Sweep bookkeeping: the fingerprint that lets a re-run skip this job, and where it ran.
     metrics.update(config_hash=config_hash(cfg), world_size=world_size(), pid=os.getpid())
@@ -121,7 +140,9 @@ def _dev_evaluator(cfg, tokenizer, prompts, references):
         gen_cfg=cfg.generation,
         max_new_tokens=new_token_limit(cfg),
         batch_size=cfg.optim.eval_batch_size,
-        scorer=RougeScorer(tokenizer=cfg.score.tokenizer, aggregate=cfg.score.aggregate, use_stemmer=cfg.score.use_stemmer),
+        scorer=RougeScorer(
+            tokenizer=cfg.score.tokenizer, aggregate=cfg.score.aggregate, use_stemmer=cfg.score.use_stemmer
+        ),
         progress=cfg.verbose,
     )
 
@@ -136,7 +157,9 @@ def _fit(cfg, model, tokenizer, encoded, evaluator, run_dir: Path) -> Fit:
     from sumexp.training.trainer import build_trainer, training_arguments
 
     cuda = torch.cuda.is_available()
-    precision, note = resolve_precision(cfg.optim.precision, cfg.model.allow_fp16, cuda, cuda and torch.cuda.is_bf16_supported())
+    precision, note = resolve_precision(
+        cfg.optim.precision, cfg.model.allow_fp16, cuda, cuda and torch.cuda.is_bf16_supported()
+    )
     if note:
         log.warning(note)
     learning_rate = cfg.optim.lr if cfg.optim.lr is not None else cfg.model.learning_rate * cfg.backend.lr_scale
@@ -193,8 +216,16 @@ def _predict(cfg, model, tokenizer, prompts: list[list[int]] | None) -> list[str
     if prompts is None:
         return None
     with GENERATION:  # the generation peak (GPU) in metrics.json
-        return generate_summaries(model, tokenizer, prompts, cfg.generation, new_token_limit(cfg), cfg.optim.eval_batch_size,
-                                  desc="test generate", progress=cfg.verbose)
+        return generate_summaries(
+            model,
+            tokenizer,
+            prompts,
+            cfg.generation,
+            new_token_limit(cfg),
+            cfg.optim.eval_batch_size,
+            desc="test generate",
+            progress=cfg.verbose,
+        )
 
 
 def _save_best_model(model, tokenizer, run_dir: Path) -> None:

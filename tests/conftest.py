@@ -1,4 +1,5 @@
 """Shared fixtures: compose configs the way the CLI does, and tiny tokenizers trained offline."""
+
 from __future__ import annotations
 
 import os
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
+from omegaconf import open_dict
 
 from sumexp.__main__ import CONF_DIR
 from sumexp.schema import register_configs
@@ -65,3 +67,18 @@ def hub_model_config(compose_config, hub_folders):
         return compose_config([f"model={option}", f"model.checkpoint={hub_folders[shape]}", *overrides])
 
     return _config
+
+
+@pytest.fixture(scope="session")
+def job_config():
+    """compose(...) with the hydra node, as the launcher sees a job."""
+    register_configs()
+
+    def _compose(overrides=()):
+        with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+            cfg = compose(config_name="config", overrides=list(overrides), return_hydra_config=True)
+        with open_dict(cfg):
+            cfg.hydra.job.num = 0  # the launcher numbers its jobs
+        return cfg
+
+    return _compose

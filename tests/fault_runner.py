@@ -4,6 +4,7 @@ Each point wraps one function of the run path so that, on its Nth call, the proc
 before or after the real call: a kill that lands exactly in the phase named, every time. SIGKILL
 leaves what a power cut or the out-of-memory killer leaves; SIGTERM is what SLURM and `kill` send.
 """
+
 from __future__ import annotations
 
 import functools

@@ -1,5 +1,6 @@
 """The known pitfalls of adapter training, one test each: placeholder rows, bitsandbytes' CPU
 repacking, GPT-2's Conv1D, T5 and fp16, checkpointing through 4-bit layers, wrapping twice."""
+
 from __future__ import annotations
 
 import itertools
@@ -89,7 +90,9 @@ def test_qlora_adapters_still_learn_after_an_evaluation(compose_config, tiny_tok
     layers = [m for m in peft_model.modules() if isinstance(m, bnb.nn.Linear4bit)]
     assert layers and all(layer.support_avx512bf16_for_cpu is False for layer in layers)
     encoder = Encoder.from_config(cfg.model, tok, peft_model.config.is_encoder_decoder)
-    generate_summaries(peft_model, tok, [encoder.prompt_ids("#Person1#: 안녕하세요.")] * 2, GenerationConfig(num_beams=1), 4, 2)
+    generate_summaries(
+        peft_model, tok, [encoder.prompt_ids("#Person1#: 안녕하세요.")] * 2, GenerationConfig(num_beams=1), 4, 2
+    )
     lora_b = {name: p.detach().clone() for name, p in peft_model.named_parameters() if "lora_B" in name}
     train(peft_model, batch, steps=2)
     moved = [name for name, p in peft_model.named_parameters() if name in lora_b and not p.detach().equal(lora_b[name])]
@@ -125,16 +128,20 @@ def test_t5_family_never_computes_in_fp16_under_any_backend_setting():
 
     from sumexp.backends.qlora import compute_dtype
 
-    for setting, optim, cuda, bf16 in itertools.product(("auto", "bf16", "fp16", "fp32"), ("auto", "bf16", "fp16", "fp32"),
-                                                        (False, True), (False, True)):
+    for setting, optim, cuda, bf16 in itertools.product(
+        ("auto", "bf16", "fp16", "fp32"), ("auto", "bf16", "fp16", "fp32"), (False, True), (False, True)
+    ):
         assert compute_dtype(setting, optim, allow_fp16=False, cuda=cuda, bf16=bf16 and cuda) != torch.float16
     assert compute_dtype("fp16", "auto", allow_fp16=True, cuda=True, bf16=True) == torch.float16  # the guard does it
     assert compute_dtype("auto", "auto", allow_fp16=True, cuda=False, bf16=False) == torch.float32
 
 
-def test_gradient_checkpointing_through_4bit_layers_still_trains_the_adapters(compose_config, tiny_tokenizers, tmp_path):
-    _, peft_model, _, batch = build(compose_config, tiny_tokenizers, tmp_path, "tiny_llama", "qlora",
-                                    "optim.gradient_checkpointing=true")
+def test_gradient_checkpointing_through_4bit_layers_still_trains_the_adapters(
+    compose_config, tiny_tokenizers, tmp_path
+):
+    _, peft_model, _, batch = build(
+        compose_config, tiny_tokenizers, tmp_path, "tiny_llama", "qlora", "optim.gradient_checkpointing=true"
+    )
     assert peft_model.get_base_model().is_gradient_checkpointing
     peft_model.train()
     peft_model(**batch).loss.backward()

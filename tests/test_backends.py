@@ -1,5 +1,6 @@
 """Backends: the options compose, the matrix decides before any weights load, a fallback is
 recorded, and every tiny model trains end to end under lora and qlora."""
+
 from __future__ import annotations
 
 import json
@@ -8,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from sumexp.__main__ import CONF_DIR
 from sumexp.backends import probes
@@ -19,9 +19,16 @@ from tests.conftest import TINY_MODELS
 from tests.test_end_to_end import expect_one_line_error, sumexp_cli
 
 BACKENDS = ["full", "lora", "qlora", "unsloth"]
-SHORT_RUN = ["data.max_train_samples=32", "data.max_eval_samples=4", "optim.max_steps=3", "optim.batch_size=8",
-             "optim.eval_on_start=false", "generation.num_beams=1", "generation.max_new_tokens=4",
-             "score.tokenizer=whitespace"]
+SHORT_RUN = [
+    "data.max_train_samples=32",
+    "data.max_eval_samples=4",
+    "optim.max_steps=3",
+    "optim.batch_size=8",
+    "optim.eval_on_start=false",
+    "generation.num_beams=1",
+    "generation.max_new_tokens=4",
+    "score.tokenizer=whitespace",
+]
 
 
 def test_each_backend_option_composes_with_the_shared_lora_values(compose_config):
@@ -34,11 +41,20 @@ def test_each_backend_option_composes_with_the_shared_lora_values(compose_config
             assert backend.lora is None and backend.quantization is None
             continue
         lora = backend.lora
-        assert (lora.r, lora.alpha, lora.dropout, lora.target_modules, lora.train_new_tokens) == (16, 32, 0.1, None, True)
+        assert (lora.r, lora.alpha, lora.dropout, lora.target_modules, lora.train_new_tokens) == (
+            16,
+            32,
+            0.1,
+            None,
+            True,
+        )
         assert (backend.quantization is None) == (name == "lora")
     qlora = compose_config(["backend=qlora"]).backend.quantization
     assert (qlora.quant_type, qlora.double_quant, qlora.compute_dtype) == ("nf4", True, "auto")
-    assert compose_config(["backend=lora", "backend.lora.target_modules=all-linear"]).backend.lora.target_modules == "all-linear"
+    assert (
+        compose_config(["backend=lora", "backend.lora.target_modules=all-linear"]).backend.lora.target_modules
+        == "all-linear"
+    )
 
 
 def test_the_matrix_covers_every_backend_family_and_device():
@@ -103,8 +119,13 @@ def test_the_matrix_reads_the_family_without_importing_transformers(tmp_path):
         f"folder = S(scratch=None, checkpoint={str(tmp_path)!r})\n"
         "print(probes.model_family(scratch), probes.model_family(folder), 'transformers' in sys.modules)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                         cwd=Path(__file__).resolve().parents[1])
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     assert out.stdout.split() == ["causal", "seq2seq", "False"], out.stderr[-2000:]
 
 
@@ -138,7 +159,11 @@ def test_each_tiny_model_trains_under_adapters(compose_config, tmp_path, model, 
 
     metrics = run_experiment(compose_config([f"model={model}", f"backend={backend}", *SHORT_RUN]), run_dir=tmp_path)
     assert metrics["status"] == "completed" and metrics["train_steps"] == 3
-    assert (metrics["backend_requested"], metrics["backend_effective"], metrics["backend_note"]) == (backend, backend, None)
+    assert (metrics["backend_requested"], metrics["backend_effective"], metrics["backend_note"]) == (
+        backend,
+        backend,
+        None,
+    )
     assert 0 < metrics["params_trainable"] < 0.2 * metrics["params_total"]
     assert metrics["params_trainable_ratio"] == metrics["params_trainable"] / metrics["params_total"]
     assert metrics["train_tokens_per_second"] > 0

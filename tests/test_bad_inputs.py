@@ -1,12 +1,13 @@
 """The bad-input matrix: every mistake a user can make in files, rows, encodings or config values,
 through the real CLI, ends in one line naming the file or key, what is wrong and the fix (exit 2)."""
+
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 import pytest
@@ -23,10 +24,12 @@ KOREAN_ROW = "d1,#Person1#: 안녕하세요. 내일 만나요.,두 사람이 내
 
 def rewrite(name: str, text: str | bytes) -> Callable[[Path], None]:
     """A setup that replaces one file of the sample folder."""
+
     def setup(folder: Path) -> None:
         path = folder / name
         path.unlink(missing_ok=True)
         path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
+
     return setup
 
 
@@ -38,6 +41,7 @@ def make_folder(name: str) -> Callable[[Path], None]:
     def setup(folder: Path) -> None:
         (folder / name).unlink()
         (folder / name).mkdir()
+
     return setup
 
 
@@ -56,17 +60,22 @@ def jsonl_dev(text: str) -> Callable[[Path], None]:
     def setup(folder: Path) -> None:
         sample_jsonl(folder)
         (folder / "dev.jsonl").write_text(text, encoding="utf-8")
+
     return setup
 
 
-BLANK_ROWS = frame_csv([
-    {"fname": "train_0", "dialogue": "#Person1#: 안녕하세요.", "summary": "인사한다."},
-    {"fname": "train_1", "dialogue": "", "summary": "대화가 없다."},
-    {"fname": "train_2", "dialogue": "#Person1#: 네.", "summary": "NaN"},
-    {"fname": "train_3", "dialogue": "#Person1#: 좋아요.", "summary": "동의한다."},
-])
+BLANK_ROWS = frame_csv(
+    [
+        {"fname": "train_0", "dialogue": "#Person1#: 안녕하세요.", "summary": "인사한다."},
+        {"fname": "train_1", "dialogue": "", "summary": "대화가 없다."},
+        {"fname": "train_2", "dialogue": "#Person1#: 네.", "summary": "NaN"},
+        {"fname": "train_3", "dialogue": "#Person1#: 좋아요.", "summary": "동의한다."},
+    ]
+)
 ALL_BLANK = frame_csv([{"fname": f"train_{i}", "dialogue": "#Person1#: 네.", "summary": " "} for i in range(3)])
-DUPLICATES = frame_csv([{"fname": f"dev_{i // 2}", "dialogue": "#Person1#: 네.", "summary": "답한다."} for i in range(4)])
+DUPLICATES = frame_csv(
+    [{"fname": f"dev_{i // 2}", "dialogue": "#Person1#: 네.", "summary": "답한다."} for i in range(4)]
+)
 CP949 = (HEADER + KOREAN_ROW).encode("cp949")
 
 
@@ -81,62 +90,170 @@ class Case:
 
 MATRIX = [
     # Files
-    Case("missing data folder", [], ["data.dir=", "nowhere", "folder not found", "pass an existing folder"],
-         data=["data=dialogsum_ko", "data.dir={tmp}/nowhere"]),
+    Case(
+        "missing data folder",
+        [],
+        ["data.dir=", "nowhere", "folder not found", "pass an existing folder"],
+        data=["data=dialogsum_ko", "data.dir={tmp}/nowhere"],
+    ),
     Case("data.dir not set", [], ["data.dir is not set", "data.dir=path/to/data"], data=["data=csv"]),
     Case("missing dev file", [], ["dev.csv: file not found", "data.dev_file"], remove("dev.csv")),
     Case("missing test file", [], ["test.csv: file not found", "data.test_file=null"], remove("test.csv")),
-    Case("missing train file, no fallback", [], ["train.csv: file not found", "data.holdout_when_no_train=0.2"], remove("train.csv"), data=["data=csv", "data.dir={data}"]),
-    Case("folder where the dev file should be", [], ["dev.csv: is a folder, not a file", "data.dev_file"], make_folder("dev.csv")),
-    Case("folder where the train file should be", [], ["train.csv: is a folder, not a file", "data.train_file"], make_folder("train.csv")),
-    Case("unsupported file type", ["data.dev_file=dev.txt"], ["dev.txt: unsupported file type '.txt'", ".csv, .jsonl"], rewrite("dev.txt", HEADER + KOREAN_ROW)),
-    Case("model checkpoint folder missing", ["model=bart_base", "model.checkpoint={tmp}/no_model"], ["model.checkpoint=", "no_model", "cannot load", "check the name"]),
+    Case(
+        "missing train file, no fallback",
+        [],
+        ["train.csv: file not found", "data.holdout_when_no_train=0.2"],
+        remove("train.csv"),
+        data=["data=csv", "data.dir={data}"],
+    ),
+    Case(
+        "folder where the dev file should be",
+        [],
+        ["dev.csv: is a folder, not a file", "data.dev_file"],
+        make_folder("dev.csv"),
+    ),
+    Case(
+        "folder where the train file should be",
+        [],
+        ["train.csv: is a folder, not a file", "data.train_file"],
+        make_folder("train.csv"),
+    ),
+    Case(
+        "unsupported file type",
+        ["data.dev_file=dev.txt"],
+        ["dev.txt: unsupported file type '.txt'", ".csv, .jsonl"],
+        rewrite("dev.txt", HEADER + KOREAN_ROW),
+    ),
+    Case(
+        "model checkpoint folder missing",
+        ["model=bart_base", "model.checkpoint={tmp}/no_model"],
+        ["model.checkpoint=", "no_model", "cannot load", "check the name"],
+    ),
     # Columns and rows
-    Case("renamed column", [], ["dev.csv: missing column(s) dialogue", "it has fname, text, summary", "data.dialogue_column"],
-         rewrite("dev.csv", "fname,text,summary\nd1,#Person1#: 네.,답한다.\n")),
-    Case("test file without fname", [], ["test.csv: missing column(s) fname", "it has dialogue", "data.id_column"],
-         rewrite("test.csv", "dialogue\n#Person1#: 네.\n")),
+    Case(
+        "renamed column",
+        [],
+        ["dev.csv: missing column(s) dialogue", "it has fname, text, summary", "data.dialogue_column"],
+        rewrite("dev.csv", "fname,text,summary\nd1,#Person1#: 네.,답한다.\n"),
+    ),
+    Case(
+        "test file without fname",
+        [],
+        ["test.csv: missing column(s) fname", "it has dialogue", "data.id_column"],
+        rewrite("test.csv", "dialogue\n#Person1#: 네.\n"),
+    ),
     Case("empty file", [], ["train.csv: the file is empty", "write a header row"], rewrite("train.csv", b"")),
     Case("blank lines only", [], ["dev.csv: the file is empty"], rewrite("dev.csv", "\n \r\n\n")),
     Case("header only", [], ["dev.csv: the dev split has no rows", "fill it"], rewrite("dev.csv", HEADER)),
-    Case("blank rows with on_bad_rows=error", ["data.on_bad_rows=error"],
-         ["train.csv: 2 row(s) have an empty or NaN id, dialogue or summary (train_1, train_2)", "data.on_bad_rows=drop"],
-         rewrite("train.csv", BLANK_ROWS)),
-    Case("every row blank", [], ["train.csv: all 3 rows have an empty or NaN id, dialogue or summary", "data.summary_column"],
-         rewrite("train.csv", ALL_BLANK)),
-    Case("duplicate fnames", [], ["dev.csv: 2 fname value(s) appear more than once (dev_0 x2, dev_1 x2)", "make each id unique"],
-         rewrite("dev.csv", DUPLICATES)),
+    Case(
+        "blank rows with on_bad_rows=error",
+        ["data.on_bad_rows=error"],
+        [
+            "train.csv: 2 row(s) have an empty or NaN id, dialogue or summary (train_1, train_2)",
+            "data.on_bad_rows=drop",
+        ],
+        rewrite("train.csv", BLANK_ROWS),
+    ),
+    Case(
+        "every row blank",
+        [],
+        ["train.csv: all 3 rows have an empty or NaN id, dialogue or summary", "data.summary_column"],
+        rewrite("train.csv", ALL_BLANK),
+    ),
+    Case(
+        "duplicate fnames",
+        [],
+        ["dev.csv: 2 fname value(s) appear more than once (dev_0 x2, dev_1 x2)", "make each id unique"],
+        rewrite("dev.csv", DUPLICATES),
+    ),
     # Encodings and formats
-    Case("cp949 file", [], ["train.csv: not UTF-8", "cp949", "iconv -f cp949 -t utf-8", "data.encoding=cp949"], rewrite("train.csv", CP949)),
+    Case(
+        "cp949 file",
+        [],
+        ["train.csv: not UTF-8", "cp949", "iconv -f cp949 -t utf-8", "data.encoding=cp949"],
+        rewrite("train.csv", CP949),
+    ),
     Case("unknown encoding", ["data.encoding=klingon"], ["data.encoding=klingon", "utf-8 or cp949"]),
-    Case("quote left open", [], ["dev.csv: cannot parse as CSV", "a quote left open"], rewrite("dev.csv", HEADER + 'd1,"#Person1#: 네.,답한다.\n')),
-    Case("JSONL broken line", [], ["dev.jsonl: line 3 is not valid JSON", "fix or remove that line"],
-         jsonl_dev('{"fname": "a", "dialogue": "x", "summary": "y"}\n\n{"fname": "b", "dialogue": "x" "summary": "y"}\n'), data=["data=jsonl", "data.dir={data}"]),
-    Case("JSONL line not an object", [], ["dev.jsonl: line 2 is a JSON list, not an object"],
-         jsonl_dev('{"fname": "a", "dialogue": "x", "summary": "y"}\n["b", "x", "y"]\n'), data=["data=jsonl", "data.dir={data}"]),
+    Case(
+        "quote left open",
+        [],
+        ["dev.csv: cannot parse as CSV", "a quote left open"],
+        rewrite("dev.csv", HEADER + 'd1,"#Person1#: 네.,답한다.\n'),
+    ),
+    Case(
+        "JSONL broken line",
+        [],
+        ["dev.jsonl: line 3 is not valid JSON", "fix or remove that line"],
+        jsonl_dev(
+            '{"fname": "a", "dialogue": "x", "summary": "y"}\n\n{"fname": "b", "dialogue": "x" "summary": "y"}\n'
+        ),
+        data=["data=jsonl", "data.dir={data}"],
+    ),
+    Case(
+        "JSONL line not an object",
+        [],
+        ["dev.jsonl: line 2 is a JSON list, not an object"],
+        jsonl_dev('{"fname": "a", "dialogue": "x", "summary": "y"}\n["b", "x", "y"]\n'),
+        data=["data=jsonl", "data.dir={data}"],
+    ),
     # Config values
     Case("zero lr", ["optim.lr=0"], ["optim.lr=0.0: must be above 0", "optim.lr=5e-5"]),
     Case("negative lr", ["optim.lr=-1e-4"], ["optim.lr=-0.0001: must be above 0"]),
     Case("negative family lr", ["model.learning_rate=-1"], ["model.learning_rate=-1.0: must be above 0"]),
     Case("zero batch size", ["optim.batch_size=0"], ["optim.batch_size=0: must be at least 1"]),
     Case("negative epochs", ["optim.epochs=-2"], ["optim.epochs=-2.0: must be 0 or more", "optim.epochs=3"]),
-    Case("negative checkpoint interval", ["optim.checkpoint_minutes=-1"],
-         ["optim.checkpoint_minutes=-1.0: must be 0 or more", "optim.checkpoint_minutes=10"]),
-    Case("zero epochs and steps", ["optim.epochs=0"], ["optim.epochs and optim.max_steps are both 0", "optim.max_steps > 0"]),
+    Case(
+        "negative checkpoint interval",
+        ["optim.checkpoint_minutes=-1"],
+        ["optim.checkpoint_minutes=-1.0: must be 0 or more", "optim.checkpoint_minutes=10"],
+    ),
+    Case(
+        "zero epochs and steps",
+        ["optim.epochs=0"],
+        ["optim.epochs and optim.max_steps are both 0", "optim.max_steps > 0"],
+    ),
     Case("zero max_new_tokens", ["generation.max_new_tokens=0"], ["generation.max_new_tokens=0: must be at least 1"]),
-    Case("negative max_new_tokens", ["generation.max_new_tokens=-5"], ["generation.max_new_tokens=-5: must be at least 1"]),
-    Case("max_source_length above the positions", ["model.max_source_length=1024"],
-         ["model=tiny_bart: model.max_source_length=1024: above the model's 512 positions", "at most 512"]),
-    Case("causal prompt and output above the positions", ["model=tiny_gpt2", "generation.max_new_tokens=400"],
-         ["model.max_source_length + generation.max_new_tokens = 320 + 400", "512 positions", "lower one"]),
-    Case("holdout fraction above 1", ["data.holdout_when_no_train=1.5"], ["data.holdout_when_no_train=1.5: must be between 0 and 1", "0.2"]),
-    Case("holdout fraction 0", ["data.holdout_when_no_train=0"], ["data.holdout_when_no_train=0.0: must be between 0 and 1"]),
+    Case(
+        "negative max_new_tokens",
+        ["generation.max_new_tokens=-5"],
+        ["generation.max_new_tokens=-5: must be at least 1"],
+    ),
+    Case(
+        "max_source_length above the positions",
+        ["model.max_source_length=1024"],
+        ["model=tiny_bart: model.max_source_length=1024: above the model's 512 positions", "at most 512"],
+    ),
+    Case(
+        "causal prompt and output above the positions",
+        ["model=tiny_gpt2", "generation.max_new_tokens=400"],
+        ["model.max_source_length + generation.max_new_tokens = 320 + 400", "512 positions", "lower one"],
+    ),
+    Case(
+        "holdout fraction above 1",
+        ["data.holdout_when_no_train=1.5"],
+        ["data.holdout_when_no_train=1.5: must be between 0 and 1", "0.2"],
+    ),
+    Case(
+        "holdout fraction 0",
+        ["data.holdout_when_no_train=0"],
+        ["data.holdout_when_no_train=0.0: must be between 0 and 1"],
+    ),
     Case("unknown on_bad_rows", ["data.on_bad_rows=skip"], ["data.on_bad_rows=skip: use one of drop, error"]),
-    Case("several problems at once", ["optim.lr=0", "optim.batch_size=0", "data.max_train_samples=0"],
-         ["optim.lr=0.0", "optim.batch_size=0", "data.max_train_samples=0"]),
+    Case(
+        "several problems at once",
+        ["optim.lr=0", "optim.batch_size=0", "data.max_train_samples=0"],
+        ["optim.lr=0.0", "optim.batch_size=0", "data.max_train_samples=0"],
+    ),
     # Security
-    Case("trust_remote_code from the command line", ["model.trust_remote_code=true"],
-         ["model.trust_remote_code=true: only a model's own file may turn it on", "conf/model/tiny_bart.yaml", "drop the override"]),
+    Case(
+        "trust_remote_code from the command line",
+        ["model.trust_remote_code=true"],
+        [
+            "model.trust_remote_code=true: only a model's own file may turn it on",
+            "conf/model/tiny_bart.yaml",
+            "drop the override",
+        ],
+    ),
 ]
 
 
@@ -204,8 +321,11 @@ def test_composition_mistake_lists_the_choices_without_a_traceback(overrides, ex
 
 # What must load correctly, not fail: BOM, CRLF, quoted newlines, cp949 with its key, JSON arrays.
 
+
 def load(compose_config, folder: Path, *overrides: str):
-    return load_splits(compose_config(["data=csv", f"data.dir={folder}", "data.test_file=null", *overrides]).data, seed=0)
+    return load_splits(
+        compose_config(["data=csv", f"data.dir={folder}", "data.test_file=null", *overrides]).data, seed=0
+    )
 
 
 def write_both(folder: Path, payload: bytes, suffix: str = ".csv") -> None:
@@ -215,9 +335,11 @@ def write_both(folder: Path, payload: bytes, suffix: str = ".csv") -> None:
 
 
 def test_bom_crlf_and_quoted_newlines_load_exactly(compose_config, tmp_path):
-    text = ('fname,dialogue,summary\r\n'
-            '"d1","#Person1#: 안녕하세요.\r\n#Person2#: 네, ""반가워요"".","두 사람이 인사한다.\r\n둘 다 웃는다."\r\n'
-            'd2,#Person1#: 네.,답한다.\r\n')
+    text = (
+        "fname,dialogue,summary\r\n"
+        '"d1","#Person1#: 안녕하세요.\r\n#Person2#: 네, ""반가워요"".","두 사람이 인사한다.\r\n둘 다 웃는다."\r\n'
+        "d2,#Person1#: 네.,답한다.\r\n"
+    )
     write_both(tmp_path, b"\xef\xbb\xbf" + text.encode("utf-8"))
     splits = load(compose_config, tmp_path)
     assert splits.dev.ids == ["d1", "d2"], "the BOM must not stick to the first column name"
@@ -227,9 +349,11 @@ def test_bom_crlf_and_quoted_newlines_load_exactly(compose_config, tmp_path):
 
 
 def test_jsonl_with_bom_crlf_and_nulls_loads_exactly(compose_config, tmp_path):
-    lines = [{"fname": "a", "dialogue": "#Person1#: 네.\r\n#Person2#: 좋아요.", "summary": "동의한다."},
-             {"fname": "b", "dialogue": ["#Person1#: 안녕.", "#Person2#: 안녕."], "summary": None},
-             {"fname": "c", "dialogue": "#Person1#: 잘 가.", "summary": ["헤어진다.", ""]}]
+    lines = [
+        {"fname": "a", "dialogue": "#Person1#: 네.\r\n#Person2#: 좋아요.", "summary": "동의한다."},
+        {"fname": "b", "dialogue": ["#Person1#: 안녕.", "#Person2#: 안녕."], "summary": None},
+        {"fname": "c", "dialogue": "#Person1#: 잘 가.", "summary": ["헤어진다.", ""]},
+    ]
     payload = "\r\n".join(json.dumps(line, ensure_ascii=False) for line in lines) + "\r\n"
     write_both(tmp_path, b"\xef\xbb\xbf" + payload.encode("utf-8"), ".jsonl")
     cfg = compose_config(["data=jsonl", f"data.dir={tmp_path}", "data.test_file=null"]).data
@@ -279,9 +403,19 @@ def test_dropped_rows_and_precision_note_reach_metrics_and_log(tmp_path):
     train.loc[3, "dialogue"] = ""
     train.loc[7, "summary"] = "nan"
     train.to_csv(tmp_path / "data" / "train.csv", index=False)
-    run = sumexp_cli(f"hydra.run.dir={tmp_path}/run", "data=csv", f"data.dir={tmp_path}/data", "optim.precision=fp16",
-                     "optim.max_steps=2", "optim.batch_size=4", "optim.eval_on_start=false", "data.max_eval_samples=4",
-                     "generation.num_beams=1", "generation.max_new_tokens=4", "score.tokenizer=whitespace")
+    run = sumexp_cli(
+        f"hydra.run.dir={tmp_path}/run",
+        "data=csv",
+        f"data.dir={tmp_path}/data",
+        "optim.precision=fp16",
+        "optim.max_steps=2",
+        "optim.batch_size=4",
+        "optim.eval_on_start=false",
+        "data.max_eval_samples=4",
+        "generation.num_beams=1",
+        "generation.max_new_tokens=4",
+        "score.tokenizer=whitespace",
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["status"] == "completed"

@@ -1,4 +1,5 @@
 """The benchmarks in bench/ stay runnable: their helpers, and three of them end to end in --quick mode."""
+
 from __future__ import annotations
 
 import importlib
@@ -75,24 +76,27 @@ def test_generation_benchmark_quick_gives_identical_summaries(monkeypatch, capsy
 
 
 def test_startup_benchmark_quick_runs_both_apps_without_torch():
-    done = subprocess.run([sys.executable, "bench/bench_startup.py", "--quick"], capture_output=True, text=True,
-                          cwd=REPO, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "bench/bench_startup.py", "--quick"], capture_output=True, text=True, cwd=REPO, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "neither app imports torch or transformers" in done.stdout
     assert "sumexp / bare Hydra, --cfg job:" in done.stdout and "sumexp / bare Hydra, --help:" in done.stdout
 
 
 def test_overhead_benchmark_quick_trains_both_sides_to_identical_losses():
-    done = subprocess.run([sys.executable, "bench/bench_overhead.py", "--quick"], capture_output=True, text=True,
-                          cwd=REPO, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "bench/bench_overhead.py", "--quick"], capture_output=True, text=True, cwd=REPO, timeout=600
+    )
     assert done.returncode == 0, done.stderr[-2000:]  # exit 1 when any logged loss differs
     assert "losses: all 3 logged training losses identical" in done.stdout
 
 
 @pytest.mark.slow
 def test_report_benchmark_quick_reports_every_fabricated_run_and_dialogue():
-    done = subprocess.run([sys.executable, "bench/bench_report.py", "--quick"], capture_output=True, text=True,
-                          cwd=REPO, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "bench/bench_report.py", "--quick"], capture_output=True, text=True, cwd=REPO, timeout=600
+    )
     assert done.returncode == 0, done.stderr[-2000:]  # exit 1 when a row or a dev dialogue is missing
     assert "report of 8 runs x 20 examples:" in done.stdout
 
@@ -119,8 +123,9 @@ def test_sweep_benchmark_splits_the_wall_time_at_the_launchers_progress_lines(ca
 
     lines = list(zip([0.5, 0.9, 5.0, 5.1, 9.0, 9.2, 9.3], _sweep_lines(capsys)))
     split = phases(lines, wall=9.5)
-    assert split == pytest.approx({"before the first job": 0.9, "in jobs": 4.1 + 3.9, "between jobs": 0.1,
-                                   "after the last job": 0.5})
+    assert split == pytest.approx(
+        {"before the first job": 0.9, "in jobs": 4.1 + 3.9, "between jobs": 0.1, "after the last job": 0.5}
+    )
     assert sum(split.values()) == pytest.approx(9.5)  # every second of the sweep is in one phase
     with pytest.raises(SystemExit):  # a job that never reported its end cannot be timed
         phases(lines[:4], wall=9.5)

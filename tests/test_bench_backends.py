@@ -1,4 +1,5 @@
 """bench/backends.py --device cpu --tiny: the GPU check's own code path, run small on a CPU."""
+
 from __future__ import annotations
 
 import os
@@ -14,14 +15,24 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.mark.slow
 def test_the_backend_benchmark_prints_its_table_on_a_cpu():
-    out = subprocess.run([sys.executable, "bench/backends.py", "--device", "cpu", "--tiny", "--steps", "1"],
-                         capture_output=True, text=True, timeout=900, cwd=REPO)
+    out = subprocess.run(
+        [sys.executable, "bench/backends.py", "--device", "cpu", "--tiny", "--steps", "1"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=REPO,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
-    rows = {tuple(line.split()[:2]): line for line in out.stdout.splitlines()
-            if re.match(r"(kobart|qwen)\s+(full|lora|qlora|unsloth)\s", line)}
+    rows = {
+        tuple(line.split()[:2]): line
+        for line in out.stdout.splitlines()
+        if re.match(r"(kobart|qwen)\s+(full|lora|qlora|unsloth)\s", line)
+    }
     assert len(rows) == 8, out.stdout
     for model in ("kobart", "qwen"):
-        assert re.search(r"\s100%\s+[\d.]+\s+\d+\s+1\.00x\s+n/a\s+100\.00%$", rows[(model, "full")]), rows[(model, "full")]
+        assert re.search(r"\s100%\s+[\d.]+\s+\d+\s+1\.00x\s+n/a\s+100\.00%$", rows[(model, "full")]), rows[
+            (model, "full")
+        ]
         for backend in ("lora", "qlora"):
             numbers = rows[(model, backend)].split()
             assert float(numbers[2]) > 0 and float(numbers[5]) > 0 and numbers[6].endswith("x"), rows[(model, backend)]

@@ -1,4 +1,5 @@
 """Composition: every model x data option composes to the typed schema; mistakes fail early."""
+
 from __future__ import annotations
 
 import os
@@ -17,8 +18,20 @@ DATA = sorted(p.stem for p in (Path(CONF_DIR) / "data").glob("*.yaml"))
 
 
 def test_every_required_model_option_exists():
-    required = {"bart_base", "t5_base", "mt5_base", "flan_t5_base", "kobart", "kobart_summ", "kogpt2",
-                "qwen2_5_0_5b", "tiny_bart", "tiny_t5", "tiny_gpt2", "tiny_llama"}
+    required = {
+        "bart_base",
+        "t5_base",
+        "mt5_base",
+        "flan_t5_base",
+        "kobart",
+        "kobart_summ",
+        "kogpt2",
+        "qwen2_5_0_5b",
+        "tiny_bart",
+        "tiny_t5",
+        "tiny_gpt2",
+        "tiny_llama",
+    }
     assert required <= set(MODELS)
     assert {"sample", "dialogsum_ko", "csv", "jsonl", "hf"} <= set(DATA)
 
@@ -39,8 +52,13 @@ def test_family_values_are_data(compose_config):
     assert compose_config(["model=t5_base"]).model.learning_rate == 3e-4
     assert compose_config(["model=kobart"]).model.learning_rate == 5e-5
     kogpt2 = compose_config(["model=kogpt2"]).model.tokenizer_kwargs
-    assert dict(kogpt2) == {"bos_token": "</s>", "eos_token": "</s>", "unk_token": "<unk>",
-                            "pad_token": "<pad>", "mask_token": "<mask>"}
+    assert dict(kogpt2) == {
+        "bos_token": "</s>",
+        "eos_token": "</s>",
+        "unk_token": "<unk>",
+        "pad_token": "<pad>",
+        "mask_token": "<mask>",
+    }
     assert compose_config(["model=qwen2_5_0_5b"]).model.use_chat_template is True
 
 
@@ -76,8 +94,13 @@ def test_cfg_job_composes_a_hub_model_without_torch_or_network():
         "except SystemExit: pass\n"
         "print('HEAVY', sorted(m for m in ('torch','transformers') if m in sys.modules))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                         env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
     assert out.returncode == 0, out.stderr
     assert "checkpoint: digit82/kobart-summarization" in out.stdout
     assert "HEAVY []" in out.stdout

@@ -1,4 +1,5 @@
 """Data loading: the shipped sample, CSV/JSONL folders, multi-reference and every user error."""
+
 from __future__ import annotations
 
 import json
@@ -6,9 +7,9 @@ import json
 import pandas as pd
 import pytest
 
+from sumexp.data.sample import make_sample_splits, write_sample
 from sumexp.data.splits import load_splits
 from sumexp.errors import UserError
-from sumexp.data.sample import make_sample_splits, write_sample
 from tests.conftest import SHARED_DATA
 
 
@@ -65,8 +66,15 @@ def test_other_column_names_are_configurable(compose_config, tmp_path):
     frame = pd.DataFrame({"id": ["x"], "text": ["#Person1#: 네"], "target": ["답한다."]})
     for split in ("train", "dev"):
         frame.to_json(tmp_path / f"{split}.jsonl", orient="records", lines=True, force_ascii=False)
-    cfg = data_cfg(compose_config, "data=jsonl", f"data.dir={tmp_path}", "data.test_file=null",
-                   "data.id_column=id", "data.dialogue_column=text", "data.summary_column=target")
+    cfg = data_cfg(
+        compose_config,
+        "data=jsonl",
+        f"data.dir={tmp_path}",
+        "data.test_file=null",
+        "data.id_column=id",
+        "data.dialogue_column=text",
+        "data.summary_column=target",
+    )
     splits = load_splits(cfg, seed=0)
     assert splits.train.references == [["답한다."]] and splits.test is None
 
@@ -81,14 +89,18 @@ def expect_user_error(cfg, *fragments):
 
 
 def test_missing_folder_is_a_user_error(compose_config, tmp_path):
-    expect_user_error(data_cfg(compose_config, "data=dialogsum_ko", f"data.dir={tmp_path}/nope"), "nope", "folder not found")
+    expect_user_error(
+        data_cfg(compose_config, "data=dialogsum_ko", f"data.dir={tmp_path}/nope"), "nope", "folder not found"
+    )
     expect_user_error(data_cfg(compose_config, "data=dialogsum_ko"), "data.dir is not set")
 
 
 def test_missing_file_is_a_user_error(compose_config, tmp_path):
     write_sample(tmp_path)
     (tmp_path / "dev.csv").unlink()
-    expect_user_error(data_cfg(compose_config, "data=dialogsum_ko", f"data.dir={tmp_path}"), "dev.csv", "file not found")
+    expect_user_error(
+        data_cfg(compose_config, "data=dialogsum_ko", f"data.dir={tmp_path}"), "dev.csv", "file not found"
+    )
 
 
 def test_missing_train_file_without_fallback_says_how_to_fix(compose_config, tmp_path):

@@ -3,16 +3,17 @@
 A module that happens to be installed as a dependency of a dependency works here and breaks the day
 that dependency drops it; CI installs from pyproject.toml on a fresh machine, so it must say everything.
 """
+
 from __future__ import annotations
 
 import ast
 import importlib.metadata
 import re
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 REPO = Path(__file__).resolve().parents[1]
 LOCAL = {"sumexp", "tests", "hydra_plugins", "bench"}

@@ -1,4 +1,5 @@
 """Data parallel from SLURM's environment: two CPU processes (gloo) train like one over the same global batch."""
+
 from __future__ import annotations
 
 import json
@@ -24,18 +25,41 @@ def free_port() -> int:
 
 def slurm_env(rank: int, tasks: int, port: int) -> dict:
     """What srun gives each task of a one-node job step, as submitit's job environment reads it."""
-    return {"SUBMITIT_EXECUTOR": "slurm", "SLURM_JOB_ID": "42", "SLURM_NTASKS": str(tasks), "SLURM_JOB_NUM_NODES": "1",
-            "SLURM_PROCID": str(rank), "SLURM_LOCALID": str(rank), "SLURM_JOB_NODELIST": "localhost",
-            "MASTER_PORT": str(port)}
+    return {
+        "SUBMITIT_EXECUTOR": "slurm",
+        "SLURM_JOB_ID": "42",
+        "SLURM_NTASKS": str(tasks),
+        "SLURM_JOB_NUM_NODES": "1",
+        "SLURM_PROCID": str(rank),
+        "SLURM_LOCALID": str(rank),
+        "SLURM_JOB_NODELIST": "localhost",
+        "MASTER_PORT": str(port),
+    }
 
 
 def launch(run_dir, batch_size: int, env_per_rank: list[dict]):
-    args = [sys.executable, "-m", "sumexp", f"hydra.run.dir={run_dir}", *QUICK, *TRAIN, f"optim.batch_size={batch_size}"]
-    procs = [subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", **extra})
-             for extra in env_per_rank]
+    args = [
+        sys.executable,
+        "-m",
+        "sumexp",
+        f"hydra.run.dir={run_dir}",
+        *QUICK,
+        *TRAIN,
+        f"optim.batch_size={batch_size}",
+    ]
+    procs = [
+        subprocess.Popen(
+            args,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", **extra},
+        )
+        for extra in env_per_rank
+    ]
     outputs = [p.communicate(timeout=600) for p in procs]
-    for proc, (out, err) in zip(procs, outputs):
+    for proc, (_out, err) in zip(procs, outputs):
         assert proc.returncode == 0, err[-3000:]
     return outputs
 
@@ -78,6 +102,10 @@ def test_slurm_tasks_become_torch_distributed_variables(monkeypatch):
         monkeypatch.setenv(key, value)
     assert setup_distributed() == 2
     assert {k: os.environ[k] for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")} == {
-        "RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1", "MASTER_ADDR": "localhost", "MASTER_PORT": "29533"}
+        "RANK": "1",
+        "WORLD_SIZE": "2",
+        "LOCAL_RANK": "1",
+        "MASTER_ADDR": "localhost",
+        "MASTER_PORT": "29533",
+    }
     assert os.environ["ACCELERATE_USE_CPU"] == "true" and not is_main_process()
-

@@ -1,4 +1,5 @@
 """Encoding: exact label masks for both families, EOS always last, prefixes and placeholders."""
+
 from __future__ import annotations
 
 import pytest
@@ -76,10 +77,10 @@ def test_causal_truncates_the_dialogue_never_the_summary(tiny_tokenizers, compos
     features = enc.train_features(long_dialogue, SUMMARY)
     target = ids(tok, SUMMARY) + [tok.eos_token_id]
     assert len(features["input_ids"]) == 40 + len(target)
-    assert features["labels"][-len(target):] == target
+    assert features["labels"][-len(target) :] == target
     assert features["labels"][:40] == [IGNORE_INDEX] * 40
     head, tail = enc.prompt_template.split("{dialogue}")
-    assert features["input_ids"][-len(target) - len(ids(tok, tail)):-len(target)] == ids(tok, tail)
+    assert features["input_ids"][-len(target) - len(ids(tok, tail)) : -len(target)] == ids(tok, tail)
 
 
 def test_collator_masks_padding_in_labels(tiny_tokenizers, compose_config):
@@ -139,11 +140,20 @@ def test_chat_template_prompt_wraps_the_dialogue_and_fits_the_budget(tiny_tokeni
         "{% if add_generation_prompt %}<s>assistant\n{% endif %}"
     )
     try:
-        enc = encoder_for(tiny_tokenizers, "tiny_llama", compose_config, use_chat_template=True,
-                          prompt_template="요약하세요.\n{dialogue}")
+        enc = encoder_for(
+            tiny_tokenizers,
+            "tiny_llama",
+            compose_config,
+            use_chat_template=True,
+            prompt_template="요약하세요.\n{dialogue}",
+        )
         prompt = enc.prompt_ids(DIALOGUE)
-        expected = tok.apply_chat_template([{"role": "user", "content": "요약하세요.\n" + DIALOGUE}],
-                                           add_generation_prompt=True, tokenize=True, return_dict=False)
+        expected = tok.apply_chat_template(
+            [{"role": "user", "content": "요약하세요.\n" + DIALOGUE}],
+            add_generation_prompt=True,
+            tokenize=True,
+            return_dict=False,
+        )
         assert prompt == list(expected)
         features = enc.train_features(DIALOGUE, SUMMARY)
         assert features["labels"] == [IGNORE_INDEX] * len(prompt) + ids(tok, SUMMARY) + [tok.eos_token_id]

@@ -1,4 +1,5 @@
 """End to end: the real CLI in a subprocess, and one short in-process run per tiny model."""
+
 from __future__ import annotations
 
 import json
@@ -16,22 +17,36 @@ from tests.conftest import SHARED_DATA, TINY_MODELS
 
 pytestmark = pytest.mark.slow  # every test here starts a process or trains a model
 
-RUN_OUTPUTS = ["metrics.json", "dev_predictions.csv", "submission.csv", "train_log.jsonl",
-               "model/config.json", "model/tokenizer_config.json"]
+RUN_OUTPUTS = [
+    "metrics.json",
+    "dev_predictions.csv",
+    "submission.csv",
+    "train_log.jsonl",
+    "model/config.json",
+    "model/tokenizer_config.json",
+]
 # The default run must beat its own untrained model by this many ROUGE-mean points (0-100 scale).
 # Measured: 75.8 vs 0.2 for tiny_bart (55 before length-grouped batches); 20 leaves room for noise yet fails if nothing was learned.
 LEARNING_MARGIN = 20.0
 
 
 # How every CLI subprocess of the tests runs: offline, from the repository root.
-REPO_ROOT_ENV = {"env": {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"},
-                 "cwd": Path(__file__).resolve().parents[1]}
+REPO_ROOT_ENV = {
+    "env": {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"},
+    "cwd": Path(__file__).resolve().parents[1],
+}
 
 
 def sumexp_cli(*args, timeout=600, env=None):
     """`python -m sumexp ARGS` offline; `env` adds to the environment."""
-    return subprocess.run([sys.executable, "-m", "sumexp", *args], capture_output=True, text=True, timeout=timeout,
-                          env={**REPO_ROOT_ENV["env"], **(env or {})}, cwd=REPO_ROOT_ENV["cwd"])
+    return subprocess.run(
+        [sys.executable, "-m", "sumexp", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**REPO_ROOT_ENV["env"], **(env or {})},
+        cwd=REPO_ROOT_ENV["cwd"],
+    )
 
 
 @pytest.mark.slow
@@ -57,31 +72,51 @@ def test_default_run_learns_and_writes_every_output(tmp_path):
 @pytest.mark.slow
 def test_saved_model_reproduces_the_dev_predictions(compose_config, tmp_path):
     """The saved best model, reloaded with from_pretrained, generates what the run recorded."""
-    run = sumexp_cli(f"hydra.run.dir={tmp_path}", "model=tiny_llama", "generation.num_beams=1",
-                     "optim.epochs=2", "data.max_eval_samples=8")
+    run = sumexp_cli(
+        f"hydra.run.dir={tmp_path}",
+        "model=tiny_llama",
+        "generation.num_beams=1",
+        "optim.epochs=2",
+        "data.max_eval_samples=8",
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from sumexp.data.sample import make_sample_splits
     from sumexp.encoding import Encoder
     from sumexp.generation import generate_summaries
-    from sumexp.data.sample import make_sample_splits
     from sumexp.schema import GenerationConfig
 
     model = AutoModelForCausalLM.from_pretrained(tmp_path / "model")
     tokenizer = AutoTokenizer.from_pretrained(tmp_path / "model")
     dialogues = list(make_sample_splits()["dev"]["dialogue"][:8])
     encoder = Encoder.from_config(compose_config(["model=tiny_llama"]).model, tokenizer, is_encoder_decoder=False)
-    again = generate_summaries(model, tokenizer, [encoder.prompt_ids(d) for d in dialogues],
-                               GenerationConfig(num_beams=1), max_new_tokens=64, batch_size=8)
+    again = generate_summaries(
+        model,
+        tokenizer,
+        [encoder.prompt_ids(d) for d in dialogues],
+        GenerationConfig(num_beams=1),
+        max_new_tokens=64,
+        batch_size=8,
+    )
     recorded = pd.read_csv(tmp_path / "dev_predictions.csv", keep_default_na=False)["prediction"].tolist()
     assert again == recorded
 
 
 @pytest.mark.parametrize("model", TINY_MODELS)
 def test_each_tiny_model_runs_end_to_end(compose_config, tmp_path, model):
-    cfg = compose_config([f"model={model}", "data.max_train_samples=48", "data.max_eval_samples=8",
-                          "optim.max_steps=6", "optim.batch_size=8", "generation.num_beams=1",
-                          "generation.max_new_tokens=8", "score.tokenizer=whitespace"])
+    cfg = compose_config(
+        [
+            f"model={model}",
+            "data.max_train_samples=48",
+            "data.max_eval_samples=8",
+            "optim.max_steps=6",
+            "optim.batch_size=8",
+            "generation.num_beams=1",
+            "generation.max_new_tokens=8",
+            "score.tokenizer=whitespace",
+        ]
+    )
     metrics = run_experiment(cfg, run_dir=tmp_path)
     assert metrics["status"] == "completed" and metrics["train_steps"] == 6
     assert metrics["family"] == ("seq2seq" if model in ("tiny_bart", "tiny_t5") else "causal")
@@ -148,8 +183,14 @@ def test_bad_config_values_are_reported_together(tmp_path):
 @pytest.mark.skipif(not (SHARED_DATA / "dialogsum-ko").is_dir(), reason="../shared/data/dialogsum-ko is not present")
 def test_real_korean_data_writes_a_complete_submission(tmp_path):
     data_dir = SHARED_DATA / "dialogsum-ko"
-    run = sumexp_cli(f"hydra.run.dir={tmp_path}", "data=dialogsum_ko", f"data.dir={data_dir}",
-                     "model=tiny_bart", "optim.max_steps=50", timeout=1200)
+    run = sumexp_cli(
+        f"hydra.run.dir={tmp_path}",
+        "data=dialogsum_ko",
+        f"data.dir={data_dir}",
+        "model=tiny_bart",
+        "optim.max_steps=50",
+        timeout=1200,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     submission = pd.read_csv(tmp_path / "submission.csv")
     expected = pd.read_csv(data_dir / "test.csv")["fname"]

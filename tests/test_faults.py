@@ -5,6 +5,7 @@ write, clean-up) with SIGKILL or SIGTERM. Every stopped run must leave a record 
 and `resume=true` must end it `completed` with the dev ROUGE, dev predictions and submission of a run
 that was never stopped.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,8 +35,13 @@ def reference(tmp_path_factory):
 
 
 def stop_at(point: str, signal_name: str, run_dir) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tests.fault_runner", point, signal_name, f"hydra.run.dir={run_dir}",
-                           *QUICK], capture_output=True, text=True, timeout=600, **REPO_ROOT_ENV)
+    return subprocess.run(
+        [sys.executable, "-m", "tests.fault_runner", point, signal_name, f"hydra.run.dir={run_dir}", *QUICK],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        **REPO_ROOT_ENV,
+    )
 
 
 def assert_resumes_to_the_reference(run_dir, reference):
@@ -74,9 +80,15 @@ def test_sigterm_at_any_phase_records_interrupted_and_resumes(point, reference, 
 
 # A dev evaluation long enough to matter (beam search, long summaries, one dialogue a batch): SLURM gives
 # about 30 s after its signal, so a stop must not wait for it.
-SLOW_EVALUATION = ["data.max_eval_samples=40", "optim.eval_batch_size=1", "generation.num_beams=4",
-                   "generation.max_new_tokens=64", "optim.eval_on_start=false", "optim.max_steps=4",
-                   "optim.eval_steps=2"]
+SLOW_EVALUATION = [
+    "data.max_eval_samples=40",
+    "optim.eval_batch_size=1",
+    "generation.num_beams=4",
+    "generation.max_new_tokens=64",
+    "optim.eval_on_start=false",
+    "optim.max_steps=4",
+    "optim.eval_steps=2",
+]
 STOP_SECONDS = 10  # from the signal to the process's exit
 
 
@@ -89,9 +101,21 @@ def test_a_stop_during_a_long_evaluation_exits_quickly_and_resumes(tmp_path):
     assert reference.returncode == 0, reference.stderr[-2000:]
     expected = json.loads((tmp_path / "reference" / "metrics.json").read_text())
     one_evaluation = expected["eval_seconds"] / 2  # two evaluations: steps 2 and 4
-    stopped = subprocess.run([sys.executable, "-m", "tests.fault_runner", "evaluating", "SIGTERM",
-                              f"hydra.run.dir={tmp_path / 'run'}", *overrides],
-                             capture_output=True, text=True, timeout=600, **REPO_ROOT_ENV)
+    stopped = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tests.fault_runner",
+            "evaluating",
+            "SIGTERM",
+            f"hydra.run.dir={tmp_path / 'run'}",
+            *overrides,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        **REPO_ROOT_ENV,
+    )
     exited = time.time()
     signalled = float(next(line.split()[-1] for line in stopped.stderr.splitlines() if "signalled at" in line))
     assert stopped.returncode == 128 + signal.SIGTERM, stopped.stderr[-3000:]
@@ -103,4 +127,6 @@ def test_a_stop_during_a_long_evaluation_exits_quickly_and_resumes(tmp_path):
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["dev_rouge_mean"] == expected["dev_rouge_mean"]
-    assert (tmp_path / "run" / "submission.csv").read_bytes() == (tmp_path / "reference" / "submission.csv").read_bytes()
+    assert (tmp_path / "run" / "submission.csv").read_bytes() == (
+        tmp_path / "reference" / "submission.csv"
+    ).read_bytes()

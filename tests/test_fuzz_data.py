@@ -1,5 +1,6 @@
 """Fuzz the data loader: any CSV or JSONL content either loads into clean splits or raises the
 one-line UserError, never another exception. A fixed budget (derandomized) keeps it fast and repeatable."""
+
 from __future__ import annotations
 
 import csv
@@ -20,15 +21,24 @@ from sumexp.schema import DataConfig
 
 pytestmark = pytest.mark.slow  # hypothesis's fixed budgets: tens of seconds together
 
-FUZZ = settings(max_examples=300, derandomize=True, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=300, derandomize=True, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
 COLUMN_NAMES = ["fname", "dialogue", "summary", "summary1", "summary2", "topic", "", "요약", 'a "q"', "x,y"]
 # Text with what breaks naive readers: quotes, delimiters, line ends of every kind, NA markers, Korean.
 TRICKY = st.sampled_from(['"', ",", "\n", "\r\n", "\r", " ", "NaN", "null", "#Person1#: ", "안녕", "\t", "\ufeff"])
-TEXT = st.lists(st.one_of(TRICKY, st.text(st.characters(exclude_categories=["Cs"]), max_size=6)), max_size=6).map("".join)
+TEXT = st.lists(st.one_of(TRICKY, st.text(st.characters(exclude_categories=["Cs"]), max_size=6)), max_size=6).map(
+    "".join
+)
 CELL = st.one_of(TEXT, st.text("가나다abc#: ", min_size=1, max_size=8))  # half the cells plainly filled
-HANGUL_ASCII = st.text(st.one_of(st.characters(min_codepoint=0x20, max_codepoint=0x7E),
-                                 st.characters(min_codepoint=0xAC00, max_codepoint=0xD7A3), st.sampled_from("\n\r")), max_size=20)
+HANGUL_ASCII = st.text(
+    st.one_of(
+        st.characters(min_codepoint=0x20, max_codepoint=0x7E),
+        st.characters(min_codepoint=0xAC00, max_codepoint=0xD7A3),
+        st.sampled_from("\n\r"),
+    ),
+    max_size=20,
+)
 ENCODINGS = st.sampled_from(["utf-8", "utf-8-sig", "cp949", "utf-16"])
 
 
@@ -37,9 +47,16 @@ def load_or_user_error(payload: bytes, suffix: str, encoding: str = "utf-8", wit
     with tempfile.TemporaryDirectory() as folder:
         for split in ("train", "dev", "test"):
             Path(folder, f"{split}{suffix}").write_bytes(payload)
-        cfg = OmegaConf.structured(DataConfig(
-            name="fuzz", dir=folder, train_file=f"train{suffix}", dev_file=f"dev{suffix}",
-            test_file=f"test{suffix}" if with_test else None, encoding=encoding))
+        cfg = OmegaConf.structured(
+            DataConfig(
+                name="fuzz",
+                dir=folder,
+                train_file=f"train{suffix}",
+                dev_file=f"dev{suffix}",
+                test_file=f"test{suffix}" if with_test else None,
+                encoding=encoding,
+            )
+        )
         try:
             return load_splits(cfg, seed=0)
         except UserError as err:
@@ -99,11 +116,19 @@ def test_messy_csv_loads_clean_or_raises_user_error(case):
 
 
 JSON_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), TEXT)
-JSON_VALUES = st.recursive(JSON_SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXT, inner, max_size=3), max_leaves=6)
+JSON_VALUES = st.recursive(
+    JSON_SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXT, inner, max_size=3), max_leaves=6
+)
 RECORDS = st.one_of(
     st.dictionaries(st.sampled_from(COLUMN_NAMES), JSON_VALUES, max_size=5),
-    st.fixed_dictionaries({"fname": st.one_of(CELL, st.integers()), "dialogue": st.one_of(CELL, JSON_VALUES),
-                           "summary": st.one_of(CELL, JSON_VALUES)}, optional={"summary2": JSON_VALUES, "topic": JSON_VALUES}),
+    st.fixed_dictionaries(
+        {
+            "fname": st.one_of(CELL, st.integers()),
+            "dialogue": st.one_of(CELL, JSON_VALUES),
+            "summary": st.one_of(CELL, JSON_VALUES),
+        },
+        optional={"summary2": JSON_VALUES, "topic": JSON_VALUES},
+    ),
 )
 
 
@@ -147,7 +172,9 @@ def test_well_formed_csv_loads_exactly_what_was_written(rows, encoding, writer_s
     writer = csv.writer(buffer, lineterminator=line_end, quoting=quoting)
     writer.writerow(["fname", "dialogue", "summary"])
     writer.writerows(rows)
-    result = load_or_user_error(buffer.getvalue().encode(encoding), ".csv", encoding.replace("utf-8-sig", "utf-8"), with_test=False)
+    result = load_or_user_error(
+        buffer.getvalue().encode(encoding), ".csv", encoding.replace("utf-8-sig", "utf-8"), with_test=False
+    )
 
     def normal(text: str) -> str:
         return text.replace("\r\n", "\n").replace("\r", "\n")

@@ -1,4 +1,5 @@
 """Generation: the padding side each family needs, only new tokens decoded, results independent of batching."""
+
 from __future__ import annotations
 
 import pytest
@@ -9,7 +10,10 @@ from sumexp.schema import GenerationConfig
 
 pytestmark = pytest.mark.slow  # every test here starts a process or trains a model
 
-DIALOGUES = ["#Person1#: 안녕하세요.", "#Person1#: 내일 도서관에서 만나요.\n#Person2#: 좋아요, 오후 3시에 봐요.\n#Person1#: 네."]
+DIALOGUES = [
+    "#Person1#: 안녕하세요.",
+    "#Person1#: 내일 도서관에서 만나요.\n#Person2#: 좋아요, 오후 3시에 봐요.\n#Person1#: 네.",
+]
 
 
 def build(compose_config, tiny_tokenizers, name, overrides=()):
@@ -35,9 +39,15 @@ def test_causal_generation_returns_only_the_new_tokens(compose_config, tiny_toke
     for prompt, text in zip(prompts, batched):
         # The reference: generate for this prompt alone (no padding), cut at the prompt's length.
         with torch.no_grad():
-            out = model.generate(torch.tensor([prompt]), max_new_tokens=6, do_sample=False, num_beams=1,
-                                 pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
-        new_tokens = out[0, len(prompt):]
+            out = model.generate(
+                torch.tensor([prompt]),
+                max_new_tokens=6,
+                do_sample=False,
+                num_beams=1,
+                pad_token_id=tok.pad_token_id,
+                eos_token_id=tok.eos_token_id,
+            )
+        new_tokens = out[0, len(prompt) :]
         assert 0 < len(new_tokens) <= 6
         assert text == tok.decode(new_tokens, skip_special_tokens=True).strip()
         assert not text.startswith("다음 대화를")
@@ -55,10 +65,12 @@ def test_seq2seq_generation_is_independent_of_batching(compose_config, tiny_toke
 
 # At their default scale, random weights write one summary whatever the input, which would
 # hide any effect of padding; a larger initial scale makes every summary depend on its dialogue.
-INPUT_SENSITIVE = {"tiny_bart": ["+model.scratch.config.init_std=0.5"],
-                   "tiny_t5": ["+model.scratch.config.initializer_factor=10.0"],
-                   "tiny_gpt2": ["+model.scratch.config.initializer_range=0.5"],
-                   "tiny_llama": ["+model.scratch.config.initializer_range=0.5"]}
+INPUT_SENSITIVE = {
+    "tiny_bart": ["+model.scratch.config.init_std=0.5"],
+    "tiny_t5": ["+model.scratch.config.initializer_factor=10.0"],
+    "tiny_gpt2": ["+model.scratch.config.initializer_range=0.5"],
+    "tiny_llama": ["+model.scratch.config.initializer_range=0.5"],
+}
 
 
 @pytest.mark.parametrize("name", ["tiny_bart", "tiny_t5", "tiny_gpt2", "tiny_llama"])

@@ -1,6 +1,7 @@
 """The hub-shaped folders (tests/hub_models.py: KoBART, KoGPT2, T5, Qwen) under lora and qlora, and
 under unsloth where the matrix lets it serve on a CPU (the causal ones). Their vocabularies lack the
 placeholders, so these runs also resize the embeddings, which the tiny scratch models never do."""
+
 from __future__ import annotations
 
 import json
@@ -17,9 +18,18 @@ from tests.test_unsloth import skip_unless_unsloth
 
 pytestmark = pytest.mark.slow  # every test here starts a process or trains a model
 
-SHORT_RUN = ["data.max_train_samples=32", "data.max_eval_samples=4", "optim.max_steps=4", "optim.batch_size=8",
-             "optim.lr=1e-2", "optim.logging_steps=1", "optim.eval_on_start=false", "generation.num_beams=1",
-             "generation.max_new_tokens=8", "score.tokenizer=whitespace"]
+SHORT_RUN = [
+    "data.max_train_samples=32",
+    "data.max_eval_samples=4",
+    "optim.max_steps=4",
+    "optim.batch_size=8",
+    "optim.lr=1e-2",
+    "optim.logging_steps=1",
+    "optim.eval_on_start=false",
+    "generation.num_beams=1",
+    "generation.max_new_tokens=8",
+    "score.tokenizer=whitespace",
+]
 
 
 def train_losses(run_dir) -> list[float]:
@@ -48,12 +58,22 @@ def test_hub_shaped_folders_train_under_adapters_and_reload(hub_model_config, tm
 @pytest.mark.parametrize("shape", [s for s in HUB_SHAPES if s in ("kogpt2", "qwen")])
 def test_causal_hub_shaped_folders_train_under_unsloth(hub_folders, tmp_path, shape):
     option = HUB_SHAPES[shape][1]
-    run = sumexp_cli(f"hydra.run.dir={tmp_path}", f"model={option}", f"model.checkpoint={hub_folders[shape]}",
-                     "backend=unsloth", "backend.fallback=false", *SHORT_RUN)
+    run = sumexp_cli(
+        f"hydra.run.dir={tmp_path}",
+        f"model={option}",
+        f"model.checkpoint={hub_folders[shape]}",
+        "backend=unsloth",
+        "backend.fallback=false",
+        *SHORT_RUN,
+    )
     skip_unless_unsloth(run)
     assert run.returncode == 0, run.stderr[-3000:]
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     # On a CPU unsloth's loader builds stock transformers + bitsandbytes + peft: recorded as what it computes.
-    assert (metrics["status"], metrics["backend_requested"], metrics["backend_effective"]) == ("completed", "unsloth", "qlora")
+    assert (metrics["status"], metrics["backend_requested"], metrics["backend_effective"]) == (
+        "completed",
+        "unsloth",
+        "qlora",
+    )
     losses = train_losses(tmp_path)
     assert len(losses) == 4 and losses[-1] < losses[0], losses

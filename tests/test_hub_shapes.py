@@ -3,6 +3,7 @@
 KoBART- and KoGPT2-style folders hold a character BPE that AutoTokenizer wraps in a byte-level class
 which drops every Korean character, with no error; these tests fail if that comes back.
 """
+
 from __future__ import annotations
 
 import json
@@ -88,9 +89,16 @@ def test_a_cut_source_keeps_the_eos_the_tokenizer_adds(hub_model_config):
 def test_a_hub_shaped_folder_trains_and_its_run_folder_reloads(hub_model_config, tmp_path, shape):
     """model.checkpoint=FOLDER end to end: it learns, records the tokenizer's figures, and the saved
     model/ reloads with AutoTokenizer and writes the recorded dev predictions at any batch size."""
-    cfg = hub_model_config(shape, "optim.lr=1e-3", "optim.epochs=10", "optim.batch_size=16",
-                           "generation.num_beams=1", "generation.max_new_tokens=32", "data.max_eval_samples=16",
-                           "model.max_target_length=48")
+    cfg = hub_model_config(
+        shape,
+        "optim.lr=1e-3",
+        "optim.epochs=10",
+        "optim.batch_size=16",
+        "generation.num_beams=1",
+        "generation.max_new_tokens=32",
+        "data.max_eval_samples=16",
+        "model.max_target_length=48",
+    )
     metrics = run_experiment(cfg, run_dir=tmp_path)
     assert metrics["status"] == "completed"
     assert metrics["dev_rouge_mean"] >= metrics["dev_rouge_mean_untrained"] + LEARNING_MARGIN, metrics
@@ -115,17 +123,28 @@ def reload_and_generate(cfg, run_dir, batch_size: int) -> list[str]:
     seq2seq = AutoConfig.from_pretrained(run_dir / "model").is_encoder_decoder
     model = (AutoModelForSeq2SeqLM if seq2seq else AutoModelForCausalLM).from_pretrained(run_dir / "model")
     encoder = Encoder.from_config(cfg.model, tokenizer, seq2seq)
-    return generate_summaries(model, tokenizer, [encoder.prompt_ids(d) for d in dialogues], cfg.generation,
-                              cfg.generation.max_new_tokens, batch_size)
+    return generate_summaries(
+        model,
+        tokenizer,
+        [encoder.prompt_ids(d) for d in dialogues],
+        cfg.generation,
+        cfg.generation.max_new_tokens,
+        batch_size,
+    )
 
 
 def test_the_cli_stops_a_run_whose_tokenizer_drops_the_text(hub_folders, tmp_path):
     """The whole CLI: one line naming the fix, exit 2, and a run folder that says it failed."""
     from tests.test_end_to_end import expect_one_line_error, sumexp_cli
 
-    run = sumexp_cli(f"hydra.run.dir={tmp_path}", "model=kobart", f"model.checkpoint={hub_folders['kobart']}",
-                     "model.tokenizer_class=null")
-    expect_one_line_error(run, "model=kobart", "RobertaTokenizer", "loses the text",
-                          "model.tokenizer_class=PreTrainedTokenizerFast")
+    run = sumexp_cli(
+        f"hydra.run.dir={tmp_path}",
+        "model=kobart",
+        f"model.checkpoint={hub_folders['kobart']}",
+        "model.tokenizer_class=null",
+    )
+    expect_one_line_error(
+        run, "model=kobart", "RobertaTokenizer", "loses the text", "model.tokenizer_class=PreTrainedTokenizerFast"
+    )
     assert json.loads((tmp_path / "metrics.json").read_text())["status"] == "failed"
     assert not (tmp_path / "submission.csv").exists()

@@ -1,6 +1,7 @@
 """The import graph has a direction: the CLIs and run/ and sweep/ on top, task.py below them, and the
 rooms that do the work (data, models, backends, training, scoring, results) below it, knowing nothing
 of how they are launched. Read from the source (every import, top-level or inside a function)."""
+
 from __future__ import annotations
 
 import ast
@@ -8,11 +9,30 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "sumexp"
 # Rooms that must not reach up to the task function or to the code that launches runs.
-LOWER = ("sumexp.data", "sumexp.models", "sumexp.backends", "sumexp.training", "sumexp.scoring", "sumexp.results",
-         "sumexp.security", "sumexp.encoding", "sumexp.encoding_cache", "sumexp.generation", "sumexp.checks",
-         "sumexp.schema", "sumexp.errors")
-UPPER = ("sumexp.task", "sumexp.run", "sumexp.sweep", "sumexp.report", "sumexp.predict", "sumexp.score",
-         "sumexp.__main__")
+LOWER = (
+    "sumexp.data",
+    "sumexp.models",
+    "sumexp.backends",
+    "sumexp.training",
+    "sumexp.scoring",
+    "sumexp.results",
+    "sumexp.security",
+    "sumexp.encoding",
+    "sumexp.encoding_cache",
+    "sumexp.generation",
+    "sumexp.checks",
+    "sumexp.schema",
+    "sumexp.errors",
+)
+UPPER = (
+    "sumexp.task",
+    "sumexp.run",
+    "sumexp.sweep",
+    "sumexp.report",
+    "sumexp.predict",
+    "sumexp.score",
+    "sumexp.__main__",
+)
 
 
 def module_name(path: Path) -> str:
@@ -29,7 +49,9 @@ def imports_of(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+                base = ".".join(
+                    package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else [])
+                )
             found.add(base)
             found |= {f"{base}.{alias.name}" for alias in node.names}
     return {name for name in found if name == "sumexp" or name.startswith("sumexp.")}
@@ -43,8 +65,13 @@ def within(name: str, prefixes: tuple[str, ...]) -> bool:
 
 
 def test_nothing_below_the_task_imports_upward():
-    upward = sorted(f"{module} imports {target}" for module, targets in GRAPH.items() if within(module, LOWER)
-                    for target in targets if within(target, UPPER))
+    upward = sorted(
+        f"{module} imports {target}"
+        for module, targets in GRAPH.items()
+        if within(module, LOWER)
+        for target in targets
+        if within(target, UPPER)
+    )
     assert upward == []
 
 

@@ -1,5 +1,6 @@
 """Honest labels: a backend that runs as another one says so, on the terminal in one warning line and in
 metrics.json (backend_requested, backend_effective, backend_note). unsloth runs in its own process (CLI)."""
+
 from __future__ import annotations
 
 import json
@@ -9,8 +10,15 @@ import pytest
 from tests.test_end_to_end import sumexp_cli
 from tests.test_unsloth import skip_unless_unsloth
 
-SHORT = ["optim.max_steps=2", "data.max_train_samples=32", "data.max_eval_samples=4", "optim.eval_on_start=false",
-         "generation.num_beams=1", "generation.max_new_tokens=8", "score.tokenizer=whitespace"]
+SHORT = [
+    "optim.max_steps=2",
+    "data.max_train_samples=32",
+    "data.max_eval_samples=4",
+    "optim.eval_on_start=false",
+    "generation.num_beams=1",
+    "generation.max_new_tokens=8",
+    "score.tokenizer=whitespace",
+]
 
 
 def warning_lines(run) -> list[str]:

@@ -1,5 +1,6 @@
 """Memory that measures the backend: model-state bytes equal the arithmetic from parameter counts and dtypes,
 for every tiny family and backend, and the training measurements reach metrics.json."""
+
 from __future__ import annotations
 
 import json
@@ -22,14 +23,22 @@ def one_step(compose_config, tiny_tokenizers, tmp_path, model_name: str, backend
     from sumexp.training.measurement import TrainingMeasurements
     from sumexp.training.trainer import build_trainer, training_arguments
 
-    cfg = compose_config([f"model={model_name}", f"backend={backend_name}", "optim.evaluate=false",
-                          "optim.max_steps=1", "optim.batch_size=4"])
+    cfg = compose_config(
+        [
+            f"model={model_name}",
+            f"backend={backend_name}",
+            "optim.evaluate=false",
+            "optim.max_steps=1",
+            "optim.batch_size=4",
+        ]
+    )
     tokenizer = tiny_tokenizers[model_name]
     model_config = load_model_config(cfg.model, tokenizer)
     model = backend_for(cfg.backend, backend_name).build(cfg, tokenizer, model_config, tmp_path / "model").model
     train = make_sample_splits()["train"][:8]
     data = Encoder.from_config(cfg.model, tokenizer, model_config.is_encoder_decoder).features(
-        list(train["dialogue"]), list(train["summary"]))
+        list(train["dialogue"]), list(train["summary"])
+    )
     args = training_arguments(cfg, str(tmp_path / "checkpoints"), "fp32", learning_rate=1e-3)
     trainer = build_trainer(cfg, model, tokenizer, data, [], evaluator=None, args=args)
     trainer.train()
@@ -53,7 +62,9 @@ def expected_state(model, backend_name: str) -> dict[str, int]:
 
     params = list(model.parameters())
     trainable = [p for p in params if p.requires_grad]
-    quantized = {id(m.weight): m.weight.quant_state.shape.numel() for m in model.modules() if isinstance(m, bnb.nn.Linear4bit)}
+    quantized = {
+        id(m.weight): m.weight.quant_state.shape.numel() for m in model.modules() if isinstance(m, bnb.nn.Linear4bit)
+    }
     weights = 0
     for param in params:
         if id(param) in quantized:
@@ -65,13 +76,18 @@ def expected_state(model, backend_name: str) -> dict[str, int]:
     if backend_name == "qlora":
         assert quantized, "qlora loaded no 4-bit layer"
     trained = sum(p.numel() for p in trainable)
-    return {"memory_weights_bytes": weights, "memory_gradients_bytes": FP32 * trained,
-            "memory_optimizer_bytes": 2 * FP32 * trained + FP32 * len(trainable)}
+    return {
+        "memory_weights_bytes": weights,
+        "memory_gradients_bytes": FP32 * trained,
+        "memory_optimizer_bytes": 2 * FP32 * trained + FP32 * len(trainable),
+    }
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("model_name", TINY_MODELS)
-def test_model_state_bytes_equal_the_arithmetic_and_shrink_from_full_to_qlora(compose_config, tiny_tokenizers, tmp_path, model_name):
+def test_model_state_bytes_equal_the_arithmetic_and_shrink_from_full_to_qlora(
+    compose_config, tiny_tokenizers, tmp_path, model_name
+):
     recorded = {}
     for backend_name in BACKENDS:
         model, metrics = one_step(compose_config, tiny_tokenizers, tmp_path / backend_name, model_name, backend_name)
@@ -103,9 +119,16 @@ def test_tied_and_shared_storage_counts_once():
 def test_a_cli_run_records_the_memory_speed_and_load_fields(tmp_path):
     from tests.test_end_to_end import sumexp_cli
 
-    run = sumexp_cli(f"hydra.run.dir={tmp_path}", "model=tiny_llama", "backend=lora", "optim.max_steps=3",
-                     "data.max_eval_samples=4", "generation.num_beams=1", "generation.max_new_tokens=8",
-                     "score.tokenizer=whitespace")
+    run = sumexp_cli(
+        f"hydra.run.dir={tmp_path}",
+        "model=tiny_llama",
+        "backend=lora",
+        "optim.max_steps=3",
+        "data.max_eval_samples=4",
+        "generation.num_beams=1",
+        "generation.max_new_tokens=8",
+        "score.tokenizer=whitespace",
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     parts = ("memory_weights_bytes", "memory_gradients_bytes", "memory_optimizer_bytes")

@@ -1,5 +1,6 @@
 """`predict --merge`: the merged model writes the summaries base + adapter wrote, for lora and for qlora,
 whose adapter trained against the dequantized 4-bit weights, not the unquantized checkpoint."""
+
 from __future__ import annotations
 
 import json
@@ -12,9 +13,17 @@ from sumexp.data.sample import make_sample_splits
 from tests.test_predict import finished_run
 
 # 40 steps at lr 1e-2: a tiny_llama whose summaries differ from row to row, so agreeing means something.
-LEARNING_RUN = ["model=tiny_llama", "optim.max_steps=40", "optim.batch_size=16", "optim.lr=1e-2", "optim.evaluate=false",
-                "data.max_eval_samples=4", "generation.num_beams=1", "generation.max_new_tokens=16",
-                "score.tokenizer=whitespace"]
+LEARNING_RUN = [
+    "model=tiny_llama",
+    "optim.max_steps=40",
+    "optim.batch_size=16",
+    "optim.lr=1e-2",
+    "optim.evaluate=false",
+    "data.max_eval_samples=4",
+    "generation.num_beams=1",
+    "generation.max_new_tokens=16",
+    "score.tokenizer=whitespace",
+]
 
 
 def merged_and_adapted(compose_config, tmp_path, backend: str):
@@ -27,7 +36,13 @@ def merged_and_adapted(compose_config, tmp_path, backend: str):
     tokenizer = predict._tokenizer(tmp_path / "model")
     run_backend = predict._backend(cfg, name)
     adapted = run_backend.load_trained(cfg, tokenizer, tmp_path / "model").eval()
-    return cfg, tokenizer, run_backend, adapted, AutoModelForCausalLM.from_pretrained(tmp_path / predict.MERGED_DIR).eval()
+    return (
+        cfg,
+        tokenizer,
+        run_backend,
+        adapted,
+        AutoModelForCausalLM.from_pretrained(tmp_path / predict.MERGED_DIR).eval(),
+    )
 
 
 def largest_logit_gap(tokenizer, one, other, dialogues) -> float:

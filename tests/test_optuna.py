@@ -1,4 +1,5 @@
 """Optuna through the CLI: a stored study (SQLite) works, and a killed search continues to the size asked for."""
+
 from __future__ import annotations
 
 import re
@@ -21,7 +22,11 @@ SEARCH = ["-m", "hparams_search=lr", "hydra.sweeper.n_trials=6", *QUICK, "score.
 
 
 def search_args(tmp_path: Path) -> list[str]:
-    return [*SEARCH, f"hydra.sweeper.storage=sqlite:///{tmp_path / 'study.db'}", f"hydra.sweep.dir={tmp_path / 'sweep'}"]
+    return [
+        *SEARCH,
+        f"hydra.sweeper.storage=sqlite:///{tmp_path / 'study.db'}",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+    ]
 
 
 def trial_lr(job: Path) -> float:
@@ -36,8 +41,13 @@ def stored_trials(tmp_path: Path):
 
 
 def kill_when_third_trial_starts(tmp_path: Path, timeout: float = 900) -> None:
-    sweep = subprocess.Popen([sys.executable, "-m", "sumexp", *search_args(tmp_path)], stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True, **REPO_ROOT_ENV)
+    sweep = subprocess.Popen(
+        [sys.executable, "-m", "sumexp", *search_args(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        **REPO_ROOT_ENV,
+    )
     deadline = time.monotonic() + timeout
     while not list((tmp_path / "sweep").glob("2_*")):
         assert sweep.poll() is None, sweep.communicate()[0][-3000:]
@@ -87,9 +97,16 @@ def test_a_finished_stored_search_runs_nothing_more(tmp_path):
 
 @pytest.mark.slow
 def test_a_search_stopped_by_sigterm_runs_its_interrupted_trial_again_in_its_folder(tmp_path):
-    quick = [arg for arg in search_args(tmp_path) if not arg.startswith(("optim.max_steps=", "hydra.sweeper.n_trials="))]
-    sweep = subprocess.Popen([sys.executable, "-m", "sumexp", *quick, "hydra.sweeper.n_trials=2", "optim.max_steps=2000"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **REPO_ROOT_ENV)
+    quick = [
+        arg for arg in search_args(tmp_path) if not arg.startswith(("optim.max_steps=", "hydra.sweeper.n_trials="))
+    ]
+    sweep = subprocess.Popen(
+        [sys.executable, "-m", "sumexp", *quick, "hydra.sweeper.n_trials=2", "optim.max_steps=2000"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **REPO_ROOT_ENV,
+    )
     log, deadline = tmp_path / "sweep" / "0_tiny_bart_full" / "stderr.log", time.monotonic() + 600
     while not (log.is_file() and "loss=" in log.read_text(errors="replace")):
         assert sweep.poll() is None and time.monotonic() < deadline, sweep.communicate()[1][-3000:]

@@ -1,4 +1,5 @@
 """Precision: the model's fp16 guard and the hardware decide, and every downgrade says why."""
+
 import pytest
 
 from sumexp.training.precision import resolve_precision

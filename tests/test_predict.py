@@ -1,4 +1,5 @@
 """`python -m sumexp.predict`: a finished run's model, full or adapter, reproduces its own submission."""
+
 from __future__ import annotations
 
 import subprocess
@@ -17,9 +18,18 @@ pytestmark = pytest.mark.slow  # every test here starts a process or trains a mo
 
 REPO = Path(__file__).resolve().parents[1]
 # Enough training (lr 1e-2, 12 steps) that summaries differ from row to row, so reproducing them means something.
-LEARNING_RUN = ["data.max_train_samples=96", "data.max_eval_samples=8", "optim.max_steps=12", "optim.batch_size=8",
-                "optim.lr=1e-2", "optim.eval_steps=12", "optim.eval_on_start=false", "generation.num_beams=1",
-                "generation.max_new_tokens=12", "score.tokenizer=whitespace"]
+LEARNING_RUN = [
+    "data.max_train_samples=96",
+    "data.max_eval_samples=8",
+    "optim.max_steps=12",
+    "optim.batch_size=8",
+    "optim.lr=1e-2",
+    "optim.eval_steps=12",
+    "optim.eval_on_start=false",
+    "generation.num_beams=1",
+    "generation.max_new_tokens=12",
+    "score.tokenizer=whitespace",
+]
 
 
 def finished_run(compose_config, run_dir: Path, *overrides) -> Path:
@@ -33,7 +43,9 @@ def finished_run(compose_config, run_dir: Path, *overrides) -> Path:
 
 @pytest.fixture(scope="module")
 def lora_run(compose_config, tmp_path_factory):
-    return finished_run(compose_config, tmp_path_factory.mktemp("lora"), "model=tiny_llama", "backend=lora", *LEARNING_RUN)
+    return finished_run(
+        compose_config, tmp_path_factory.mktemp("lora"), "model=tiny_llama", "backend=lora", *LEARNING_RUN
+    )
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +56,22 @@ def sample_dir(tmp_path_factory):
 
 
 def test_predict_reproduces_a_lora_runs_submission(lora_run, sample_dir, tmp_path):
-    out = subprocess.run([sys.executable, "-m", "sumexp.predict", str(lora_run), "--input", str(sample_dir / "test.csv"),
-                          "--output", str(tmp_path / "again.csv")], capture_output=True, text=True, timeout=300, cwd=REPO)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sumexp.predict",
+            str(lora_run),
+            "--input",
+            str(sample_dir / "test.csv"),
+            "--output",
+            str(tmp_path / "again.csv"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     submission = (lora_run / "submission.csv").read_text()
     assert (tmp_path / "again.csv").read_text() == submission  # byte for byte
@@ -85,8 +111,12 @@ def test_merge_writes_a_plain_model_that_computes_what_the_adapter_does(lora_run
 
 
 def test_predict_reproduces_a_full_runs_submission_and_never_uses_fname_as_a_path(compose_config, sample_dir, tmp_path):
-    run = finished_run(compose_config, tmp_path / "run", "model=tiny_bart", "backend=full", *LEARNING_RUN, "optim.lr=1e-3")
-    assert predict.main([str(run), "--input", str(sample_dir / "test.csv"), "--output", str(tmp_path / "again.csv")]) == 0
+    run = finished_run(
+        compose_config, tmp_path / "run", "model=tiny_bart", "backend=full", *LEARNING_RUN, "optim.lr=1e-3"
+    )
+    assert (
+        predict.main([str(run), "--input", str(sample_dir / "test.csv"), "--output", str(tmp_path / "again.csv")]) == 0
+    )
     submission = (run / "submission.csv").read_text()
     assert (tmp_path / "again.csv").read_text() == submission and len(set(submission.splitlines()[1:])) >= 5
     hostile = pd.DataFrame({"fname": ["../../escape", "/tmp/x,y"], "dialogue": ["#Person1#: 안녕.", "#Person2#: 네."]})
@@ -118,8 +148,15 @@ def test_a_run_without_a_model_is_a_one_line_error_from_the_cli(lora_run, tmp_pa
     (broken / ".hydra").mkdir(parents=True)
     (broken / ".hydra" / "config.yaml").write_text((lora_run / ".hydra" / "config.yaml").read_text())
     (broken / "metrics.json").write_text((lora_run / "metrics.json").read_text())
-    out = subprocess.run([sys.executable, "-m", "sumexp.predict", str(broken), "--input", "x.csv"],
-                         capture_output=True, text=True, timeout=120, cwd=REPO)
+    out = subprocess.run(
+        [sys.executable, "-m", "sumexp.predict", str(broken), "--input", "x.csv"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
     assert out.returncode == 2 and "Traceback" not in out.stderr
-    assert out.stderr.strip().splitlines() == [f"sumexp: error: {broken}: no model in model/ "
-                                               f"(neither config.json nor adapter_config.json); the run folder is incomplete"]
+    assert out.stderr.strip().splitlines() == [
+        f"sumexp: error: {broken}: no model in model/ "
+        f"(neither config.json nor adapter_config.json); the run folder is incomplete"
+    ]

@@ -326,9 +326,16 @@ def test_a_running_record_whose_process_is_gone_is_reported_as_such(tmp_path):
     for folder in (dead, live):
         folder.mkdir()
         (folder / "metrics.json").write_text('{"status": "running", "model": "tiny_bart", "backend_requested": "full"}')
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from sumexp.run import lock; "
-                               f"lock.acquire({str(live)!r}); print('held', flush=True); time.sleep(60)"],
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from sumexp.run import lock; "
+            f"lock.acquire({str(live)!r}); print('held', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         assert load_run(live)["status"] == "running"

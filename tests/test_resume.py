@@ -1,5 +1,6 @@
 """A long run survives: SIGKILL and SIGTERM resume to the same result, a diverging loss stops early,
 and running out of memory is one clear line (or a smaller batch, when asked)."""
+
 from __future__ import annotations
 
 import json
@@ -14,16 +15,27 @@ from sumexp.training.checkpoints import last_complete_checkpoint
 from tests.test_end_to_end import REPO_ROOT_ENV, expect_one_line_error, sumexp_cli
 
 # Checkpoints every 10 steps; 60 steps leave time to interrupt after one exists.
-SHORT_RUN = ["optim.max_steps=60", "optim.eval_steps=10", "optim.logging_steps=5", "data.max_eval_samples=8",
-             "generation.num_beams=1", "generation.max_new_tokens=24"]
+SHORT_RUN = [
+    "optim.max_steps=60",
+    "optim.eval_steps=10",
+    "optim.logging_steps=5",
+    "data.max_eval_samples=8",
+    "generation.num_beams=1",
+    "generation.max_new_tokens=24",
+]
 # Measured on a CPU: the resumed run's dev ROUGE is identical and its mean train loss differs in the
 # 8th significant digit (float summation order); 1e-6 relative allows that and nothing more.
 LOSS_TOLERANCE = 1e-6
 
 
 def start_run(run_dir, *extra):
-    return subprocess.Popen([sys.executable, "-m", "sumexp", f"hydra.run.dir={run_dir}", *SHORT_RUN, *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **REPO_ROOT_ENV)
+    return subprocess.Popen(
+        [sys.executable, "-m", "sumexp", f"hydra.run.dir={run_dir}", *SHORT_RUN, *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **REPO_ROOT_ENV,
+    )
 
 
 def wait_for_checkpoint(run_dir, step: int, process, timeout: float = 600):
@@ -87,8 +99,14 @@ def test_sigterm_saves_a_checkpoint_records_interrupted_and_resumes(tmp_path, un
 
 @pytest.mark.slow
 def test_a_diverging_loss_stops_within_a_log_interval_with_the_cause(tmp_path):
-    run = sumexp_cli(f"hydra.run.dir={tmp_path}", "optim.lr=1e6", "optim.max_steps=200", "optim.logging_steps=5",
-                     "optim.eval_on_start=false", "data.max_eval_samples=8")
+    run = sumexp_cli(
+        f"hydra.run.dir={tmp_path}",
+        "optim.lr=1e6",
+        "optim.max_steps=200",
+        "optim.logging_steps=5",
+        "optim.eval_on_start=false",
+        "data.max_eval_samples=8",
+    )
     expect_one_line_error(run, "became nan", "by step 5", "optim.lr=1e+06", "lower optim.lr")
     stopped = metrics_of(tmp_path)
     assert stopped["status"] == "failed" and stopped["stage"] == "train" and "optim.lr" in stopped["error"]
@@ -145,8 +163,15 @@ def out_of_memory_above(limit: int):
     return training_step
 
 
-QUICK = ["data.max_train_samples=64", "data.max_eval_samples=8", "optim.max_steps=4", "generation.num_beams=1",
-         "generation.max_new_tokens=8", "score.tokenizer=whitespace", "optim.eval_on_start=false"]
+QUICK = [
+    "data.max_train_samples=64",
+    "data.max_eval_samples=8",
+    "optim.max_steps=4",
+    "generation.num_beams=1",
+    "generation.max_new_tokens=8",
+    "score.tokenizer=whitespace",
+    "optim.eval_on_start=false",
+]
 
 
 @pytest.mark.slow
@@ -159,8 +184,13 @@ def test_out_of_memory_is_one_clear_error_with_the_remedies(compose_config, tmp_
     with pytest.raises(OutOfMemory) as caught:
         run_experiment(compose_config([*QUICK, "optim.batch_size=16"]), run_dir=tmp_path)
     message = str(caught.value)
-    for remedy in ("optim.batch_size=16", "optim.grad_accum", "optim.gradient_checkpointing=true", "backend=qlora",
-                   "optim.auto_find_batch_size=true"):
+    for remedy in (
+        "optim.batch_size=16",
+        "optim.grad_accum",
+        "optim.gradient_checkpointing=true",
+        "backend=qlora",
+        "optim.auto_find_batch_size=true",
+    ):
         assert remedy in message
 
 
@@ -170,8 +200,9 @@ def test_auto_find_batch_size_halves_until_it_fits_and_records_it(compose_config
     from sumexp.training.trainer import SummarizationTrainer
 
     monkeypatch.setattr(SummarizationTrainer, "training_step", out_of_memory_above(4))
-    metrics = run_experiment(compose_config([*QUICK, "optim.batch_size=16", "optim.auto_find_batch_size=true"]),
-                             run_dir=tmp_path)
+    metrics = run_experiment(
+        compose_config([*QUICK, "optim.batch_size=16", "optim.auto_find_batch_size=true"]), run_dir=tmp_path
+    )
     assert metrics["status"] == "completed" and metrics["train_batch_size"] == 4 and metrics["train_steps"] == 4
 
 
@@ -195,13 +226,18 @@ def test_a_lora_run_resumes_the_same_adapter(tmp_path):
     assert_same_result(resumed, uninterrupted)
 
 
-@pytest.mark.parametrize("strategy, step, epoch, due", [
-    ("steps", 10, 0.5, True),  # an evaluation step: the checkpoint would never be scored on resume
-    ("steps", 11, 0.55, False),
-    ("epoch", 20, 1.0, True),  # the last step of an epoch, evaluated once an epoch
-    ("epoch", 11, 0.55, False),
-])
-def test_a_stop_saves_where_no_evaluation_is_due_and_never_evaluates(compose_config, tmp_path, strategy, step, epoch, due):
+@pytest.mark.parametrize(
+    "strategy, step, epoch, due",
+    [
+        ("steps", 10, 0.5, True),  # an evaluation step: the checkpoint would never be scored on resume
+        ("steps", 11, 0.55, False),
+        ("epoch", 20, 1.0, True),  # the last step of an epoch, evaluated once an epoch
+        ("epoch", 11, 0.55, False),
+    ],
+)
+def test_a_stop_saves_where_no_evaluation_is_due_and_never_evaluates(
+    compose_config, tmp_path, strategy, step, epoch, due
+):
     from transformers import TrainerControl, TrainerState
     from transformers.trainer_callback import DefaultFlowCallback
 

@@ -1,4 +1,5 @@
 """sumexp.scoring.rouge: tokenization, placeholders, empty texts, aggregation, cache, rouge-score parity."""
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,15 @@ from sumexp.scoring.tokenization import Tokenizer, normalize
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 PLACEHOLDERS = [f"#Person{i}#" for i in range(1, 8)] + [
-    "#PhoneNumber#", "#Address#", "#PassportNumber#", "#DateOfBirth#", "#SSN#", "#CardNumber#",
-    "#CarNumber#", "#Email#"]
+    "#PhoneNumber#",
+    "#Address#",
+    "#PassportNumber#",
+    "#DateOfBirth#",
+    "#SSN#",
+    "#CardNumber#",
+    "#CarNumber#",
+    "#Email#",
+]
 FIELDS = ("precision", "recall", "fmeasure")
 PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -52,13 +60,51 @@ def assert_matches(ours: dict, theirs: dict) -> None:
 
 # Random text: Korean, English, placeholders, punctuation, digits, special tokens and whitespace,
 # glued together without separators as often as not.
-FRAGMENTS = ["안녕하세요", "친구에게", "전화했습니다", "는", "은", "를", "에게", "회의", "했다", "Jimmy",
-             "Mr.", "Smith", "the", "running", "runs", "Dawson", "memo", "3시", "30분", "2024",
-             ".", ",", "?", "!", "'", "-", " ", " ", " ", "\n", "  ", "<s>", "</s>", "<pad>", "<unk>",
-             "<usr>", "#", "#Person#", *PLACEHOLDERS]
+FRAGMENTS = [
+    "안녕하세요",
+    "친구에게",
+    "전화했습니다",
+    "는",
+    "은",
+    "를",
+    "에게",
+    "회의",
+    "했다",
+    "Jimmy",
+    "Mr.",
+    "Smith",
+    "the",
+    "running",
+    "runs",
+    "Dawson",
+    "memo",
+    "3시",
+    "30분",
+    "2024",
+    ".",
+    ",",
+    "?",
+    "!",
+    "'",
+    "-",
+    " ",
+    " ",
+    " ",
+    "\n",
+    "  ",
+    "<s>",
+    "</s>",
+    "<pad>",
+    "<unk>",
+    "<usr>",
+    "#",
+    "#Person#",
+    *PLACEHOLDERS,
+]
 HANGUL = st.characters(min_codepoint=0xAC00, max_codepoint=0xD7A3)
-PIECE = st.one_of(st.sampled_from(FRAGMENTS), st.text(HANGUL, min_size=1, max_size=4),
-                  st.text("abcXYZ019 #", min_size=1, max_size=4))
+PIECE = st.one_of(
+    st.sampled_from(FRAGMENTS), st.text(HANGUL, min_size=1, max_size=4), st.text("abcXYZ019 #", min_size=1, max_size=4)
+)
 TEXT = st.lists(PIECE, max_size=14).map("".join)
 EXAMPLES = st.lists(st.tuples(TEXT, st.lists(TEXT, max_size=3)), min_size=1, max_size=4)
 
@@ -85,8 +131,9 @@ def test_rouge_score_mode_equals_the_package(examples, aggregate, stem):
 
 
 @PROPERTY
-@given(text=TEXT.filter(lambda t: not any(s in t for s in ("<s>", "</s>", "<pad>", "<unk>", "<usr>"))),
-       stem=st.booleans())
+@given(
+    text=TEXT.filter(lambda t: not any(s in t for s in ("<s>", "</s>", "<pad>", "<unk>", "<usr>"))), stem=st.booleans()
+)
 def test_rouge_score_mode_is_googles_tokenizer_on_raw_text(text, stem):
     from rouge_score.tokenizers import DefaultTokenizer
 
@@ -94,8 +141,9 @@ def test_rouge_score_mode_is_googles_tokenizer_on_raw_text(text, stem):
 
 
 @settings(max_examples=200, deadline=None)
-@given(a=st.lists(st.sampled_from("abcde"), max_size=90),
-       b=st.lists(st.sampled_from("abcdef"), max_size=90))  # 90 > 64: crosses machine-word size
+@given(
+    a=st.lists(st.sampled_from("abcde"), max_size=90), b=st.lists(st.sampled_from("abcdef"), max_size=90)
+)  # 90 > 64: crosses machine-word size
 def test_bit_parallel_lcs_equals_dynamic_programming(a, b):
     from rouge_score.rouge_scorer import _lcs_table
 
@@ -121,7 +169,12 @@ def test_placeholders_are_one_token_in_korean_modes(tokenizer, placeholder):
 
 def test_placeholder_is_split_off_particles_in_whitespace_mode():
     assert Tokenizer("whitespace").tokenize("#Person1#은 #Person2#에게 말했다.") == [
-        "#Person1#", "은", "#Person2#", "에게", "말했다."]
+        "#Person1#",
+        "은",
+        "#Person2#",
+        "에게",
+        "말했다.",
+    ]
     assert Tokenizer("char").tokenize("#Person1#은 가") == ["#Person1#", "은", "가"]
 
 
@@ -133,7 +186,12 @@ def test_morpheme_mode_keeps_kiwi_context_around_placeholders():
 
 def test_rouge_score_mode_maps_placeholders_like_the_package():
     assert Tokenizer("rouge_score").tokenize("#Person1# said hi to #Person2#.") == [
-        "person1", "said", "hi", "to", "person2"]
+        "person1",
+        "said",
+        "hi",
+        "to",
+        "person2",
+    ]
 
 
 def test_morpheme_batch_equals_one_by_one():
@@ -143,8 +201,16 @@ def test_morpheme_batch_equals_one_by_one():
 
 
 @pytest.mark.parametrize("tokenizer", TOKENIZERS)
-@pytest.mark.parametrize("pred,refs", [("", ["안녕 하세요 Jimmy"]), ("안녕 하세요 Jimmy", [""]),
-                                        ("", [""]), ("안녕 하세요 Jimmy", []), ("</s><pad>", ["a b"])])
+@pytest.mark.parametrize(
+    "pred,refs",
+    [
+        ("", ["안녕 하세요 Jimmy"]),
+        ("안녕 하세요 Jimmy", [""]),
+        ("", [""]),
+        ("안녕 하세요 Jimmy", []),
+        ("</s><pad>", ["a b"]),
+    ],
+)
 def test_empty_prediction_or_reference_scores_zero(tokenizer, pred, refs):
     result = score_rouge([pred], [refs], tokenizer=tokenizer)
     assert all(result[m][f] == 0.0 for m in METRICS for f in FIELDS)
@@ -164,8 +230,7 @@ def test_mean_aggregation_averages_over_references():
 
 def test_max_aggregation_picks_the_best_reference_per_metric():
     # rouge1 is best against the shuffled reference, rouge2 against the longer one.
-    result = score_rouge(["a b c d"], [["a b c d e f g h", "d c b a"]], tokenizer="whitespace",
-                         aggregate="max")
+    result = score_rouge(["a b c d"], [["a b c d e f g h", "d c b a"]], tokenizer="whitespace", aggregate="max")
     assert result["rouge1"] == {"precision": 1.0, "recall": 1.0, "fmeasure": 1.0}
     assert result["rouge2"]["precision"] == 1.0 and result["rouge2"]["recall"] == 3 / 7
 
@@ -190,9 +255,10 @@ def test_length_mismatch_is_an_error():
         score_rouge(["a", "b"], [["a"]])
 
 
-@pytest.mark.parametrize("kwargs,named", [
-    ({"tokenizer": "bpe"}, "morpheme, whitespace, char, rouge_score"),
-    ({"aggregate": "median"}, "mean, max")])
+@pytest.mark.parametrize(
+    "kwargs,named",
+    [({"tokenizer": "bpe"}, "morpheme, whitespace, char, rouge_score"), ({"aggregate": "median"}, "mean, max")],
+)
 def test_bad_names_raise_user_error_naming_the_choices(kwargs, named):
     with pytest.raises(UserError, match=named):
         RougeScorer(**kwargs)
@@ -202,6 +268,7 @@ def test_references_are_tokenized_once_across_calls():
     scorer = RougeScorer("whitespace")
     seen: list[str] = []
     tokenize_batch = scorer.tokenizer.tokenize_batch
+
     def counting(texts, progress=False):
         seen.extend(texts)
         return tokenize_batch(texts, progress)
@@ -222,8 +289,9 @@ def test_progress_bar_goes_to_stderr(capsys):
     assert "rouge" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(not (DATA / "dialogsum-ko-2024" / "dev.csv").is_file(),
-                    reason=f"{DATA} (shared Korean dev sets) not present")
+@pytest.mark.skipif(
+    not (DATA / "dialogsum-ko-2024" / "dev.csv").is_file(), reason=f"{DATA} (shared Korean dev sets) not present"
+)
 def test_two_korean_translations_reproduce_the_issue_authors_rouge_score_numbers():
     from sumexp.data.tables import read_table
 

@@ -1,5 +1,6 @@
 """The run folder is a safe place: misuse is refused with one line and leaves every file as it was;
 a fresh start never mixes its outputs with an earlier run's; resume continues only what it may."""
+
 from __future__ import annotations
 
 import hashlib
@@ -16,15 +17,26 @@ from sumexp.training.checkpoints import checkpoint_problem, last_complete_checkp
 from tests.test_end_to_end import REPO_ROOT_ENV, expect_one_line_error, sumexp_cli
 
 # A few seconds of training: checkpoints at steps 4 and 8, dev evaluations at 0, 4 and 8.
-QUICK = ["data.max_train_samples=16", "data.max_eval_samples=4", "optim.batch_size=4", "optim.max_steps=8",
-         "optim.eval_steps=4", "optim.logging_steps=2", "generation.num_beams=1", "generation.max_new_tokens=12",
-         "score.tokenizer=whitespace"]
+QUICK = [
+    "data.max_train_samples=16",
+    "data.max_eval_samples=4",
+    "optim.batch_size=4",
+    "optim.max_steps=8",
+    "optim.eval_steps=4",
+    "optim.logging_steps=2",
+    "generation.num_beams=1",
+    "generation.max_new_tokens=12",
+    "score.tokenizer=whitespace",
+]
 
 
 def folder_state(folder: Path) -> dict[str, str]:
     """Every file under `folder` (the lock aside) with the hash of its bytes."""
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != ".sumexp.lock"}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != ".sumexp.lock"
+    }
 
 
 def record(run_dir: Path) -> dict:
@@ -51,11 +63,14 @@ def completed_copy(completed, tmp_path):
 
 # --- 1. group options are names, never paths ------------------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_a_group_option_that_is_a_path_is_refused_before_anything_runs(tmp_path):
     evil = tmp_path / "outside" / "evil"
     evil.parent.mkdir()
-    evil.with_suffix(".yaml").write_text("name: evil\ncheckpoint: " + str(tmp_path / "ckpt") + "\ntrust_remote_code: true\n")
+    evil.with_suffix(".yaml").write_text(
+        "name: evil\ncheckpoint: " + str(tmp_path / "ckpt") + "\ntrust_remote_code: true\n"
+    )
     climb = "../" * 12 + str(evil).lstrip("/")
     for override in (f"model={climb}", f"backend={climb}", f"+experiment={climb}", f"model={evil}"):
         run = sumexp_cli(f"hydra.run.dir={tmp_path / 'run'}", override, timeout=120)
@@ -90,18 +105,41 @@ def test_trust_remote_code_counts_only_from_a_plain_file_inside_conf_model(tmp_p
 
 # --- 2. a finished run is never destroyed or replaced unasked -------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_predict_refuses_an_output_onto_the_runs_own_files(completed, tmp_path):
     from sumexp.data.sample import write_sample
 
     write_sample(tmp_path)
     before = folder_state(completed)
-    for target in ("metrics.json", "model/config.json", "model", ".hydra/config.yaml", "submission.csv",
-                   "dev_predictions.csv", "train_log.jsonl", str(tmp_path / "test.csv"), str(tmp_path)):
+    for target in (
+        "metrics.json",
+        "model/config.json",
+        "model",
+        ".hydra/config.yaml",
+        "submission.csv",
+        "dev_predictions.csv",
+        "train_log.jsonl",
+        str(tmp_path / "test.csv"),
+        str(tmp_path),
+    ):
         output = target if target.startswith("/") else str(completed / target)
-        run = subprocess.run([sys.executable, "-m", "sumexp.predict", str(completed), "--input",
-                              str(tmp_path / "test.csv"), "--output", output],
-                             capture_output=True, text=True, timeout=300, **REPO_ROOT_ENV)
+        run = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "sumexp.predict",
+                str(completed),
+                "--input",
+                str(tmp_path / "test.csv"),
+                "--output",
+                output,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            **REPO_ROOT_ENV,
+        )
         expect_one_line_error(run, f"--output {output}")
     assert folder_state(completed) == before
 
@@ -119,8 +157,14 @@ def test_another_config_into_a_completed_folder_is_refused_and_changes_nothing(c
 
 @pytest.mark.slow
 def test_a_failed_run_leaves_no_outputs_of_the_run_it_replaced(completed_copy, tmp_path):
-    run = sumexp_cli(f"hydra.run.dir={completed_copy}", *QUICK, "force=true", "data=dialogsum_ko",
-                     f"data.dir={tmp_path / 'missing'}", timeout=300)
+    run = sumexp_cli(
+        f"hydra.run.dir={completed_copy}",
+        *QUICK,
+        "force=true",
+        "data=dialogsum_ko",
+        f"data.dir={tmp_path / 'missing'}",
+        timeout=300,
+    )
     expect_one_line_error(run, "data.dir=")
     assert record(completed_copy)["status"] == "failed"
     left = {p.name for p in completed_copy.iterdir()}
@@ -129,8 +173,13 @@ def test_a_failed_run_leaves_no_outputs_of_the_run_it_replaced(completed_copy, t
 
 
 def start(run_dir: Path, *overrides) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "sumexp", f"hydra.run.dir={run_dir}", *QUICK, *overrides],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **REPO_ROOT_ENV)
+    return subprocess.Popen(
+        [sys.executable, "-m", "sumexp", f"hydra.run.dir={run_dir}", *QUICK, *overrides],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **REPO_ROOT_ENV,
+    )
 
 
 def wait_for(condition, process, timeout=300):
@@ -154,6 +203,7 @@ def test_a_second_run_into_a_live_runs_folder_is_refused(tmp_path):
 
 # --- 3. resume continues only what it may ---------------------------------------------------------------------------
 
+
 def interrupted_run(run_dir: Path, *overrides) -> None:
     """A run stopped by SIGTERM at its first checkpoint (step 4)."""
     process = start(run_dir, "optim.max_steps=40", *overrides)
@@ -168,13 +218,22 @@ def test_resume_with_another_config_is_refused_naming_the_keys(tmp_path):
     interrupted_run(tmp_path)
     before = folder_state(tmp_path)
     for changed, key in ((["optim.lr=1e-3"], "optim.lr"), (["model=tiny_t5"], "model.name")):
-        run = sumexp_cli(f"hydra.run.dir={tmp_path}", *QUICK, "optim.max_steps=40", "resume=true", *changed, timeout=300)
+        run = sumexp_cli(
+            f"hydra.run.dir={tmp_path}", *QUICK, "optim.max_steps=40", "resume=true", *changed, timeout=300
+        )
         expect_one_line_error(run, "resume=true with another config", key, "force=true")
     plain = sumexp_cli(f"hydra.run.dir={tmp_path}", *QUICK, "optim.max_steps=40", timeout=300)
     expect_one_line_error(plain, "with a checkpoint at step", "resume=true continues it")
     assert folder_state(tmp_path) == before
-    allowed = sumexp_cli(f"hydra.run.dir={tmp_path}", *QUICK, "optim.max_steps=40", "resume=true",
-                         "generation.max_new_tokens=10", "verbose=true", timeout=600)
+    allowed = sumexp_cli(
+        f"hydra.run.dir={tmp_path}",
+        *QUICK,
+        "optim.max_steps=40",
+        "resume=true",
+        "generation.max_new_tokens=10",
+        "verbose=true",
+        timeout=600,
+    )
     assert allowed.returncode == 0, allowed.stderr[-2000:]
     assert "resuming from" in (tmp_path / "sumexp.log").read_text() and record(tmp_path)["status"] == "completed"
 
@@ -188,8 +247,15 @@ def test_a_truncated_newest_checkpoint_falls_back_to_the_one_before(tmp_path):
     assert "truncated" in checkpoint_problem(newest)
     fallback = last_complete_checkpoint(tmp_path / "checkpoints")
     assert fallback is not None and fallback != newest
-    run = sumexp_cli(f"hydra.run.dir={tmp_path}", *QUICK, "optim.max_steps=40", "keep_checkpoints=true",
-                     "optim.eval_steps=2", "resume=true", timeout=600)
+    run = sumexp_cli(
+        f"hydra.run.dir={tmp_path}",
+        *QUICK,
+        "optim.max_steps=40",
+        "keep_checkpoints=true",
+        "optim.eval_steps=2",
+        "resume=true",
+        timeout=600,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     log = (tmp_path / "sumexp.log").read_text()
     assert "not a complete checkpoint" in log and f"resuming from {fallback}" in log
@@ -211,6 +277,7 @@ def test_damaged_checkpoint_files_are_named(tmp_path):
 
 # --- 4. stops and a full disk leave a record that tells the truth -----------------------------------------------------
 
+
 @pytest.mark.slow
 def test_a_full_disk_is_one_line_and_a_failed_record(tmp_path):
     import os
@@ -223,8 +290,9 @@ def test_a_full_disk_is_one_line_and_a_failed_record(tmp_path):
     if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", str(small)]).returncode != 0:
         pytest.skip("this machine does not allow mounting a tmpfs")
     try:
-        run = sumexp_cli(f"hydra.run.dir={small / 'run'}", *QUICK, "model=tiny_llama", "optim.max_steps=40",
-                         timeout=600)
+        run = sumexp_cli(
+            f"hydra.run.dir={small / 'run'}", *QUICK, "model=tiny_llama", "optim.max_steps=40", timeout=600
+        )
         assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr[-3000:]
         errors = [line for line in run.stderr.splitlines() if line.startswith("sumexp: error:")]
         assert len(errors) == 1 and "disk is full" in errors[0] and "MB free" in errors[0], run.stderr[-2000:]

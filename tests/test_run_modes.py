@@ -1,5 +1,6 @@
 """Run modes: scoring a model without training, training without evaluation, the encoded-split cache,
 and length-grouped training batches."""
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,13 @@ from sumexp.task import run_experiment
 
 pytestmark = pytest.mark.slow  # every test here starts a process or trains a model
 
-QUICK = ["data.max_train_samples=48", "data.max_eval_samples=8", "generation.num_beams=1",
-         "generation.max_new_tokens=8", "score.tokenizer=whitespace"]
+QUICK = [
+    "data.max_train_samples=48",
+    "data.max_eval_samples=8",
+    "generation.num_beams=1",
+    "generation.max_new_tokens=8",
+    "score.tokenizer=whitespace",
+]
 
 
 def test_train_false_scores_the_model_as_loaded_and_writes_a_complete_folder(compose_config, tmp_path):
@@ -78,7 +84,9 @@ def test_a_causal_model_trains_on_its_summary_tokens_and_processes_its_prompts_t
 
     cfg = compose_config(["model=tiny_llama", "optim.evaluate=false", "optim.epochs=1", "optim.batch_size=16", *QUICK])
     metrics = run_experiment(cfg, tmp_path)
-    encoder = Encoder.from_config(cfg.model, AutoTokenizer.from_pretrained(tmp_path / "model"), is_encoder_decoder=False)
+    encoder = Encoder.from_config(
+        cfg.model, AutoTokenizer.from_pretrained(tmp_path / "model"), is_encoder_decoder=False
+    )
     train = load_splits(cfg.data, cfg.seed).train
     examples = encoder.features(train.dialogues, train.first_references())
     assert len(examples) == 48 and metrics["train_steps"] == 3
@@ -111,8 +119,12 @@ def test_cached_splits_equal_freshly_encoded_ones(tiny_tokenizers, compose_confi
     encode_splits(encoder, splits, str(tmp_path))
     cached = encode_splits(encoder, splits, str(tmp_path))
     assert cached.cache == "hit"
-    assert (cached.train, cached.dev, cached.dev_prompts, cached.test_prompts) == \
-           (fresh.train, fresh.dev, fresh.dev_prompts, fresh.test_prompts)
+    assert (cached.train, cached.dev, cached.dev_prompts, cached.test_prompts) == (
+        fresh.train,
+        fresh.dev,
+        fresh.dev_prompts,
+        fresh.test_prompts,
+    )
     assert fresh.train[0] == encoder.train_features(splits.train.dialogues[0], splits.train.references[0][0])
 
 

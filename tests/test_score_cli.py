@@ -1,4 +1,5 @@
 """python -m sumexp.score: joining on fname, column choice, output, and one-line user errors."""
+
 from __future__ import annotations
 
 import json
@@ -10,8 +11,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sumexp.scoring.rouge import METRICS, score_rouge
 from sumexp.score import main
+from sumexp.scoring.rouge import METRICS, score_rouge
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
@@ -41,11 +42,11 @@ def write_jsonl(path: Path, records: list[dict]) -> Path:
 @pytest.fixture
 def files(tmp_path):
     """A 3-row reference file with two reference columns and a matching prediction file."""
-    ref = write_csv(tmp_path / "ref.csv", {"fname": ["d0", "d1", "d2"],
-                                           "summary1": ["a b c", "d e f", "g h"],
-                                           "summary2": ["a b x", "d e", "g h i"]})
-    pred = write_csv(tmp_path / "pred.csv", {"fname": ["d2", "d0", "d1"],
-                                             "summary": ["g h", "a b", "f e d"]})
+    ref = write_csv(
+        tmp_path / "ref.csv",
+        {"fname": ["d0", "d1", "d2"], "summary1": ["a b c", "d e f", "g h"], "summary2": ["a b x", "d e", "g h i"]},
+    )
+    pred = write_csv(tmp_path / "pred.csv", {"fname": ["d2", "d0", "d1"], "summary": ["g h", "a b", "f e d"]})
     return pred, ref
 
 
@@ -68,18 +69,26 @@ def test_table_output_shows_scores_times_100(capsys, files):
 
 
 def test_prediction_column_falls_back_to_prediction_and_list_references(capsys, tmp_path):
-    pred = write_jsonl(tmp_path / "pred.jsonl",
-                       [{"fname": "x", "prediction": "#Person1#은 집에 간다."}])
-    ref = write_jsonl(tmp_path / "ref.jsonl",
-                      [{"fname": "x", "summary": ["#Person1#은 집에 간다.", "다른 요약"]}])
+    pred = write_jsonl(tmp_path / "pred.jsonl", [{"fname": "x", "prediction": "#Person1#은 집에 간다."}])
+    ref = write_jsonl(tmp_path / "ref.jsonl", [{"fname": "x", "summary": ["#Person1#은 집에 간다.", "다른 요약"]}])
     code, out, _ = cli(capsys, pred, ref, "--tokenizer", "whitespace", "--agg", "max", "--json")
     assert code == 0 and json.loads(out)["rouge_mean"] == 100.0
 
 
 def test_explicit_columns(capsys, files, tmp_path):
     pred = write_csv(tmp_path / "p.csv", {"fname": ["d0", "d1", "d2"], "out": ["a b c", "d e f", "g h"]})
-    code, out, _ = cli(capsys, pred, files[1], "--pred-column", "out", "--ref-columns", "summary1",
-                       "--tokenizer", "whitespace", "--json")
+    code, out, _ = cli(
+        capsys,
+        pred,
+        files[1],
+        "--pred-column",
+        "out",
+        "--ref-columns",
+        "summary1",
+        "--tokenizer",
+        "whitespace",
+        "--json",
+    )
     assert code == 0 and json.loads(out)["rouge_mean"] == 100.0
 
 
@@ -96,25 +105,27 @@ def test_missing_predictions_are_an_error_with_count_and_examples(capsys, files,
 
 
 def test_extra_predictions_are_a_warning_and_ignored(capsys, files, tmp_path):
-    pred = write_csv(tmp_path / "p.csv", {"fname": ["d0", "d1", "d2", "zz"],
-                                          "summary": ["a b c", "d e f", "g h", "q"]})
-    code, out, err = cli(capsys, pred, files[1], "--ref-columns", "summary1",
-                         "--tokenizer", "whitespace", "--json")
+    pred = write_csv(tmp_path / "p.csv", {"fname": ["d0", "d1", "d2", "zz"], "summary": ["a b c", "d e f", "g h", "q"]})
+    code, out, err = cli(capsys, pred, files[1], "--ref-columns", "summary1", "--tokenizer", "whitespace", "--json")
     assert code == 0 and json.loads(out)["num_examples"] == 3 and json.loads(out)["rouge_mean"] == 100.0
     assert err.startswith("sumexp.score: warning: ") and "1 fname(s)" in err and "zz" in err
 
 
-@pytest.mark.parametrize("argv,fragments", [
-    (["{tmp}/nope.csv", "{ref}"], ["nope.csv: file not found"]),
-    (["{pred}", "{ref}", "--pred-column", "text"],
-     ["no column 'text'", "columns are fname, summary", "--pred-column"]),
-    (["{pred}", "{ref}", "--ref-columns", "summary1,gold"],
-     ["no column 'gold'", "fname, summary1, summary2"]),
-    (["{pred}", "{ref}", "--tokenizer", "bpe"], ["invalid choice: 'bpe'", "morpheme"]),
-    (["{pred}", "{ref}", "--agg", "median"], ["invalid choice: 'median'"]),
-    (["{pred}"], ["required: ref"]),
-    (["{pred}", "{ref}", "--bogus"], ["unrecognized arguments: --bogus"]),
-])
+@pytest.mark.parametrize(
+    "argv,fragments",
+    [
+        (["{tmp}/nope.csv", "{ref}"], ["nope.csv: file not found"]),
+        (
+            ["{pred}", "{ref}", "--pred-column", "text"],
+            ["no column 'text'", "columns are fname, summary", "--pred-column"],
+        ),
+        (["{pred}", "{ref}", "--ref-columns", "summary1,gold"], ["no column 'gold'", "fname, summary1, summary2"]),
+        (["{pred}", "{ref}", "--tokenizer", "bpe"], ["invalid choice: 'bpe'", "morpheme"]),
+        (["{pred}", "{ref}", "--agg", "median"], ["invalid choice: 'median'"]),
+        (["{pred}"], ["required: ref"]),
+        (["{pred}", "{ref}", "--bogus"], ["unrecognized arguments: --bogus"]),
+    ],
+)
 def test_user_errors_are_one_line_with_exit_code_2(capsys, files, tmp_path, argv, fragments):
     pred, ref = files
     argv = [a.format(tmp=tmp_path, pred=pred, ref=ref) for a in argv]
@@ -127,8 +138,7 @@ def test_reference_file_without_reference_columns(capsys, files, tmp_path):
 
 
 def test_duplicate_fnames_are_an_error(capsys, files, tmp_path):
-    pred = write_csv(tmp_path / "p.csv", {"fname": ["d0", "d0", "d1", "d2"],
-                                          "summary": ["a", "b", "c", "d"]})
+    pred = write_csv(tmp_path / "p.csv", {"fname": ["d0", "d0", "d1", "d2"], "summary": ["a", "b", "c", "d"]})
     assert_one_line_error(*cli(capsys, pred, files[1]), "1 duplicated fname(s) (d0)")
 
 
@@ -146,8 +156,13 @@ def test_stemmer_outside_rouge_score_mode_warns(capsys, files):
 @pytest.mark.slow
 def test_module_entry_point_exit_codes_and_no_traceback(files, tmp_path):
     def run(*args):
-        return subprocess.run([sys.executable, "-m", "sumexp.score", *map(str, args)], cwd=REPO,
-                              capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "sumexp.score", *map(str, args)],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     bad = run(tmp_path / "missing.csv", files[1])
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
@@ -183,8 +198,20 @@ def test_shuffled_predictions_score_low(capsys, tmp_path):
 def test_english_multi_reference_equals_rouge_score(capsys, agg):
     from rouge_score.rouge_scorer import RougeScorer as GoogleScorer
 
-    code, out, _ = cli(capsys, EN_TEST, EN_TEST, "--pred-column", "summary1", "--ref-columns",
-                       "summary2,summary3", "--tokenizer", "rouge_score", "--agg", agg, "--json")
+    code, out, _ = cli(
+        capsys,
+        EN_TEST,
+        EN_TEST,
+        "--pred-column",
+        "summary1",
+        "--ref-columns",
+        "summary2,summary3",
+        "--tokenizer",
+        "rouge_score",
+        "--agg",
+        agg,
+        "--json",
+    )
     result = json.loads(out)
     assert code == 0 and result["num_examples"] == 500
     google = GoogleScorer(list(METRICS))

@@ -1,5 +1,6 @@
 """Security: remote code only from a model's own file, pickle weights only on request, no secret in a
 run folder, and no write outside it whatever the data's ids say."""
+
 from __future__ import annotations
 
 import json
@@ -9,7 +10,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from omegaconf import OmegaConf
 
 from sumexp.__main__ import CONF_DIR
 from sumexp.data.sample import write_sample
@@ -34,6 +34,7 @@ PICKLE_SUFFIXES = {".bin", ".pt", ".pth", ".pkl", ".ckpt"}
 
 # --- trust_remote_code -------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("model", MODELS)
 def test_remote_code_is_off_in_every_shipped_model(compose_config, model):
     assert compose_config([f"model={model}"]).model.trust_remote_code is False
@@ -42,8 +43,15 @@ def test_remote_code_is_off_in_every_shipped_model(compose_config, model):
 def remote_model(compose_config, tmp_path: Path, yaml_text: str, *overrides: str):
     """A model config named `remote` whose own file in a model folder is `yaml_text`."""
     (tmp_path / "remote.yaml").write_text(yaml_text)
-    return compose_config(["model=bart_base", "model.name=remote", "model.checkpoint=org/remote-model",
-                           "model.trust_remote_code=true", *overrides]).model
+    return compose_config(
+        [
+            "model=bart_base",
+            "model.name=remote",
+            "model.checkpoint=org/remote-model",
+            "model.trust_remote_code=true",
+            *overrides,
+        ]
+    ).model
 
 
 def test_remote_code_allowed_when_the_models_own_file_says_so_and_logged(compose_config, tmp_path, caplog):
@@ -55,8 +63,12 @@ def test_remote_code_allowed_when_the_models_own_file_says_so_and_logged(compose
 
 
 def test_remote_code_refused_for_another_checkpoint(compose_config, tmp_path):
-    model = remote_model(compose_config, tmp_path, "checkpoint: org/remote-model\ntrust_remote_code: true\n",
-                         "model.checkpoint=someone/else")
+    model = remote_model(
+        compose_config,
+        tmp_path,
+        "checkpoint: org/remote-model\ntrust_remote_code: true\n",
+        "model.checkpoint=someone/else",
+    )
     [problem] = remote_code_problems(model, conf_dir=tmp_path)
     assert problem.startswith("model.trust_remote_code=true: only a model's own file may turn it on")
 
@@ -68,6 +80,7 @@ def test_remote_code_refused_when_the_model_file_does_not_say_so(compose_config,
 
 
 # --- pickle weights ------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def tiny_checkpoints(tmp_path_factory, compose_config, sample_texts):
@@ -118,7 +131,9 @@ def test_safetensors_weights_load_without_opt_in(compose_config, tiny_checkpoint
     from sumexp.models.loading import load_model, load_model_config
 
     model_cfg = checkpoint_model(compose_config, tiny_checkpoints["safe"])
-    model = load_model(model_cfg, tiny_checkpoints["tokenizer"], load_model_config(model_cfg, tiny_checkpoints["tokenizer"]))
+    model = load_model(
+        model_cfg, tiny_checkpoints["tokenizer"], load_model_config(model_cfg, tiny_checkpoints["tokenizer"])
+    )
     name, tensor = next(iter(model.state_dict().items()))
     assert (tensor == tiny_checkpoints["state"][name]).all()
 
@@ -130,15 +145,24 @@ def test_a_folder_without_weights_is_not_called_pickle(compose_config, tiny_chec
         (tmp_path / name).write_bytes((tiny_checkpoints["pickled"] / name).read_bytes())
     model_cfg = checkpoint_model(compose_config, tmp_path)
     with pytest.raises(UserError) as err:
-        load_model(model_cfg, tiny_checkpoints["tokenizer"], load_model_config(model_cfg, tiny_checkpoints["tokenizer"]))
+        load_model(
+            model_cfg, tiny_checkpoints["tokenizer"], load_model_config(model_cfg, tiny_checkpoints["tokenizer"])
+        )
     assert "cannot load" in str(err.value) and "allow_pickle" not in str(err.value)
 
 
 @pytest.mark.slow
 def test_pickle_checkpoint_through_the_cli_is_one_line(tiny_checkpoints, tmp_path):
     write_sample(tmp_path / "data")
-    run = sumexp_cli(f"hydra.run.dir={tmp_path}/run", "model=bart_base", f"model.checkpoint={tiny_checkpoints['pickled']}",
-                     "model.max_source_length=256", "model.max_target_length=64", "data=csv", f"data.dir={tmp_path}/data")
+    run = sumexp_cli(
+        f"hydra.run.dir={tmp_path}/run",
+        "model=bart_base",
+        f"model.checkpoint={tiny_checkpoints['pickled']}",
+        "model.max_source_length=256",
+        "model.max_target_length=64",
+        "data=csv",
+        f"data.dir={tmp_path}/data",
+    )
     assert run.returncode == 2 and "Traceback" not in run.stderr
     [line] = [line for line in run.stderr.splitlines() if line.startswith("sumexp: error:")]
     assert "only pickle (.bin)" in line and "model.allow_pickle=true" in line
@@ -147,10 +171,16 @@ def test_pickle_checkpoint_through_the_cli_is_one_line(tiny_checkpoints, tmp_pat
 
 # --- secrets -------------------------------------------------------------------------------------
 
+
 def test_secret_names_and_values():
     environ = {**FAKE_ENV, "TOKENIZERS_PARALLELISM": "false", "HOME": "/home/someone-long-enough", "API_KEY": "short"}
-    config = {"hf_token": "hf_fromconfig123", "model": {"tokenizer_kwargs": {"eos_token": "</s>", "pad_token": "<pad>"}},
-              "generation": {"max_new_tokens": 100}, "wandb": {"api_key": "wandbkey-123456"}, "score": {"tokenizer": "morpheme"}}
+    config = {
+        "hf_token": "hf_fromconfig123",
+        "model": {"tokenizer_kwargs": {"eos_token": "</s>", "pad_token": "<pad>"}},
+        "generation": {"max_new_tokens": 100},
+        "wandb": {"api_key": "wandbkey-123456"},
+        "score": {"tokenizer": "morpheme"},
+    }
     assert find_secrets(config, environ) == {*FAKE_ENV.values(), "hf_fromconfig123", "wandbkey-123456"}
     assert redact_tree(config)["model"]["tokenizer_kwargs"] == {"eos_token": "</s>", "pad_token": "<pad>"}
     assert redact_tree(config)["hf_token"] == REDACTED
@@ -198,17 +228,33 @@ def test_secrets_never_reach_a_finished_run_folder_and_ids_never_become_paths(tm
             frame["fname"] = escaping
         frame.to_csv(data / f"{split}.csv", index=False)
     outside_before = sorted(p for p in tmp_path.rglob("*") if "run" not in p.relative_to(tmp_path).parts)
-    run = sumexp_cli(f"hydra.run.dir={tmp_path}/run", "data=csv", f"data.dir={data}", "optim.max_steps=2",
-                     "optim.batch_size=8", "optim.eval_on_start=false", "generation.num_beams=1",
-                     "generation.max_new_tokens=4", "score.tokenizer=whitespace",
-                     *(f"{key}={value}" for key, value in FAKE_OVERRIDES.items()), env=FAKE_ENV)
+    run = sumexp_cli(
+        f"hydra.run.dir={tmp_path}/run",
+        "data=csv",
+        f"data.dir={data}",
+        "optim.max_steps=2",
+        "optim.batch_size=8",
+        "optim.eval_on_start=false",
+        "generation.num_beams=1",
+        "generation.max_new_tokens=4",
+        "score.tokenizer=whitespace",
+        *(f"{key}={value}" for key, value in FAKE_OVERRIDES.items()),
+        env=FAKE_ENV,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     run_dir = tmp_path / "run"
     files = assert_no_secret_in(run_dir)
     for fake in FAKES:
         assert fake not in run.stdout + run.stderr
-    assert {".hydra/config.yaml", ".hydra/hydra.yaml", ".hydra/overrides.yaml", "metrics.json", "sumexp.log",
-            "model/model.safetensors", "submission.csv"} <= {str(p.relative_to(run_dir)) for p in files}
+    assert {
+        ".hydra/config.yaml",
+        ".hydra/hydra.yaml",
+        ".hydra/overrides.yaml",
+        "metrics.json",
+        "sumexp.log",
+        "model/model.safetensors",
+        "submission.csv",
+    } <= {str(p.relative_to(run_dir)) for p in files}
     assert not [p for p in files if p.suffix in PICKLE_SUFFIXES]
     # Redacted, not dropped: the keys are still on record, and the YAML still loads.
     saved = yaml.safe_load((run_dir / ".hydra" / "config.yaml").read_text())
@@ -223,9 +269,15 @@ def test_secrets_never_reach_a_finished_run_folder_and_ids_never_become_paths(tm
 @pytest.mark.slow
 def test_secrets_never_reach_a_sweep_folder(tmp_path):
     """-m: multirun.yaml and each job's .hydra, written before the jobs run, are redacted too."""
-    run = sumexp_cli("-m", f"hydra.sweep.dir={tmp_path}/sweep", "optim.lr=0", "optim.batch_size=1,2",
-                     f"+hydra.job.env_set.HUB_ACCESS_TOKEN={ENV_SET_FAKE}",
-                     *(f"{key}={value}" for key, value in FAKE_OVERRIDES.items()), env=FAKE_ENV)
+    run = sumexp_cli(
+        "-m",
+        f"hydra.sweep.dir={tmp_path}/sweep",
+        "optim.lr=0",
+        "optim.batch_size=1,2",
+        f"+hydra.job.env_set.HUB_ACCESS_TOKEN={ENV_SET_FAKE}",
+        *(f"{key}={value}" for key, value in FAKE_OVERRIDES.items()),
+        env=FAKE_ENV,
+    )
     assert run.returncode != 0  # optim.lr=0 stops each job: only the files written before matter here
     files = assert_no_secret_in(tmp_path / "sweep")
     names = {p.name for p in files}

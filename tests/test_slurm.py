@@ -3,6 +3,7 @@
 Skips with the reason where the cluster cannot be started; fails instead when SUMEXP_REQUIRE_SLURM=1
 (set by .ci/run), so CI cannot pass without running it.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,7 +43,9 @@ def slurm_cluster(tmp_path_factory):
     if reason:
         (pytest.fail if REQUIRED else pytest.skip)(f"SLURM cluster unavailable: {reason}")
     state = tmp_path_factory.mktemp("slurm") / "started.pids"
-    up = subprocess.run(["bash", str(REPO / ".ci" / "slurm.sh"), "up", str(state)], capture_output=True, text=True, timeout=600)
+    up = subprocess.run(
+        ["bash", str(REPO / ".ci" / "slurm.sh"), "up", str(state)], capture_output=True, text=True, timeout=600
+    )
     if up.returncode != 0:
         message = f"SLURM cluster did not start: {up.stderr.strip()[-1500:]}"
         (pytest.skip if up.returncode == 3 and not REQUIRED else pytest.fail)(message)
@@ -52,9 +55,18 @@ def slurm_cluster(tmp_path_factory):
 
 @pytest.mark.slow
 def test_a_grid_runs_as_a_slurm_job_array_and_is_reported(slurm_cluster, tmp_path):
-    run = sumexp_cli("-m", "hydra/launcher=slurm", "hydra.launcher.cpus_per_task=1", "hydra.launcher.mem_gb=3",
-                     "hydra.launcher.timeout_min=20", "model=tiny_bart,tiny_gpt2", "optim.lr=1e-4,1e-3",
-                     f"hydra.sweep.dir={tmp_path}", *QUICK, timeout=1200)
+    run = sumexp_cli(
+        "-m",
+        "hydra/launcher=slurm",
+        "hydra.launcher.cpus_per_task=1",
+        "hydra.launcher.mem_gb=3",
+        "hydra.launcher.timeout_min=20",
+        "model=tiny_bart,tiny_gpt2",
+        "optim.lr=1e-4,1e-3",
+        f"hydra.sweep.dir={tmp_path}",
+        *QUICK,
+        timeout=1200,
+    )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     jobs = job_dirs(tmp_path)
     assert [j.name for j in jobs] == ["0_tiny_bart_full", "1_tiny_bart_full", "2_tiny_gpt2_full", "3_tiny_gpt2_full"]
@@ -70,17 +82,39 @@ def test_a_grid_runs_as_a_slurm_job_array_and_is_reported(slurm_cluster, tmp_pat
 # --- pre-emption, the time limit, scancel, a vanished job, resources (issue 17 §1) -------------------------------------
 # Each job of these sweeps: tiny_bart, 32 steps, a dev evaluation and a checkpoint every 4 steps, so a signal can
 # land in training after a checkpoint exists; 2 jobs at a time on a 2-CPU node.
-TINY = ["model=tiny_bart", "data.max_train_samples=16", "data.max_eval_samples=4", "optim.batch_size=4",
-        "optim.max_steps=32", "optim.eval_steps=4", "optim.logging_steps=4", "optim.eval_on_start=false",
-        "optim.early_stopping_patience=null", "generation.num_beams=1", "generation.max_new_tokens=8",
-        "score.tokenizer=whitespace"]
-ON_SLURM = ["-m", "hydra/launcher=slurm", "hydra.launcher.cpus_per_task=1", "hydra.launcher.mem_gb=3",
-            "hydra.launcher.timeout_min=20", "hydra.launcher.vanished_after_s=10", "hydra.launcher.poll_s=1"]
+TINY = [
+    "model=tiny_bart",
+    "data.max_train_samples=16",
+    "data.max_eval_samples=4",
+    "optim.batch_size=4",
+    "optim.max_steps=32",
+    "optim.eval_steps=4",
+    "optim.logging_steps=4",
+    "optim.eval_on_start=false",
+    "optim.early_stopping_patience=null",
+    "generation.num_beams=1",
+    "generation.max_new_tokens=8",
+    "score.tokenizer=whitespace",
+]
+ON_SLURM = [
+    "-m",
+    "hydra/launcher=slurm",
+    "hydra.launcher.cpus_per_task=1",
+    "hydra.launcher.mem_gb=3",
+    "hydra.launcher.timeout_min=20",
+    "hydra.launcher.vanished_after_s=10",
+    "hydra.launcher.poll_s=1",
+]
 
 
 def start_sweep(sweep_dir: Path, *overrides) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "sumexp", *ON_SLURM, f"hydra.sweep.dir={sweep_dir}", *TINY,
-                             *overrides], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **REPO_ROOT_ENV)
+    return subprocess.Popen(
+        [sys.executable, "-m", "sumexp", *ON_SLURM, f"hydra.sweep.dir={sweep_dir}", *TINY, *overrides],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **REPO_ROOT_ENV,
+    )
 
 
 def slurm_id(sweep_dir: Path, num: int) -> str:
@@ -96,8 +130,11 @@ def submitted_arrays(sweep_dir: Path) -> set[str]:
 
 
 def folder_state(folder: Path) -> dict[str, tuple[int, int]]:
-    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
-            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != ".sumexp.lock"}
+    return {
+        str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != ".sumexp.lock"
+    }
 
 
 def record(run_dir: Path) -> dict:
@@ -111,8 +148,9 @@ def has_checkpoint(run_dir: Path) -> bool:
     return last_complete_checkpoint(run_dir / "checkpoints") is not None
 
 
-def wait_until(condition, process: subprocess.Popen, timeout: float = 600, what: str = "", lift=None,
-               release: bool = True) -> None:
+def wait_until(
+    condition, process: subprocess.Popen, timeout: float = 600, what: str = "", lift=None, release: bool = True
+) -> None:
     """Poll `condition` while the sweep runs; a requeued job is started at once instead of after SLURM's delay."""
     deadline = time.monotonic() + timeout
     while not condition():
@@ -159,11 +197,21 @@ def test_a_grid_with_a_preempted_job_and_one_at_its_time_limit_ends_as_an_undist
     every job as soon as it runs, except job 2's first attempt, which reaches it (jobs 2 and 3 train long enough
     for that on any machine). Job 0 is pre-empted (SIGUSR2). Both are requeued, resume from their checkpoints and
     end as their undisturbed twins 1 and 3."""
-    sweep = start_sweep(tmp_path, "optim.max_steps=40,160", "verbose=false,true", "hydra.launcher.timeout_min=2",
-                        "hydra.launcher.signal_delay_s=45")
+    sweep = start_sweep(
+        tmp_path,
+        "optim.max_steps=40,160",
+        "verbose=false,true",
+        "hydra.launcher.timeout_min=2",
+        "hydra.launcher.signal_delay_s=45",
+    )
     run = [tmp_path / f"{n}_tiny_bart_full" for n in range(4)]
-    at_limit = lambda: "requeued" not in record(run[2]).get("error", "")  # job 2's first attempt
-    wait_until(lambda: has_checkpoint(run[0]), sweep, what="job 0 checkpoints", lift=lambda: lift_limits(tmp_path, at_limit))
+
+    def at_limit():  # job 2's first attempt
+        return "requeued" not in record(run[2]).get("error", "")
+
+    wait_until(
+        lambda: has_checkpoint(run[0]), sweep, what="job 0 checkpoints", lift=lambda: lift_limits(tmp_path, at_limit)
+    )
     preempt(slurm_id(tmp_path, 0), run[0], sweep, lift=lambda: lift_limits(tmp_path, at_limit))
     out, err = finish(sweep, lift=lambda: lift_limits(tmp_path, at_limit))
     assert sweep.returncode == 0, out[-3000:] + err[-3000:]
@@ -174,8 +222,13 @@ def test_a_grid_with_a_preempted_job_and_one_at_its_time_limit_ends_as_an_undist
     for resumed in (run[0], run[2]):  # each saved where it stopped, and its next attempt went on from there
         assert "resuming from" in (resumed / "sumexp.log").read_text()
     assert "Bypassing sacct" not in out + err
-    report = subprocess.run([sys.executable, "-m", "sumexp.report", str(tmp_path)], capture_output=True, text=True,
-                            timeout=600, **REPO_ROOT_ENV)
+    report = subprocess.run(
+        [sys.executable, "-m", "sumexp.report", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        **REPO_ROOT_ENV,
+    )
     assert report.returncode == 0, report.stderr[-2000:]
     assert report.stdout.count("completed (2 attempts)") == 2, report.stdout
 
@@ -185,8 +238,14 @@ def preempt(job: str, run_dir: Path, sweep: subprocess.Popen, lift) -> None:
     pending under it (requeued) and would signal its next attempt too: it is stopped before that one starts."""
     scancel = subprocess.Popen(["scancel", "--signal=USR2", "--full", job])
     try:
-        wait_until(lambda: "requeued" in record(run_dir).get("error", ""), sweep, timeout=300, lift=lift,
-                   what=f"{job} is requeued", release=False)
+        wait_until(
+            lambda: "requeued" in record(run_dir).get("error", ""),
+            sweep,
+            timeout=300,
+            lift=lift,
+            what=f"{job} is requeued",
+            release=False,
+        )
     finally:
         if scancel.poll() is None:
             scancel.kill()
@@ -195,8 +254,9 @@ def preempt(job: str, run_dir: Path, sweep: subprocess.Popen, lift) -> None:
 
 def lift_limits(sweep_dir: Path, job_2_at_limit) -> None:
     """Give every running job of the sweep 20 minutes, except job 2 while `job_2_at_limit()`."""
-    queue = subprocess.run(["squeue", "-h", "-r", "-t", "RUNNING", "-o", "%i %A %l"], capture_output=True,
-                           text=True).stdout
+    queue = subprocess.run(
+        ["squeue", "-h", "-r", "-t", "RUNNING", "-o", "%i %A %l"], capture_output=True, text=True
+    ).stdout
     for line in queue.splitlines():
         task, job, limit = line.split()  # the job's own id: `123_4` may name the array's pending tasks as well
         if limit != "20:00" and not (task.endswith("_2") and job_2_at_limit()):
@@ -221,17 +281,35 @@ def test_scancel_with_and_without_full_records_interrupted_saves_and_a_plain_rer
     saved = [last_complete_checkpoint(r / "checkpoints") for r in run]
     assert all(saved)
     before, arrays = [folder_state(r) for r in run], submitted_arrays(tmp_path)
-    again = subprocess.run([sys.executable, "-m", "sumexp", *ON_SLURM, f"hydra.sweep.dir={tmp_path}", *TINY,
-                            "optim.lr=1e-3,2e-3"], capture_output=True, text=True, timeout=900, **REPO_ROOT_ENV)
+    again = subprocess.run(
+        [sys.executable, "-m", "sumexp", *ON_SLURM, f"hydra.sweep.dir={tmp_path}", *TINY, "optim.lr=1e-3,2e-3"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        **REPO_ROOT_ENV,
+    )
     assert again.returncode == 1, again.stderr[-2000:]
     refusals = [line for line in again.stderr.splitlines() if line.startswith("sumexp: error:")]
     for r in run:  # refused before submitting: one line each, no job, not a file changed (.hydra/ included)
         assert sum(f"{r}: holds an interrupted run with a checkpoint at step" in line for line in refusals) == 1
     assert [folder_state(r) for r in run] == before and [record(r) for r in run] == stopped
     assert submitted_arrays(tmp_path) == arrays
-    resumed = subprocess.run([sys.executable, "-m", "sumexp", *ON_SLURM, f"hydra.sweep.dir={tmp_path}", *TINY,
-                              "optim.lr=1e-3,2e-3", "resume=true"], capture_output=True, text=True, timeout=900,
-                             **REPO_ROOT_ENV)
+    resumed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sumexp",
+            *ON_SLURM,
+            f"hydra.sweep.dir={tmp_path}",
+            *TINY,
+            "optim.lr=1e-3,2e-3",
+            "resume=true",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        **REPO_ROOT_ENV,
+    )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     for r, checkpoint in zip(run, saved):
         assert record(r)["status"] == "completed" and f"resuming from {checkpoint}" in (r / "sumexp.log").read_text()
@@ -256,15 +334,20 @@ def test_a_job_killed_without_a_result_is_failed_and_the_sweep_ends(slurm_cluste
 
 @pytest.mark.slow
 def test_resources_no_node_has_are_one_line_before_anything_is_submitted(slurm_cluster, tmp_path):
-    cpus = int(subprocess.run(["sinfo", "-h", "-o", "%c"], capture_output=True, text=True).stdout.split()[0].rstrip("+"))
-    run = sumexp_cli(*ON_SLURM, f"hydra.sweep.dir={tmp_path}", f"hydra.launcher.cpus_per_task={cpus + 1}", *QUICK,
-                     timeout=300)
-    expect_one_line_error(run, f"hydra.launcher.cpus_per_task={cpus + 1}", "no node of partition",
-                          f"at most {cpus} CPUs")
+    cpus = int(
+        subprocess.run(["sinfo", "-h", "-o", "%c"], capture_output=True, text=True).stdout.split()[0].rstrip("+")
+    )
+    run = sumexp_cli(
+        *ON_SLURM, f"hydra.sweep.dir={tmp_path}", f"hydra.launcher.cpus_per_task={cpus + 1}", *QUICK, timeout=300
+    )
+    expect_one_line_error(
+        run, f"hydra.launcher.cpus_per_task={cpus + 1}", "no node of partition", f"at most {cpus} CPUs"
+    )
     assert not (tmp_path / ".submitit").exists()
 
 
 # --- without a cluster ----------------------------------------------------------------------------------------------
+
 
 def test_sinfo_lines_are_read_and_a_job_too_big_for_every_node_names_its_keys():
     node = parse_line("gpu*|48+|191000|gpu:a100:4(S:0-1),mps:100")
@@ -282,8 +365,11 @@ def test_sinfo_lines_are_read_and_a_job_too_big_for_every_node_names_its_keys():
 
 
 def test_a_requeued_attempt_resumes_and_never_forces_a_fresh_start():
-    assert continuing(["optim.lr=1e-3", "force=true", "+resume=false"]) == ["optim.lr=1e-3", "resume=true",
-                                                                           "force=false"]
+    assert continuing(["optim.lr=1e-3", "force=true", "+resume=false"]) == [
+        "optim.lr=1e-3",
+        "resume=true",
+        "force=false",
+    ]
 
 
 def test_sigusr2_takes_sumexps_stop_while_the_task_runs_and_submitits_handler_is_kept(monkeypatch):
@@ -344,8 +430,11 @@ def test_the_requeue_runs_with_sigterm_ignored_so_that_scontrol_survives_it():
     seen = []
 
     def requeue(signum, frame):  # stands for submitit's: a child process that receives SIGTERM
-        seen.append(subprocess.run(["sh", "-c", "kill -TERM $$; echo alive"], capture_output=True, text=True,
-                                   check=False).stdout.strip())
+        seen.append(
+            subprocess.run(
+                ["sh", "-c", "kill -TERM $$; echo alive"], capture_output=True, text=True, check=False
+            ).stdout.strip()
+        )
         raise UncompletedJobError("timed-out too many times")
 
     before = signal.getsignal(signal.SIGTERM)

@@ -1,4 +1,5 @@
 """Sweeps through the real CLI: a process per job, failures recorded, resume by skipping, Optuna, the report."""
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,16 @@ pytestmark = pytest.mark.slow  # every test here starts a process or trains a mo
 
 REPO = Path(__file__).resolve().parents[1]
 # A few seconds of work per job; most of a job's time is its process starting and importing torch.
-QUICK = ["data.max_train_samples=16", "data.max_eval_samples=4", "optim.max_steps=2", "optim.batch_size=8",
-         "optim.eval_on_start=false", "generation.num_beams=1", "generation.max_new_tokens=4", "score.tokenizer=whitespace"]
+QUICK = [
+    "data.max_train_samples=16",
+    "data.max_eval_samples=4",
+    "optim.max_steps=2",
+    "optim.batch_size=8",
+    "optim.eval_on_start=false",
+    "generation.num_beams=1",
+    "generation.max_new_tokens=4",
+    "score.tokenizer=whitespace",
+]
 GRID_MODELS = ["tiny_bart", "tiny_t5", "tiny_llama"]
 GRID_BACKENDS = [b for b in ("full", "lora", "qlora") if (REPO / "conf" / "backend" / f"{b}.yaml").is_file()]
 
@@ -25,13 +34,22 @@ def metrics(run_dir: Path) -> dict:
 
 
 def job_dirs(sweep_dir: Path) -> list[Path]:
-    return sorted((p for p in sweep_dir.iterdir() if p.is_dir() and p.name[0].isdigit()), key=lambda p: int(p.name.split("_")[0]))
+    return sorted(
+        (p for p in sweep_dir.iterdir() if p.is_dir() and p.name[0].isdigit()), key=lambda p: int(p.name.split("_")[0])
+    )
 
 
 @pytest.mark.slow
 def test_grid_runs_every_pairing_in_its_own_process_and_reports(tmp_path):
-    run = sumexp_cli("-m", f"model={','.join(GRID_MODELS)}", f"backend={','.join(GRID_BACKENDS)}",
-                     f"hydra.sweep.dir={tmp_path}", "hydra.launcher.max_parallel=2", *QUICK, timeout=1200)
+    run = sumexp_cli(
+        "-m",
+        f"model={','.join(GRID_MODELS)}",
+        f"backend={','.join(GRID_BACKENDS)}",
+        f"hydra.sweep.dir={tmp_path}",
+        "hydra.launcher.max_parallel=2",
+        *QUICK,
+        timeout=1200,
+    )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     jobs = job_dirs(tmp_path)
     expected = [f"{i}_{m}_{b}" for i, (m, b) in enumerate((m, b) for m in GRID_MODELS for b in GRID_BACKENDS)]
@@ -45,7 +63,7 @@ def test_grid_runs_every_pairing_in_its_own_process_and_reports(tmp_path):
     lines = run.stdout.splitlines()
     first_done = next(i for i, line in enumerate(lines) if re.search(r"\] 0_\w+: completed", line))
     assert lines.index(f"sumexp: [2/{len(jobs)}] {jobs[1].name}: started") < first_done  # two at a time
-    summary = lines[lines.index(f"sumexp: sweep finished: {tmp_path}") + 1:]
+    summary = lines[lines.index(f"sumexp: sweep finished: {tmp_path}") + 1 :]
     assert all(any(line.startswith(f"  {j.name} ") and " completed " in line for line in summary) for j in jobs)
     table = write_report([tmp_path], tmp_path)
     assert len(table) == len(jobs) == 3 * len(GRID_BACKENDS) and (tmp_path / "report.png").is_file()
@@ -72,8 +90,10 @@ def test_a_failed_job_is_recorded_and_the_others_complete(failing_sweep):
     assert "optim.precision=fp8" in failed["error"]
     assert re.search(rf"^  {bad.name} +failed .*optim\.precision=fp8", run.stdout, re.M), run.stdout
     errors = [line for line in run.stderr.splitlines() if line.startswith("sumexp: error:")]
-    assert errors == [f"sumexp: error: 1 of 3 jobs did not complete ({bad.name}); each job's metrics.json "
-                      "has its error and its stderr.log the details"]
+    assert errors == [
+        f"sumexp: error: 1 of 3 jobs did not complete ({bad.name}); each job's metrics.json "
+        "has its error and its stderr.log the details"
+    ]
     assert "sumexp: error: optim.precision=fp8" in (bad / "stderr.log").read_text()
     report = write_report([sweep_dir], sweep_dir / "report")
     assert list(report["status"]) == ["completed", "failed", "completed"]
@@ -94,7 +114,10 @@ def test_rerunning_a_sweep_skips_completed_jobs_and_force_reruns(failing_sweep):
     assert (bad / "stderr.log").stat().st_mtime_ns != bad_log
     # Only job 0 of the same grid, same config: skipped; with force=true it runs again in a new process.
     one = ["-m", "optim.precision=auto", f"hydra.sweep.dir={sweep_dir}", *QUICK]
-    assert "skipped" in sumexp_cli(*one).stdout and (good / "metrics.json").stat().st_mtime_ns == before[good / "metrics.json"]
+    assert (
+        "skipped" in sumexp_cli(*one).stdout
+        and (good / "metrics.json").stat().st_mtime_ns == before[good / "metrics.json"]
+    )
     pid = metrics(good)["pid"]
     forced = sumexp_cli(*one, "force=true")
     assert "skipped" not in forced.stdout and f"{good.name}: completed" in forced.stdout
@@ -113,13 +136,19 @@ def test_optuna_search_runs_trials_and_keeps_the_best(tmp_path):
 
     results = yaml.safe_load((tmp_path / "optimization_results.yaml").read_text())
     assert results["best_value"] == max(metrics(t)["dev_rouge_mean"] for t in trials)
-    lrs = [float(o.split("=")[1]) for t in trials for o in yaml.safe_load((t / ".hydra" / "overrides.yaml").read_text())
-           if o.startswith("optim.lr=")]
+    lrs = [
+        float(o.split("=")[1])
+        for t in trials
+        for o in yaml.safe_load((t / ".hydra" / "overrides.yaml").read_text())
+        if o.startswith("optim.lr=")
+    ]
     assert len(set(lrs)) == 2 and all(1e-5 <= lr <= 3e-3 for lr in lrs)
     assert results["best_params"]["optim.lr"] in lrs
 
 
-@pytest.mark.skipif(not (REPO / "conf" / "backend" / "lora.yaml").is_file(), reason="conf/backend/lora.yaml is not here yet")
+@pytest.mark.skipif(
+    not (REPO / "conf" / "backend" / "lora.yaml").is_file(), reason="conf/backend/lora.yaml is not here yet"
+)
 def test_lora_rank_search_composes(tmp_path):
     run = sumexp_cli("hparams_search=lora_lr_rank", "--cfg", "hydra")
     assert run.returncode == 0, run.stderr[-2000:]

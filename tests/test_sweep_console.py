@@ -1,4 +1,5 @@
 """The terminal of a run: one training bar, one line per evaluation, the summary; verbose=true shows the rest."""
+
 from __future__ import annotations
 
 import re
@@ -11,7 +12,11 @@ from tests.test_sweep import QUICK
 pytestmark = pytest.mark.slow  # every test here starts a process or trains a model
 
 # Two evaluations (untrained, then after 2 steps), so there are two dev lines; the loss is logged every step.
-RUN = [*[o for o in QUICK if not o.startswith("optim.eval_on_start")], "optim.eval_on_start=true", "optim.logging_steps=1"]
+RUN = [
+    *[o for o in QUICK if not o.startswith("optim.eval_on_start")],
+    "optim.eval_on_start=true",
+    "optim.logging_steps=1",
+]
 
 
 def visible_lines(stream: str) -> list[str]:

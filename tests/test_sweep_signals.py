@@ -1,5 +1,6 @@
 """A local sweep under signals: SIGTERM and Ctrl-C stop its jobs once each, mark them and print the summary;
 its job files are owner-only and hold no secret; a plain Hydra app's dead job is not taken for sumexp's."""
+
 from __future__ import annotations
 
 import json
@@ -18,21 +19,34 @@ from sumexp.sweep import job_files, launching
 from sumexp.training.checkpoints import last_complete_checkpoint
 from tests.test_end_to_end import REPO_ROOT_ENV
 from tests.test_sweep import job_dirs, metrics
-from tests.test_sweep_units import job_config  # noqa: F401  (a fixture)
 
 TOKEN = "hf_abcdefSECRET"
 # Two jobs, one at a time; the first is stopped mid-training (2000 steps take far longer than the test waits).
-TWO_LONG_JOBS = ["-m", "optim.lr=1e-4,2e-4", "hydra.launcher.max_parallel=1", "optim.max_steps=2000",
-                 "optim.eval_on_start=false", "generation.num_beams=1", "generation.max_new_tokens=8",
-                 "data.max_eval_samples=4", "score.tokenizer=whitespace", f"+hf_token={TOKEN}"]
+TWO_LONG_JOBS = [
+    "-m",
+    "optim.lr=1e-4,2e-4",
+    "hydra.launcher.max_parallel=1",
+    "optim.max_steps=2000",
+    "optim.eval_on_start=false",
+    "generation.num_beams=1",
+    "generation.max_new_tokens=8",
+    "data.max_eval_samples=4",
+    "score.tokenizer=whitespace",
+    f"+hf_token={TOKEN}",
+]
 STOP_SECONDS = 240  # from the signal to the sweep's exit: the job saves a checkpoint first (and, today, evaluates)
 
 
 def start_sweep(sweep_dir: Path) -> subprocess.Popen:
     """The sweep as a terminal starts it: the leader of its own process group."""
-    return subprocess.Popen([sys.executable, "-m", "sumexp", *TWO_LONG_JOBS, f"hydra.sweep.dir={sweep_dir}"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-                            **REPO_ROOT_ENV)
+    return subprocess.Popen(
+        [sys.executable, "-m", "sumexp", *TWO_LONG_JOBS, f"hydra.sweep.dir={sweep_dir}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        **REPO_ROOT_ENV,
+    )
 
 
 def wait_until_training(sweep_dir: Path, process: subprocess.Popen, timeout: float = 600) -> int:
@@ -86,8 +100,13 @@ def test_ctrl_c_reaches_each_job_once_and_prints_the_summary_without_a_traceback
 def test_job_files_are_owner_only_and_hold_no_secret_but_give_it_back(tmp_path):
     from omegaconf import OmegaConf
 
-    config = OmegaConf.create({"hf_token": TOKEN, "hydra": {"overrides": {"task": [f"+hf_token={TOKEN}"]}},
-                               "wandb": {"api_key": "wandb_key_12345"}})
+    config = OmegaConf.create(
+        {
+            "hf_token": TOKEN,
+            "hydra": {"overrides": {"task": [f"+hf_token={TOKEN}"]}},
+            "wandb": {"api_key": "wandb_key_12345"},
+        }
+    )
     secrets = job_files.find_job_secrets(config, environ={})
     assert secrets == sorted([TOKEN, "wandb_key_12345"])
     path = tmp_path / "job_0.pkl"
@@ -141,9 +160,21 @@ def test_a_plain_hydra_apps_killed_job_is_a_failed_job_not_a_sumexp_record(tmp_p
     (tmp_path / "app.py").write_text(PLAIN_APP)
     repo = str(REPO_ROOT_ENV["cwd"])
     env = {**REPO_ROOT_ENV["env"], "PYTHONPATH": os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH")]))}
-    run = subprocess.run([sys.executable, "app.py", "-m", "hydra/launcher=local", "+die=false,true",
-                          f"hydra.sweep.dir={tmp_path / 'sweep'}"], cwd=tmp_path, env=env, capture_output=True,
-                         text=True, timeout=300)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "app.py",
+            "-m",
+            "hydra/launcher=local",
+            "+die=false,true",
+            f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 1, run.stdout + run.stderr
     assert "not in struct" not in run.stderr and "killed by SIGKILL" in run.stderr, run.stderr
     assert "sumexp: [1/2] 0: finished" in run.stdout and "sumexp: [2/2] 1: failed" in run.stdout, run.stdout
@@ -155,8 +186,9 @@ def test_a_job_that_died_of_the_sweeps_stop_without_a_record_is_marked_interrupt
     job = launching.Job(0, job_config(), tmp_path / "0_tiny_bart_full")
     job.run_dir.mkdir()
     (job.run_dir / "metrics.json").write_text(json.dumps({"status": "running"}))  # it died before it could record
-    result = launching._finish(job, -signal.SIGTERM, tmp_path, seconds=2.0, progress=launching.Progress(1),
-                               stopped_by=signal.SIGTERM)
+    result = launching._finish(
+        job, -signal.SIGTERM, tmp_path, seconds=2.0, progress=launching.Progress(1), stopped_by=signal.SIGTERM
+    )
     record = metrics(job.run_dir)
     assert (record["status"], record["error"]) == ("interrupted", "the sweep was stopped by SIGTERM")
     assert result.return_value is None and "0_tiny_bart_full: interrupted in 2 s" in capsys.readouterr().out

@@ -1,4 +1,5 @@
 """The pieces of a sweep without running one: fingerprints, skip decisions, dead children, the console filter."""
+
 from __future__ import annotations
 
 import json
@@ -8,30 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
-from omegaconf import open_dict
 
-from sumexp.__main__ import CONF_DIR
-from sumexp.schema import register_configs
 from sumexp.results import run_record as records
-from sumexp.sweep import launching
 from sumexp.run.console import ConsoleFilter
+from sumexp.sweep import launching
 from tests.test_sweep import REPO
-
-
-@pytest.fixture(scope="module")
-def job_config():
-    """compose(...) with the hydra node, as the launcher sees a job."""
-    register_configs()
-
-    def _compose(overrides=()):
-        with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-            cfg = compose(config_name="config", overrides=list(overrides), return_hydra_config=True)
-        with open_dict(cfg):
-            cfg.hydra.job.num = 0  # the launcher numbers its jobs
-        return cfg
-
-    return _compose
 
 
 def task_only(cfg):
@@ -68,7 +50,11 @@ def test_a_child_that_died_is_recorded_as_failed(job_config, tmp_path, capsys):
     result = launching._finish(job, -9, tmp_path, seconds=3.0, progress=launching.Progress(1))
     record = json.loads((job.run_dir / "metrics.json").read_text())
     assert (record["status"], record["stage"], record["model"], record["backend_requested"]) == (
-        "failed", "process", "tiny_bart", "full")
+        "failed",
+        "process",
+        "tiny_bart",
+        "full",
+    )
     assert "killed by SIGKILL" in record["error"] and result.return_value is None
     assert "0_tiny_bart_full: failed in 3 s" in capsys.readouterr().out
 
@@ -83,25 +69,35 @@ def test_a_stopped_sweep_ends_its_children_and_marks_their_runs(job_config, tmp_
     assert json.loads((job.run_dir / "metrics.json").read_text())["status"] == "interrupted"
 
 
-@pytest.mark.parametrize("name, level, verbose, shown", [
-    ("sumexp.task", logging.WARNING, False, True),
-    ("sumexp.task", logging.INFO, False, False),
-    ("transformers.trainer", logging.WARNING, False, False),
-    ("torchao", logging.ERROR, False, True),
-    ("transformers.trainer", logging.INFO, True, True),
-])
+@pytest.mark.parametrize(
+    "name, level, verbose, shown",
+    [
+        ("sumexp.task", logging.WARNING, False, True),
+        ("sumexp.task", logging.INFO, False, False),
+        ("transformers.trainer", logging.WARNING, False, False),
+        ("torchao", logging.ERROR, False, True),
+        ("transformers.trainer", logging.INFO, True, True),
+    ],
+)
 def test_console_filter(name, level, verbose, shown):
     record = logging.LogRecord(name, level, __file__, 1, "message", None, None)
     assert ConsoleFilter(verbose).filter(record) is shown
 
 
 def test_the_launcher_plugin_is_found_from_any_folder_once_installed(tmp_path):
-    where = subprocess.run([sys.executable, "-c", "import sumexp; print(sumexp.__file__)"], cwd=tmp_path,
-                           capture_output=True, text=True, timeout=60).stdout.strip()
+    where = subprocess.run(
+        [sys.executable, "-c", "import sumexp; print(sumexp.__file__)"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout.strip()
     if not where or not Path(where).resolve().is_relative_to(REPO):
         pytest.skip("sumexp is not installed from this checkout (make install does that)")
-    code = ("from hydra.core.plugins import Plugins; from hydra.plugins.launcher import Launcher; "
-            "print(sorted(p.__name__ for p in Plugins.instance().discover(Launcher)))")
+    code = (
+        "from hydra.core.plugins import Plugins; from hydra.plugins.launcher import Launcher; "
+        "print(sorted(p.__name__ for p in Plugins.instance().discover(Launcher)))"
+    )
     run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert "LocalProcessLauncher" in run.stdout and "SlurmLauncher" in run.stdout, run.stderr
 

@@ -1,4 +1,5 @@
 """Training arguments: the schedule follows the direction of dev ROUGE, and bad values are caught early."""
+
 from __future__ import annotations
 
 import pytest

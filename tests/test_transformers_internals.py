@@ -2,6 +2,7 @@
 `Trainer._get_train_sampler` (overridden, for length-grouped batches in an order a resume repeats) and
 `Trainer._train_batch_size` (the batch size auto_find_batch_size settled on). No public API gives
 either; these tests fail on the transformers release that renames or reshapes them."""
+
 from __future__ import annotations
 
 import inspect
@@ -20,7 +21,19 @@ def test_the_train_sampler_hook_still_exists_with_its_dataset_argument():
 def test_the_trainer_still_keeps_its_train_batch_size(compose_config, tmp_path):
     from sumexp.task import run_experiment
 
-    metrics = run_experiment(compose_config(["data.max_train_samples=8", "data.max_eval_samples=2", "optim.max_steps=1",
-                                             "optim.batch_size=4", "optim.eval_on_start=false", "generation.num_beams=1",
-                                             "generation.max_new_tokens=4", "score.tokenizer=whitespace"]), tmp_path)
+    metrics = run_experiment(
+        compose_config(
+            [
+                "data.max_train_samples=8",
+                "data.max_eval_samples=2",
+                "optim.max_steps=1",
+                "optim.batch_size=4",
+                "optim.eval_on_start=false",
+                "generation.num_beams=1",
+                "generation.max_new_tokens=4",
+                "score.tokenizer=whitespace",
+            ]
+        ),
+        tmp_path,
+    )
     assert metrics["train_batch_size"] == 4  # read through SummarizationTrainer.train_batch_size

@@ -3,6 +3,7 @@
 Where unsloth cannot be imported these tests skip with the reason; `make test` sets
 SUMEXP_REQUIRE_UNSLOTH=1, so there they fail instead (CI installs unsloth's CPU path).
 """
+
 from __future__ import annotations
 
 import json
@@ -20,14 +21,23 @@ pytestmark = pytest.mark.slow  # every test here starts a process or trains a mo
 
 REPO = Path(__file__).resolve().parents[1]
 # Enough training (lr 1e-2, 12 steps) that summaries differ from row to row, so reproducing them means something.
-LEARNING_RUN = ["data.max_train_samples=96", "data.max_eval_samples=8", "optim.max_steps=12", "optim.batch_size=8",
-                "optim.lr=1e-2", "optim.eval_steps=12", "optim.eval_on_start=false", "generation.num_beams=1",
-                "generation.max_new_tokens=12", "score.tokenizer=whitespace"]
+LEARNING_RUN = [
+    "data.max_train_samples=96",
+    "data.max_eval_samples=8",
+    "optim.max_steps=12",
+    "optim.batch_size=8",
+    "optim.lr=1e-2",
+    "optim.eval_steps=12",
+    "optim.eval_on_start=false",
+    "generation.num_beams=1",
+    "generation.max_new_tokens=12",
+    "score.tokenizer=whitespace",
+]
 
 
 def skip_unless_unsloth(run) -> None:
     """Skip (or, under SUMEXP_REQUIRE_UNSLOTH=1, fail) when the run says unsloth cannot be imported."""
-    line = next((l for l in run.stderr.splitlines() if l.startswith("sumexp: error:")), "")
+    line = next((text for text in run.stderr.splitlines() if text.startswith("sumexp: error:")), "")
     if run.returncode == 2 and ("unsloth is not installed" in line or "unsloth cannot be imported" in line):
         if os.environ.get("SUMEXP_REQUIRE_UNSLOTH") == "1":
             pytest.fail(f"SUMEXP_REQUIRE_UNSLOTH=1 but {line}")
@@ -48,21 +58,39 @@ def in_subprocess(code: str):
 
 
 def test_unsloth_trains_tiny_llama_on_its_cpu_path_and_predict_reproduces_it(tmp_path):
-    run = sumexp_cli(f"hydra.run.dir={tmp_path}/run", "model=tiny_llama", "backend=unsloth", "backend.fallback=false",
-                     *LEARNING_RUN)
+    run = sumexp_cli(
+        f"hydra.run.dir={tmp_path}/run", "model=tiny_llama", "backend=unsloth", "backend.fallback=false", *LEARNING_RUN
+    )
     skip_unless_unsloth(run)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "Unsloth (CPU): LlamaForCausalLM" in run.stdout + run.stderr  # unsloth's own loader ran
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     # On a CPU unsloth's loader builds stock transformers + bitsandbytes + peft: recorded as what it computes.
-    assert (metrics["status"], metrics["backend_requested"], metrics["backend_effective"]) == ("completed", "unsloth", "qlora")
+    assert (metrics["status"], metrics["backend_requested"], metrics["backend_effective"]) == (
+        "completed",
+        "unsloth",
+        "qlora",
+    )
     assert "unsloth's CPU loader" in metrics["backend_note"]
     assert 0 < metrics["params_trainable"] < metrics["params_total"]
     assert (tmp_path / "run" / "model" / "adapter_model.safetensors").is_file()
     write_sample(tmp_path / "data")
-    predicted = subprocess.run([sys.executable, "-m", "sumexp.predict", str(tmp_path / "run"), "--input",
-                                str(tmp_path / "data" / "test.csv"), "--output", str(tmp_path / "again.csv")],
-                               capture_output=True, text=True, timeout=300, cwd=REPO)
+    predicted = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sumexp.predict",
+            str(tmp_path / "run"),
+            "--input",
+            str(tmp_path / "data" / "test.csv"),
+            "--output",
+            str(tmp_path / "again.csv"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+    )
     assert predicted.returncode == 0, predicted.stderr[-3000:]
     submission = (tmp_path / "run" / "submission.csv").read_text()
     assert (tmp_path / "again.csv").read_text() == submission
@@ -77,7 +105,9 @@ def test_unsloth_refuses_a_process_that_imported_transformers_first():
         "try:\n    select_backend(config('model=tiny_llama', 'backend=unsloth'))\n"
         "except UserError as err:\n    print('REFUSED', err)\n"
     )
-    assert "REFUSED backend=unsloth: this process imported transformers before unsloth" in out.stdout, out.stderr[-2000:]
+    assert "REFUSED backend=unsloth: this process imported transformers before unsloth" in out.stdout, out.stderr[
+        -2000:
+    ]
     assert "unsloth" not in out.stdout.split("REFUSED", 1)[0]
 
 

@@ -9,6 +9,7 @@ tokenizer; labels cut to --max-target-length and ending in EOS, which this token
 by itself), so the two runs see the same tensors. Writes the Trainer's log history and train
 runtime to --out.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,21 +57,38 @@ def main() -> None:
     model = AutoModelForSeq2SeqLM.from_pretrained(args.model)
     train_set = encode(tokenizer, pd.read_csv(args.train), args.max_source_length, args.max_target_length)
     training_args = TrainingArguments(
-        output_dir=args.output_dir, eval_strategy="no", save_strategy="no", report_to="none",
-        max_steps=args.max_steps, per_device_train_batch_size=args.batch_size, learning_rate=args.lr,
-        weight_decay=args.weight_decay, warmup_steps=args.warmup, lr_scheduler_type="linear", max_grad_norm=1.0,
-        logging_steps=args.logging_steps, seed=args.seed, dataloader_pin_memory=False,
+        output_dir=args.output_dir,
+        eval_strategy="no",
+        save_strategy="no",
+        report_to="none",
+        max_steps=args.max_steps,
+        per_device_train_batch_size=args.batch_size,
+        learning_rate=args.lr,
+        weight_decay=args.weight_decay,
+        warmup_steps=args.warmup,
+        lr_scheduler_type="linear",
+        max_grad_norm=1.0,
+        logging_steps=args.logging_steps,
+        seed=args.seed,
+        dataloader_pin_memory=False,
         train_sampling_strategy=args.sampling,
     )
     collator = DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=-100, padding=True)
-    trainer = Trainer(model=model, args=training_args, train_dataset=train_set, data_collator=collator,
-                      processing_class=tokenizer)
+    trainer = Trainer(
+        model=model, args=training_args, train_dataset=train_set, data_collator=collator, processing_class=tokenizer
+    )
     start = time.perf_counter()
     result = trainer.train()
     seconds = time.perf_counter() - start
     with open(args.out, "w", encoding="utf-8") as handle:
-        json.dump({"train_runtime_s": result.metrics["train_runtime"], "train_call_s": seconds,
-                   "log_history": trainer.state.log_history}, handle)
+        json.dump(
+            {
+                "train_runtime_s": result.metrics["train_runtime"],
+                "train_call_s": seconds,
+                "log_history": trainer.state.log_history,
+            },
+            handle,
+        )
 
 
 if __name__ == "__main__":

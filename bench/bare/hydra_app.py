@@ -4,6 +4,7 @@ It composes the config it is given with --config-path (sumexp's own conf/ files 
 schema and the secret-redacting callback, copied by the benchmark) and prints one value, so that
 `--cfg job` and `--help` cost what Hydra alone costs on the same YAML.
 """
+
 import hydra
 from omegaconf import DictConfig
 

@@ -1,4 +1,5 @@
 """`hydra/launcher=local`: every sweep job in a fresh process, `max_parallel` at a time (sumexp's default for -m)."""
+
 # No `from __future__ import annotations`: Hydra execs plugin modules before they are in sys.modules,
 # and dataclasses then cannot resolve string annotations.
 from dataclasses import dataclass

@@ -6,6 +6,7 @@ hydra-submitit-launcher's SLURM launcher, with three changes (sumexp/sweep/slurm
 - before submitting, a job no node of the partition could ever run is refused in one line;
 - the wait for the jobs is bounded: a job that left the queue without a result is recorded as failed.
 """
+
 # No `from __future__ import annotations`: Hydra execs plugin modules before they are in sys.modules,
 # and dataclasses then cannot resolve string annotations.
 from collections.abc import Sequence
@@ -26,20 +27,26 @@ class SumexpSlurmQueueConf(SlurmQueueConf):
     poll_s: float = 5.0  # how often the queue is read while the sweep waits
 
 
-ConfigStore.instance().store(group="hydra/launcher", name="sumexp_slurm", node=SumexpSlurmQueueConf,
-                             provider="sumexp")
+ConfigStore.instance().store(group="hydra/launcher", name="sumexp_slurm", node=SumexpSlurmQueueConf, provider="sumexp")
 
 
 class SumexpSlurmLauncher(SlurmLauncher):
-    def __call__(self, sweep_overrides: list[str], job_dir_key: str, job_num: int, job_id: str,
-                 singleton_state: dict[type, Singleton]) -> JobReturn:
+    def __call__(
+        self,
+        sweep_overrides: list[str],
+        job_dir_key: str,
+        job_num: int,
+        job_id: str,
+        singleton_state: dict[type, Singleton],
+    ) -> JobReturn:
         """One attempt of one job, inside its SLURM allocation."""
         # lazy: Hydra imports every plugin at start-up
         from sumexp.sweep.slurm_job import run_attempt
 
         parent = super().__call__
-        return run_attempt(lambda overrides: parent(overrides, job_dir_key, job_num, job_id, singleton_state),
-                           sweep_overrides)
+        return run_attempt(
+            lambda overrides: parent(overrides, job_dir_key, job_num, job_id, singleton_state), sweep_overrides
+        )
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         from sumexp.sweep.slurm_launch import launch_array

@@ -1,5 +1,6 @@
 """LoRA adapters as the lora, qlora and unsloth backends share them: which modules, which token
 rows, wrapped once, and the base weights a saved adapter needs."""
+
 from __future__ import annotations
 
 import os
@@ -15,8 +16,13 @@ BASE_DIR = "base"  # model/base: a scratch model's random base weights, which no
 def lora_kwargs(settings, model, tokenizer) -> dict:
     """LoraConfig arguments (without task_type) for `model`, from backend.lora."""
     targets = target_modules(settings, model)
-    kwargs = dict(r=settings.r, lora_alpha=settings.alpha, lora_dropout=settings.dropout, target_modules=targets,
-                  fan_in_fan_out=targets_conv1d(model, targets))
+    kwargs = dict(
+        r=settings.r,
+        lora_alpha=settings.alpha,
+        lora_dropout=settings.dropout,
+        target_modules=targets,
+        fan_in_fan_out=targets_conv1d(model, targets),
+    )
     if settings.train_new_tokens:
         kwargs["trainable_token_indices"] = placeholder_rows(model, tokenizer)
     return kwargs
@@ -64,10 +70,14 @@ def placeholder_rows(model, tokenizer):
 
 def check_token_rows_reach(peft_model, vocab_size: int) -> None:
     """Every vocabulary-sized layer the forward uses must sit inside a token wrapper, or its rows never train."""
-    wrappers = [name for name, module in peft_model.named_modules() if type(module).__name__ == "TrainableTokensWrapper"]
+    wrappers = [
+        name for name, module in peft_model.named_modules() if type(module).__name__ == "TrainableTokensWrapper"
+    ]
     for name, module in peft_model.named_modules(remove_duplicate=False):
         weight = getattr(module, "weight", None)
-        vocab_layer = type(module).__name__ in ("Embedding", "Linear") and weight is not None and weight.shape[0] == vocab_size
+        vocab_layer = (
+            type(module).__name__ in ("Embedding", "Linear") and weight is not None and weight.shape[0] == vocab_size
+        )
         if vocab_layer and not any(name.startswith(w + ".") for w in wrappers):
             raise UserError(
                 f"backend.lora.train_new_tokens: peft cannot train the new token rows of {name} in this model; "

@@ -1,4 +1,5 @@
 """The interface every backend implements, and the error a backend that cannot serve raises."""
+
 from __future__ import annotations
 
 import sys
@@ -32,7 +33,9 @@ class Backend:
 
     def __init__(self, name: str, fallback: bool = True, lora=None, quantization=None, lr_scale: float = 1.0):
         if not lr_scale > 0:  # also NaN
-            raise UserError(f"backend.lr_scale={lr_scale}: must be above 0 (1: the model's own learning rate), e.g. backend.lr_scale=10")
+            raise UserError(
+                f"backend.lr_scale={lr_scale}: must be above 0 (1: the model's own learning rate), e.g. backend.lr_scale=10"
+            )
         self.name = name
         self.fallback = fallback
         self.lora = lora

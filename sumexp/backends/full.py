@@ -1,4 +1,5 @@
 """Full fine-tuning: every weight trains."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """LoRA (peft): the base weights stay frozen, low-rank adapters and the new tokens' rows train."""
+
 from __future__ import annotations
 
 from pathlib import Path

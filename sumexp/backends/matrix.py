@@ -1,5 +1,6 @@
 """Which backend serves which model family on which device: the one table, checked before any
 weights load, and the choice it makes (the requested backend, or a recorded fallback)."""
+
 from __future__ import annotations
 
 import logging
@@ -16,9 +17,24 @@ UNSLOTH_SEQ2SEQ_ON_CPU = (
 
 # backend -> (family, device) -> SERVES, or why it cannot. Where it serves, REQUIREMENTS still run.
 MATRIX: dict[str, dict[tuple[str, str], str | None]] = {
-    "full": {("causal", "cpu"): SERVES, ("seq2seq", "cpu"): SERVES, ("causal", "cuda"): SERVES, ("seq2seq", "cuda"): SERVES},
-    "lora": {("causal", "cpu"): SERVES, ("seq2seq", "cpu"): SERVES, ("causal", "cuda"): SERVES, ("seq2seq", "cuda"): SERVES},
-    "qlora": {("causal", "cpu"): SERVES, ("seq2seq", "cpu"): SERVES, ("causal", "cuda"): SERVES, ("seq2seq", "cuda"): SERVES},
+    "full": {
+        ("causal", "cpu"): SERVES,
+        ("seq2seq", "cpu"): SERVES,
+        ("causal", "cuda"): SERVES,
+        ("seq2seq", "cuda"): SERVES,
+    },
+    "lora": {
+        ("causal", "cpu"): SERVES,
+        ("seq2seq", "cpu"): SERVES,
+        ("causal", "cuda"): SERVES,
+        ("seq2seq", "cuda"): SERVES,
+    },
+    "qlora": {
+        ("causal", "cpu"): SERVES,
+        ("seq2seq", "cpu"): SERVES,
+        ("causal", "cuda"): SERVES,
+        ("seq2seq", "cuda"): SERVES,
+    },
     "unsloth": {
         # unsloth's CPU loader: stock transformers + bitsandbytes + peft, no unsloth kernel or loss (its chunked
         # cross-entropy needs TRL's SFTTrainer); it serves, and records the run as qlora (backends/unsloth.py)
@@ -58,7 +74,9 @@ def select_backend(cfg) -> Backend:
             backend = backend_for(cfg.backend, name)
             backend.family = family.known
             if refusals:
-                backend.note = f"{_pairing(requested, cfg, family, device)}: {'; '.join(refusals)}; trained with {name} instead"
+                backend.note = (
+                    f"{_pairing(requested, cfg, family, device)}: {'; '.join(refusals)}; trained with {name} instead"
+                )
                 log.warning("%s", backend.note)  # the terminal's one line; metrics.json records the note too
             backend.prepare_process()
             return backend
@@ -71,7 +89,7 @@ def select_backend(cfg) -> Backend:
 
 def fallback_chain(requested: str) -> tuple[str, ...]:
     """unsloth -> (unsloth, qlora, lora); qlora -> (qlora, lora); lora and full -> themselves."""
-    return FALLBACK_ORDER[FALLBACK_ORDER.index(requested):] if requested in FALLBACK_ORDER else (requested,)
+    return FALLBACK_ORDER[FALLBACK_ORDER.index(requested) :] if requested in FALLBACK_ORDER else (requested,)
 
 
 def why_not(name: str, family, device: str) -> str | None:

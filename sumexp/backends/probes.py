@@ -1,6 +1,7 @@
 """What the backend matrix asks of this machine and model: the device, the model family, and
 whether bitsandbytes 4-bit and unsloth really work here. None of it imports transformers, which
 unsloth needs to import first."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -12,11 +13,35 @@ from sumexp.errors import UserError
 
 # Only consulted when a config.json does not say is_encoder_decoder (a tiny scratch model's type).
 # A test keeps it equal to transformers' seq2seq LM types that are encoder-decoders.
-ENCODER_DECODER_TYPES = frozenset({
-    "bart", "mbart", "plbart", "mvp", "t5", "mt5", "umt5", "longt5", "switch_transformers", "pegasus", "pegasus_x",
-    "marian", "led", "bigbird_pegasus", "blenderbot", "blenderbot-small", "prophetnet", "m2m_100", "fsmt",
-    "nllb-moe", "encoder-decoder", "t5gemma", "t5gemma2", "seamless_m4t", "seamless_m4t_v2",
-})
+ENCODER_DECODER_TYPES = frozenset(
+    {
+        "bart",
+        "mbart",
+        "plbart",
+        "mvp",
+        "t5",
+        "mt5",
+        "umt5",
+        "longt5",
+        "switch_transformers",
+        "pegasus",
+        "pegasus_x",
+        "marian",
+        "led",
+        "bigbird_pegasus",
+        "blenderbot",
+        "blenderbot-small",
+        "prophetnet",
+        "m2m_100",
+        "fsmt",
+        "nllb-moe",
+        "encoder-decoder",
+        "t5gemma",
+        "t5gemma2",
+        "seamless_m4t",
+        "seamless_m4t_v2",
+    }
+)
 
 
 def device() -> str:
@@ -60,9 +85,8 @@ def bitsandbytes_4bit(device_name: str) -> str | None:
     if importlib.util.find_spec("bitsandbytes") is None:
         return "bitsandbytes is not installed (pip install bitsandbytes)"
     try:
-        import torch
-
         import bitsandbytes as bnb
+        import torch
 
         if device_name != "cpu":
             return None
@@ -72,7 +96,11 @@ def bitsandbytes_4bit(device_name: str) -> str | None:
             layer.weight = layer.weight._quantize("cpu")
         inputs = torch.randn(2, 64, requires_grad=True)
         layer(inputs).sum().backward()
-        return None if inputs.grad is not None and bool(torch.isfinite(inputs.grad).all()) else "its 4-bit backward gives no gradient"
+        return (
+            None
+            if inputs.grad is not None and bool(torch.isfinite(inputs.grad).all())
+            else "its 4-bit backward gives no gradient"
+        )
     except Exception as err:
         return f"bitsandbytes 4-bit does not run on this {device_name} ({_one_line(err)})"
 

@@ -1,4 +1,5 @@
 """QLoRA: the frozen base in bitsandbytes 4-bit (NF4, double quantization), LoRA adapters on top."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -25,16 +26,17 @@ class QLoRA(LoRA):
             bnb_4bit_compute_dtype=compute_dtype(settings.compute_dtype, cfg.optim.precision, cfg.model.allow_fp16),
         )
         torch.manual_seed(cfg.seed)  # rows added by resizing are drawn at random: the same rows when predicting
-        model = load_model(cfg.model, tokenizer, model_config, folder=folder, dtype=torch.float32,
-                           quantization_config=quantization)
+        model = load_model(
+            cfg.model, tokenizer, model_config, folder=folder, dtype=torch.float32, quantization_config=quantization
+        )
         keep_4bit_weights_trainable(model)
         # Checkpointing through frozen 4-bit layers: non-reentrant, so LoRA gradients flow without
         # the inputs needing grad; transformers' Trainer enables it the same way (optim.gradient_checkpointing).
         return prepare_model_for_kbit_training(
-            model, use_gradient_checkpointing=cfg.optim.gradient_checkpointing,
+            model,
+            use_gradient_checkpointing=cfg.optim.gradient_checkpointing,
             gradient_checkpointing_kwargs={"use_reentrant": False},
         )
-
 
     def load_merged(self, cfg, tokenizer, model_dir: Path):
         """The adapter merged into the base it trained against: the 4-bit weights dequantized (to fp32, the
@@ -66,7 +68,9 @@ def keep_4bit_weights_trainable(model) -> int:
     return count
 
 
-def compute_dtype(setting: str, optim_precision: str, allow_fp16: bool, cuda: bool | None = None, bf16: bool | None = None):
+def compute_dtype(
+    setting: str, optim_precision: str, allow_fp16: bool, cuda: bool | None = None, bf16: bool | None = None
+):
     """The torch dtype 4-bit layers compute in: the training precision (auto) or the one asked for,
     through the same guard as training, so a T5-family model never computes in fp16."""
     import torch

@@ -6,6 +6,7 @@ unsloth patches transformers, peft and trl for the whole process and must be imp
 them: the backend matrix imports it before anything else loads transformers, and refuses a
 process where that already happened.
 """
+
 from __future__ import annotations
 
 import logging
@@ -30,14 +31,18 @@ class Unsloth(LoRA):
     def build(self, cfg, tokenizer, model_config, model_dir: Path) -> BuiltModel:
         family = "seq2seq" if model_config.is_encoder_decoder else "causal"
         if self.family is not None and self.family != family:  # the matrix decided on the wrong family: a bug
-            raise RuntimeError(f"the backend matrix took model={cfg.model.name} for {self.family}; its config says {family}")
+            raise RuntimeError(
+                f"the backend matrix took model={cfg.model.name} for {self.family}; its config says {family}"
+            )
         folder = adapters.base_folder(cfg, tokenizer, model_config, model_dir)
         if folder is None:  # unsloth loads a tokenizer too: give it this run's, placeholders included
             tokenizer.save_pretrained(model_dir)
         model = self.load_base(cfg, tokenizer, model_config, folder, tokenizer_dir=folder or str(model_dir))
         quantized = getattr(model, "is_loaded_in_4bit", False)
         if self.quantization is not None and not quantized:
-            self.note = "; ".join(filter(None, [self.note, "unsloth loaded the base unquantized: bitsandbytes 4-bit does not run here"]))
+            self.note = "; ".join(
+                filter(None, [self.note, "unsloth loaded the base unquantized: bitsandbytes 4-bit does not run here"])
+            )
         model = self.add_adapters(model, tokenizer, model_config, cfg)
         if _cpu_backend():
             return self.cpu_loader_built(cfg, model, quantized)
@@ -51,8 +56,10 @@ class Unsloth(LoRA):
         unsloth kernel exists for a CPU. Recorded as unsloth it would stand beside qlora in a report as
         another backend with identical computation; predict reloads it with the qlora backend."""
         effective = "qlora" if quantized else "lora"
-        why = (f"backend=unsloth on cpu: unsloth's CPU loader (unsloth_zoo.cpu.FastCPUModel) built stock transformers "
-               f"+ bitsandbytes + peft; no unsloth kernel or loss ran; recorded as {effective}")
+        why = (
+            f"backend=unsloth on cpu: unsloth's CPU loader (unsloth_zoo.cpu.FastCPUModel) built stock transformers "
+            f"+ bitsandbytes + peft; no unsloth kernel or loss ran; recorded as {effective}"
+        )
         self.note = "; ".join(filter(None, [why, self.note]))
         log.warning("%s", self.note)
         return BuiltModel(model=model, effective_backend=effective, note=self.note)

@@ -1,4 +1,5 @@
 """Check the rows of one split: blank ids, dialogues or summaries, and ids that repeat."""
+
 from __future__ import annotations
 
 import logging
@@ -13,8 +14,9 @@ ON_BAD_ROWS = ("drop", "error")  # data.on_bad_rows
 SHOW = 5  # how many row ids a message lists
 
 
-def rows_to_keep(source: str, ids: list[str], dialogues: list[str], references: list[list[str]],
-                 labelled: bool, on_bad_rows: str) -> tuple[list[int], str | None]:
+def rows_to_keep(
+    source: str, ids: list[str], dialogues: list[str], references: list[list[str]], labelled: bool, on_bad_rows: str
+) -> tuple[list[int], str | None]:
     """Positions of the rows to keep and a note on what was dropped, or a UserError per data.on_bad_rows.
 
     Test rows are never dropped: the submission needs every one of them, so they are kept with a warning.

@@ -1,4 +1,5 @@
 """Load the train/dev/test splits named by the `data` config and check them before anything heavy runs."""
+
 from __future__ import annotations
 
 import logging
@@ -100,14 +101,16 @@ def _read_split_file(folder: Path, key: str, name: str, encoding: str) -> tuple[
 
 
 def _kind(path: Path) -> str | None:
-    """"file", "folder", or None when absent; a folder the user may not enter is a UserError, not a traceback."""
+    """ "file", "folder", or None when absent; a folder the user may not enter is a UserError, not a traceback."""
     try:
         mode = path.stat().st_mode
     except (FileNotFoundError, NotADirectoryError):
         return None
     except OSError as err:
-        raise UserError(f"{path}: cannot read ({err.strerror}); the folder {path.parent} must be readable by you "
-                        f"(chmod u+rx {path.parent})") from None
+        raise UserError(
+            f"{path}: cannot read ({err.strerror}); the folder {path.parent} must be readable by you "
+            f"(chmod u+rx {path.parent})"
+        ) from None
     return "folder" if stat.S_ISDIR(mode) else "file"
 
 
@@ -139,7 +142,9 @@ def _read_hf(cfg):
     try:
         dataset = datasets.load_dataset(cfg.hf_name, cfg.hf_config)
     except (FileNotFoundError, ConnectionError, ValueError) as err:
-        raise UserError(f"data.hf_name={cfg.hf_name}: cannot load ({str(err).splitlines()[0]}); check the name and network") from None
+        raise UserError(
+            f"data.hf_name={cfg.hf_name}: cannot load ({str(err).splitlines()[0]}); check the name and network"
+        ) from None
     wanted = {"train": cfg.train_split, "dev": cfg.dev_split, "test": cfg.test_split}
     frames = {}
     for name, split in wanted.items():
@@ -151,7 +156,9 @@ def _read_hf(cfg):
     return frames
 
 
-def frame_to_split(name: str, frame_and_source: tuple[pd.DataFrame, str], cfg, labelled: bool, notes: list[str]) -> Split:
+def frame_to_split(
+    name: str, frame_and_source: tuple[pd.DataFrame, str], cfg, labelled: bool, notes: list[str]
+) -> Split:
     """One split from a read table: columns checked, dialogues cleaned, bad rows handled as data.on_bad_rows says."""
     frame, source = frame_and_source
     ref_cols = _check_columns(name, frame, source, cfg, labelled)
@@ -161,8 +168,14 @@ def frame_to_split(name: str, frame_and_source: tuple[pd.DataFrame, str], cfg, l
     keep, note = rows_to_keep(source, ids, dialogues, references, labelled, cfg.on_bad_rows)
     if note:
         notes.append(note)
-    split = Split(name, source, [ids[i] for i in keep], [dialogues[i] for i in keep],
-                  [references[i] for i in keep], dropped=len(ids) - len(keep))
+    split = Split(
+        name,
+        source,
+        [ids[i] for i in keep],
+        [dialogues[i] for i in keep],
+        [references[i] for i in keep],
+        dropped=len(ids) - len(keep),
+    )
     check_unique_ids(source, split.ids, cfg.id_column)
     return split
 
@@ -171,7 +184,9 @@ def _check_columns(name: str, frame: pd.DataFrame, source: str, cfg, labelled: b
     """The reference columns, once the id, dialogue and (labelled) summary columns are known to be there."""
     needed = [cfg.id_column, cfg.dialogue_column]
     ref_cols = reference_columns(frame, cfg.summary_column)
-    missing = [c for c in needed if c not in frame.columns] + ([cfg.summary_column] if labelled and not ref_cols else [])
+    missing = [c for c in needed if c not in frame.columns] + (
+        [cfg.summary_column] if labelled and not ref_cols else []
+    )
     if missing:
         _refuse_spaced_names(source, frame.columns, missing)
         found = ", ".join(map(shown, frame.columns)) or "no columns"

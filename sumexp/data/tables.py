@@ -4,6 +4,7 @@ Shared by the training data loader and the `python -m sumexp.score` CLI, so both
 which columns count as references. Every way a file can be unreadable is a UserError that names
 the file, what is wrong and the fix; anything else escaping from here is a bug.
 """
+
 from __future__ import annotations
 
 import csv
@@ -163,7 +164,9 @@ def _load_json(path: Path, text: str, where: str):
 
 def _require_object(path: Path, record, where: str) -> dict:
     if not isinstance(record, dict):
-        raise UserError(f"{path}: {where} is a JSON {type(record).__name__}, not an object; write one {{...}} object per row")
+        raise UserError(
+            f"{path}: {where} is a JSON {type(record).__name__}, not an object; write one {{...}} object per row"
+        )
     return record
 
 
@@ -191,7 +194,7 @@ def reference_columns(frame: pd.DataFrame, column: str = "summary") -> list[str]
     """`column` itself if present, then `column1`, `column2`, ... in numeric order."""
     numbered = sorted(
         (c for c in frame.columns if re.fullmatch(re.escape(column) + r"\d+", str(c))),
-        key=lambda c: int(str(c)[len(column):]),
+        key=lambda c: int(str(c)[len(column) :]),
     )
     return ([column] if column in frame.columns else []) + numbered
 

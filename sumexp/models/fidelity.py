@@ -1,5 +1,6 @@
 """Check that a tokenizer keeps the text: a wrong tokenizer class can drop every Korean character
 without an error (RobertaTokenizer around KoBART's vocabulary encodes Korean to nothing)."""
+
 from __future__ import annotations
 
 import logging
@@ -67,8 +68,10 @@ def check_tokenizer(tokenizer, texts: list[str], model_cfg) -> Fidelity:
     if fidelity.unk_share > UNK_WARNING:
         log.warning(
             "model=%s: %.1f%% of the tokens of the run's texts are unknown to its tokenizer (%s); its vocabulary "
-            "does not cover this language well, consider a multilingual checkpoint", model_cfg.name,
-            100 * fidelity.unk_share, name,
+            "does not cover this language well, consider a multilingual checkpoint",
+            model_cfg.name,
+            100 * fidelity.unk_share,
+            name,
         )
     return fidelity
 

@@ -1,4 +1,5 @@
 """Load a tokenizer and model for a `model` config: from a checkpoint, or tiny and random offline."""
+
 from __future__ import annotations
 
 import logging
@@ -10,8 +11,14 @@ log = logging.getLogger(__name__)
 
 # Masked personal data and speakers in DialogSum-style dialogues; kept as whole, decodable tokens.
 PLACEHOLDERS = [f"#Person{i}#" for i in range(1, 8)] + [
-    "#PhoneNumber#", "#Address#", "#PassportNumber#", "#DateOfBirth#",
-    "#SSN#", "#CardNumber#", "#CarNumber#", "#Email#",
+    "#PhoneNumber#",
+    "#Address#",
+    "#PassportNumber#",
+    "#DateOfBirth#",
+    "#SSN#",
+    "#CardNumber#",
+    "#CarNumber#",
+    "#Email#",
 ]
 
 
@@ -76,12 +83,15 @@ def load_model(model_cfg, tokenizer, config, folder=None, **load_kwargs):
 
     model_class = model_class_for(config)
     if folder is not None:
-        model = model_class.from_pretrained(folder, trust_remote_code=model_cfg.trust_remote_code,
-                                            **weights_kwargs(model_cfg), **load_kwargs)
+        model = model_class.from_pretrained(
+            folder, trust_remote_code=model_cfg.trust_remote_code, **weights_kwargs(model_cfg), **load_kwargs
+        )
     elif model_cfg.scratch is not None:
         model = model_class.from_config(config)
     else:  # a copy: from_pretrained writes e.g. quantization_config into the config it is given
-        model = _from_hub(model_class, model_cfg, config=copy.deepcopy(config), **weights_kwargs(model_cfg), **load_kwargs)
+        model = _from_hub(
+            model_class, model_cfg, config=copy.deepcopy(config), **weights_kwargs(model_cfg), **load_kwargs
+        )
     return fit_to_tokenizer(model, tokenizer)
 
 

@@ -1,4 +1,5 @@
 """Tiny offline models: a tokenizer trained on the run's own text and random weights from a config."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable

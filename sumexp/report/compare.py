@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numbers
 
-from sumexp.scoring import bootstrap
 from sumexp.results import run_record
+from sumexp.scoring import bootstrap
 
 CPU = "cpu"
 MODEL_STATE, TRAIN_PEAK = "model state", "train peak"  # the two memory kinds a ratio may use
@@ -20,7 +20,9 @@ def choose_baseline(run: dict, runs: list[dict], backend: str) -> dict | None:
     candidates = [
         r
         for r in runs
-        if r["status"] == run_record.COMPLETED and r.get("model") == run.get("model") and r.get("backend_effective") == backend
+        if r["status"] == run_record.COMPLETED
+        and r.get("model") == run.get("model")
+        and r.get("backend_effective") == backend
     ]
     if not candidates:
         return None

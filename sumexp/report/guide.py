@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 
 from sumexp.report.markdown import flag
-from sumexp.scoring import bootstrap
 from sumexp.results import run_record
+from sumexp.scoring import bootstrap
 
 
 def how_to_read(table: pd.DataFrame, baseline: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+
 from sumexp.results import run_record
 
 ROW_INCHES = 0.34  # height per run

@@ -1,4 +1,5 @@
 """Write a run's results into its folder, each file complete or not at all."""
+
 from __future__ import annotations
 
 import json
@@ -69,8 +70,9 @@ def write_run_outputs(run_dir: Path, metrics: dict, splits, dev_predictions, tes
     """Predictions, submission and training log; then the caller writes the completed record, last."""
     # The per-example F1 rides in the scores to here and goes to dev_predictions.csv, not into metrics.json.
     per_example = metrics["dev_rouge"].pop(PER_EXAMPLE, None)
-    write_dev_predictions(run_dir / "dev_predictions.csv", splits.dev.ids, dev_predictions, splits.dev.references,
-                          per_example)
+    write_dev_predictions(
+        run_dir / "dev_predictions.csv", splits.dev.ids, dev_predictions, splits.dev.references, per_example
+    )
     if test_summaries is not None:
         write_submission(run_dir / "submission.csv", splits.test.ids, test_summaries)
     write_atomic(run_dir / "train_log.jsonl", "".join(json.dumps(entry) + "\n" for entry in log_history))

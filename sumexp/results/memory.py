@@ -4,6 +4,7 @@ optimizer state), and the training and generation peaks apart from what the libr
 Model-state bytes are counted from the tensors themselves, so they are the same on a CPU and a GPU for
 the same model and backend; the peaks depend on the device and are recorded beside them.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -59,7 +60,9 @@ def gradients_bytes(model) -> int:
 
 def optimizer_bytes(optimizer) -> int:
     """Every tensor the optimizer keeps per parameter (Adam's two moments and its step counter)."""
-    tensors = [value for state in optimizer.state.values() for value in state.values() if hasattr(value, "untyped_storage")]
+    tensors = [
+        value for state in optimizer.state.values() for value in state.values() if hasattr(value, "untyped_storage")
+    ]
     return tensor_bytes(tensors)
 
 

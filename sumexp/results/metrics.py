@@ -1,7 +1,6 @@
 """What a finished run measured, gathered into metrics.json, and the one-line summary of it."""
-from __future__ import annotations
 
-from pathlib import Path
+from __future__ import annotations
 
 from sumexp.results import resources, run_record
 from sumexp.scoring.rouge import BEST_METRIC, METRICS, PER_EXAMPLE
@@ -56,19 +55,30 @@ def dev_rouge_interval(scores: dict) -> dict:
 
     per_example = scores[PER_EXAMPLE]
     means = [100 * sum(f1) / len(METRICS) for f1 in zip(*(per_example[m] for m in METRICS))]
-    return {"dev_rouge_mean_ci95": list(bootstrap.percentile_interval(means)) if means else None,
-            "dev_rouge_bootstrap": bootstrap.settings()}
+    return {
+        "dev_rouge_mean_ci95": list(bootstrap.percentile_interval(means)) if means else None,
+        "dev_rouge_bootstrap": bootstrap.settings(),
+    }
 
 
 def _backend_memory(run, training: dict) -> dict:
     """The memory of the backend itself (results/memory.py), apart from the libraries' and the scorer's."""
     from sumexp.results import memory
 
-    untrained = {} if "memory_model_state_bytes" in training else {  # train=false: the weights alone
-        **memory.model_state_bytes(run.model, optimizer=None), "memory_train_peak_mb": None,
-        "memory_train_rss_added_mb": None}
-    return {**untrained, "memory_generation_peak_mb": memory.GENERATION.mb,  # dev and test generation; GPU only
-            "cpu_count": resources.cpu_count()}
+    untrained = (
+        {}
+        if "memory_model_state_bytes" in training
+        else {  # train=false: the weights alone
+            **memory.model_state_bytes(run.model, optimizer=None),
+            "memory_train_peak_mb": None,
+            "memory_train_rss_added_mb": None,
+        }
+    )
+    return {
+        **untrained,
+        "memory_generation_peak_mb": memory.GENERATION.mb,  # dev and test generation; GPU only
+        "cpu_count": resources.cpu_count(),
+    }
 
 
 def untrained_metrics(cfg, evaluator) -> dict:
@@ -122,8 +132,11 @@ def untrained_score(log_history: list[dict]) -> float | None:
 
 def _data_summary(splits) -> dict:
     parts = {"train": splits.train, "dev": splits.dev, "test": splits.test}
-    summary = {name: {"rows": len(s.ids), "dropped_rows": s.dropped, "source": s.source}
-               for name, s in parts.items() if s is not None}
+    summary = {
+        name: {"rows": len(s.ids), "dropped_rows": s.dropped, "source": s.source}
+        for name, s in parts.items()
+        if s is not None
+    }
     return {**summary, "notes": splits.notes}
 
 

@@ -1,4 +1,5 @@
 """What a run used: peak memory, parameter counts, the device and library versions."""
+
 from __future__ import annotations
 
 import os
@@ -46,8 +47,16 @@ def _elements(param) -> int:
 
 # Dense bf16 peak FLOP/s of common training GPUs (vendor data sheets, without sparsity).
 GPU_BF16_PEAK_FLOPS = {
-    "H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "L4": 121e12,
-    "A10": 125e12, "RTX 4090": 165e12, "RTX 3090": 71e12, "V100": 125e12, "T4": 65e12,
+    "H200": 989e12,
+    "H100": 989e12,
+    "A100": 312e12,
+    "L40S": 362e12,
+    "L4": 121e12,
+    "A10": 125e12,
+    "RTX 4090": 165e12,
+    "RTX 3090": 71e12,
+    "V100": 125e12,
+    "T4": 65e12,
 }
 
 

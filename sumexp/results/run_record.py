@@ -4,6 +4,7 @@ It is the contract between a run, resume, a sweep's launcher and summary, the re
 writes `running` when it starts, and ends with `completed` (every measured field, docs/metrics.md) or a
 stop record (`failed`, `interrupted`, `unsupported`: the stage, a one-line error and how long it ran).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -52,15 +53,18 @@ def write_running(run_dir: Path, cfg) -> None:
     """The marker of a run in progress, replaced by the completed record (or a stop record)."""
     from sumexp.results.files import write_json
 
-    write_json(Path(run_dir) / "metrics.json", {
-        "status": RUNNING,
-        "model": cfg.model.name,
-        "backend_requested": cfg.backend.name,
-        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "host": socket.gethostname(),
-        "pid": os.getpid(),
-        "run_dir": str(run_dir),
-    })
+    write_json(
+        Path(run_dir) / "metrics.json",
+        {
+            "status": RUNNING,
+            "model": cfg.model.name,
+            "backend_requested": cfg.backend.name,
+            "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "run_dir": str(run_dir),
+        },
+    )
 
 
 def write_completed(run_dir: Path, metrics: dict) -> None:
@@ -80,8 +84,12 @@ def completed_record(run_dir: Path, cfg) -> dict | None:
 
 def identity(cfg, run_dir: Path) -> dict:
     """The keys every record carries, so a report can place a run that never finished."""
-    return {"model": cfg.model.name, "backend_requested": cfg.backend.name, "config_hash": config_hash(cfg),
-            "run_dir": str(run_dir)}
+    return {
+        "model": cfg.model.name,
+        "backend_requested": cfg.backend.name,
+        "config_hash": config_hash(cfg),
+        "run_dir": str(run_dir),
+    }
 
 
 def write_failed(cfg, run_dir: Path, status: str, stage: str, error: str, seconds: float) -> None:
@@ -90,6 +98,12 @@ def write_failed(cfg, run_dir: Path, status: str, stage: str, error: str, second
 
     marker = read_metrics(run_dir) or {}
     started = {k: marker[k] for k in ("started_at", "host", "pid") if k in marker and marker.get("status") == RUNNING}
-    record = {"status": status, "stage": stage, "error": error.splitlines()[0] if error else error,
-              **identity(cfg, run_dir), **started, "run_seconds": round(seconds, 2)}
+    record = {
+        "status": status,
+        "stage": stage,
+        "error": error.splitlines()[0] if error else error,
+        **identity(cfg, run_dir),
+        **started,
+        "run_seconds": round(seconds, 2),
+    }
     write_json(Path(run_dir) / "metrics.json", record)

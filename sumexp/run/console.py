@@ -2,6 +2,7 @@
 
 Everything still goes to the run's sumexp.log (Hydra's file handler); only the console is filtered.
 """
+
 from __future__ import annotations
 
 import logging
@@ -24,7 +25,12 @@ class ConsoleFilter(logging.Filter):
 def _is_console(handler: logging.Handler) -> bool:
     """A handler writing to the terminal's stdout or stderr (not a file, not a test's capture buffer)."""
     stream = getattr(handler, "stream", None)
-    return isinstance(handler, logging.StreamHandler) and stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__)
+    return isinstance(handler, logging.StreamHandler) and stream in (
+        sys.stdout,
+        sys.stderr,
+        sys.__stdout__,
+        sys.__stderr__,
+    )
 
 
 def filter_console(logger: logging.Logger, verbose: bool) -> None:

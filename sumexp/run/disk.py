@@ -1,4 +1,5 @@
 """A full disk is the machine's state, not a bug: one line with the folder and its free space."""
+
 from __future__ import annotations
 
 import errno
@@ -18,8 +19,10 @@ def disk_full(err: BaseException, run_dir: Path) -> str | None:
     free = _free_bytes(run_dir)
     if _says_full(err) or (free is not None and free < NEARLY_FULL_BYTES):
         shown = "unknown" if free is None else f"{free / 2**20:.1f} MB"
-        return (f"{run_dir}: the disk is full ({shown} free there); free some space or set hydra.run.dir to a "
-                f"folder on a larger disk, then run again with resume=true")
+        return (
+            f"{run_dir}: the disk is full ({shown} free there); free some space or set hydra.run.dir to a "
+            f"folder on a larger disk, then run again with resume=true"
+        )
     return None
 
 

@@ -4,6 +4,7 @@ submitit's TorchDistributedEnvironment turns SLURM's variables (SLURM_PROCID, SL
 list, ...) into the env:// ones torch.distributed reads; the HF Trainer then wraps the model in DDP,
 shards the batches and averages the gradients. Only rank 0 writes the run's files.
 """
+
 from __future__ import annotations
 
 import logging
@@ -31,8 +32,14 @@ def setup_distributed() -> int:
     env = TorchDistributedEnvironment().export(set_cuda_visible_devices=False, overwrite=True)
     if not _has_cuda():
         os.environ["ACCELERATE_USE_CPU"] = "true"  # accelerate then builds a gloo group on CPUs
-    log.info("data parallel: rank %d of %d (local rank %d), master %s:%d",
-             env.rank, env.world_size, env.local_rank, env.master_addr, env.master_port)
+    log.info(
+        "data parallel: rank %d of %d (local rank %d), master %s:%d",
+        env.rank,
+        env.world_size,
+        env.local_rank,
+        env.master_addr,
+        env.master_port,
+    )
     return world_size
 
 

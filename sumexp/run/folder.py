@@ -4,6 +4,7 @@ A folder never holds the outputs of one run beside the record of another: a comp
 replaced on request (force=true), a run with a checkpoint to resume is only discarded on request, and a
 live run is never joined. Everything a fresh start removes is a file or folder sumexp itself writes.
 """
+
 from __future__ import annotations
 
 import logging
@@ -11,14 +12,21 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from sumexp.run import lock
 from sumexp.results import run_record
+from sumexp.run import lock
 
 log = logging.getLogger(__name__)
 
 # What a run writes into its folder (besides metrics.json, .hydra/ and the logs, which are replaced).
-OUTPUTS = ("model", "model_merged", "checkpoints", "submission.csv", "dev_predictions.csv", "train_log.jsonl",
-           "tensorboard")
+OUTPUTS = (
+    "model",
+    "model_merged",
+    "checkpoints",
+    "submission.csv",
+    "dev_predictions.csv",
+    "train_log.jsonl",
+    "tensorboard",
+)
 
 
 @dataclass
@@ -54,8 +62,11 @@ def assess(run_dir: Path, cfg) -> Verdict:
     if record is None:
         stray = [name for name in OUTPUTS if (run_dir / name).exists()]
         if stray:
-            return Verdict("refuse", f"{run_dir}: holds {', '.join(stray)} but no sumexp record (metrics.json); "
-                                     f"choose an empty folder (hydra.run.dir=...), or move them away")
+            return Verdict(
+                "refuse",
+                f"{run_dir}: holds {', '.join(stray)} but no sumexp record (metrics.json); "
+                f"choose an empty folder (hydra.run.dir=...), or move them away",
+            )
         return Verdict("start")
     status = record.get("status")
     if status == run_record.COMPLETED:
@@ -66,10 +77,19 @@ def assess(run_dir: Path, cfg) -> Verdict:
         return _resume(run_dir, cfg, record)
     checkpoint = _resumable_checkpoint(run_dir)
     if checkpoint is not None:
-        what = "a run whose process is gone" if status == run_record.RUNNING else f"an {status} run" \
-            if status in (run_record.INTERRUPTED, run_record.UNSUPPORTED) else f"a {status} run"
-        return Verdict("refuse", f"{run_dir}: holds {what} with a checkpoint at step {checkpoint}; resume=true "
-                                 f"continues it, force=true deletes it and starts over", record)
+        what = (
+            "a run whose process is gone"
+            if status == run_record.RUNNING
+            else f"an {status} run"
+            if status in (run_record.INTERRUPTED, run_record.UNSUPPORTED)
+            else f"a {status} run"
+        )
+        return Verdict(
+            "refuse",
+            f"{run_dir}: holds {what} with a checkpoint at step {checkpoint}; resume=true "
+            f"continues it, force=true deletes it and starts over",
+            record,
+        )
     return Verdict("start", record=record)
 
 
@@ -79,8 +99,12 @@ def _resume(run_dir: Path, cfg, record: dict) -> Verdict:
     changed = changed_keys(run_dir / "checkpoints", cfg)
     if changed:
         shown = "; ".join(changed[:4]) + ("; ..." if len(changed) > 4 else "")
-        return Verdict("refuse", f"{run_dir}: resume=true with another config than its checkpoints were trained "
-                                 f"with ({shown}); resume with the same values, or force=true to start over", record)
+        return Verdict(
+            "refuse",
+            f"{run_dir}: resume=true with another config than its checkpoints were trained "
+            f"with ({shown}); resume with the same values, or force=true to start over",
+            record,
+        )
     return Verdict("start", record=record)
 
 
@@ -88,11 +112,18 @@ def _over_completed(run_dir: Path, cfg, record: dict) -> Verdict:
     if cfg.force:
         return Verdict("start", record=record)
     if record.get("config_hash") == run_record.config_hash(cfg):
-        return Verdict("skip", f"sumexp: skipped {run_dir.name}: it already completed with this config "
-                               f"(force=true runs it again)", record)
-    return Verdict("refuse", f"{run_dir}: holds a completed run of another config (config_hash "
-                             f"{record.get('config_hash')}, this one {run_record.config_hash(cfg)}); run it in a new "
-                             f"folder (hydra.run.dir=...), or force=true to replace it", record)
+        return Verdict(
+            "skip",
+            f"sumexp: skipped {run_dir.name}: it already completed with this config (force=true runs it again)",
+            record,
+        )
+    return Verdict(
+        "refuse",
+        f"{run_dir}: holds a completed run of another config (config_hash "
+        f"{record.get('config_hash')}, this one {run_record.config_hash(cfg)}); run it in a new "
+        f"folder (hydra.run.dir=...), or force=true to replace it",
+        record,
+    )
 
 
 def live_status(run_dir: Path, record: dict) -> str:
@@ -105,8 +136,10 @@ def live_run_message(run_dir: Path, record: dict | None) -> str:
     who = ""
     if record and record.get("status") == run_record.RUNNING:
         who = f" (pid {record.get('pid')} on {record.get('host')}, started {record.get('started_at')})"
-    return (f"{run_dir}: another sumexp run is writing to this folder{who}; wait for it to end, or run in "
-            f"another folder (hydra.run.dir=...)")
+    return (
+        f"{run_dir}: another sumexp run is writing to this folder{who}; wait for it to end, or run in "
+        f"another folder (hydra.run.dir=...)"
+    )
 
 
 def _resumable_checkpoint(run_dir: Path) -> int | None:

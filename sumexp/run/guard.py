@@ -6,6 +6,7 @@ alone would leave a folder whose completed outputs sit beside another run's conf
 comes earlier, so a single run is refused (and its folder locked) while the folder is untouched. Group
 options that are paths are refused here too, before Hydra builds anything from them.
 """
+
 from __future__ import annotations
 
 import sys
@@ -65,8 +66,8 @@ def _task_config(config: DictConfig) -> DictConfig | None:
 
 
 def _live(run_dir: Path) -> str:
-    from sumexp.run.folder import live_run_message
     from sumexp.results.run_record import read_metrics
+    from sumexp.run.folder import live_run_message
 
     return live_run_message(run_dir, read_metrics(run_dir))
 

@@ -5,6 +5,7 @@ interruption, a traceback for a bug. In a sweep a job never raises for its own f
 failure is recorded in its metrics.json and the sweep goes on; the sweep's summary
 (sumexp/sweep/summary.py) then exits non-zero.
 """
+
 from __future__ import annotations
 
 import logging
@@ -15,9 +16,9 @@ import time
 from pathlib import Path
 
 from sumexp.errors import RunInterrupted, StopSignal, UserError
+from sumexp.results import run_record
 from sumexp.run.disk import disk_full, free_incomplete_files
 from sumexp.schema import register_resolvers
-from sumexp.results import run_record
 
 log = logging.getLogger("sumexp")
 # A sweep job may run in a fresh process (the local launcher, SLURM) that never imported the CLI, and

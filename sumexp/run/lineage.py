@@ -4,6 +4,7 @@ A resumed run restores the optimizer, the scheduler and the RNG states of its ch
 learning rate or model it would silently train the old schedule (or fail in the optimizer) while
 recording the new config. The checkpoints folder keeps the config that started it; a resume compares.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,16 +15,28 @@ from omegaconf import OmegaConf
 SNAPSHOT = "run_config.json"  # in checkpoints/, beside the checkpoint-N folders
 # What a resumed run may change: how it is shown, cached or kept, and how summaries are generated
 # (generation settings change the dev summaries, never the weights already trained).
-MAY_CHANGE = ("hydra", "force", "verbose", "resume", "cache_dir", "keep_checkpoints", "report_to", "generation",
-              "optim.eval_batch_size")
+MAY_CHANGE = (
+    "hydra",
+    "force",
+    "verbose",
+    "resume",
+    "cache_dir",
+    "keep_checkpoints",
+    "report_to",
+    "generation",
+    "optim.eval_batch_size",
+)
 
 
 def flat_config(cfg) -> dict:
     """The resolved config as {dotted.key: value}, secrets removed."""
     from sumexp.security.secrets import redact_tree
 
-    data = {key: OmegaConf.to_container(cfg[key], resolve=True) if OmegaConf.is_config(cfg[key]) else cfg[key]
-            for key in cfg if key != "hydra"}
+    data = {
+        key: OmegaConf.to_container(cfg[key], resolve=True) if OmegaConf.is_config(cfg[key]) else cfg[key]
+        for key in cfg
+        if key != "hydra"
+    }
     return dict(_flatten(redact_tree(data)))
 
 
@@ -42,8 +55,11 @@ def changed_keys(checkpoints: Path, cfg) -> list[str] | None:
         return None
     now = json.loads(json.dumps(flat_config(cfg), default=str))  # the same JSON round trip as the snapshot
     keys = sorted(set(before) | set(now))
-    return [f"{key}: {before.get(key)} -> {now.get(key)}" for key in keys
-            if before.get(key) != now.get(key) and not _may_change(key)]
+    return [
+        f"{key}: {before.get(key)} -> {now.get(key)}"
+        for key in keys
+        if before.get(key) != now.get(key) and not _may_change(key)
+    ]
 
 
 def _may_change(key: str) -> bool:

@@ -4,6 +4,7 @@ The lock is `flock` on `.sumexp.lock` in the folder. The kernel drops it when th
 it ends (kill -9 included), so a held lock means a live run and a free one means no run is writing,
 whatever an old record says. It works across hosts on file systems with POSIX locks (NFSv4, Lustre).
 """
+
 from __future__ import annotations
 
 import fcntl

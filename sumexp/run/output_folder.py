@@ -4,6 +4,7 @@ line and exit 2 (listed under hydra.callbacks in conf/config.yaml).
 Hydra creates the folder itself before the task runs, where an error is a traceback. The folder's name
 comes from the same config object Hydra then uses, whose `${now:...}` is cached, so both name one folder.
 """
+
 from __future__ import annotations
 
 import sys
@@ -34,6 +35,10 @@ def make_output_folder(config: DictConfig, key: str) -> None:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         reason = err.strerror or type(err).__name__
-        print(f"sumexp: error: {key}={folder}: cannot create the folder ({reason}); "
-              f"pass a folder you can write to, e.g. {key}={EXAMPLES[key]}", file=sys.stderr, flush=True)
+        print(
+            f"sumexp: error: {key}={folder}: cannot create the folder ({reason}); "
+            f"pass a folder you can write to, e.g. {key}={EXAMPLES[key]}",
+            file=sys.stderr,
+            flush=True,
+        )
         raise SystemExit(2) from None

@@ -7,7 +7,7 @@ same draw of examples for both runs (Koehn 2004; Berg-Kirkpatrick et al. 2012). 
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

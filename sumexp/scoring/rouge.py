@@ -3,10 +3,11 @@
 The arithmetic is rouge-score's (google-research), so `tokenizer="rouge_score"` reproduces that
 package exactly and the Korean modes equal rouge-score fed the same token lists (docs/metrics.md).
 """
+
 from __future__ import annotations
 
 from collections import Counter
-from typing import Sequence
+from collections.abc import Sequence
 
 from sumexp.scoring.tokenization import TOKENIZERS, Tokenizer, check_choice, progress_bar
 
@@ -99,8 +100,7 @@ def _as_reference_lists(references) -> list[list[str]]:
 class RougeScorer:
     """Scores predictions against 1..N references; keeps the references' tokens between calls."""
 
-    def __init__(self, tokenizer: str = "morpheme", aggregate: str = "mean",
-                 use_stemmer: bool = False):
+    def __init__(self, tokenizer: str = "morpheme", aggregate: str = "mean", use_stemmer: bool = False):
         self.tokenizer = Tokenizer(tokenizer, use_stemmer)
         self.aggregate = check_choice(aggregate, AGGREGATES, "aggregate")
         self._cache: dict[str, _Text] = {}
@@ -150,8 +150,14 @@ class RougeScorer:
         return result
 
 
-def score_rouge(predictions, references, tokenizer: str = "morpheme", aggregate: str = "mean",
-                use_stemmer: bool = False, progress: bool = False) -> dict:
+def score_rouge(
+    predictions,
+    references,
+    tokenizer: str = "morpheme",
+    aggregate: str = "mean",
+    use_stemmer: bool = False,
+    progress: bool = False,
+) -> dict:
     """One-shot convenience: a fresh RougeScorer(...).score(...)."""
     scorer = RougeScorer(tokenizer=tokenizer, aggregate=aggregate, use_stemmer=use_stemmer)
     return scorer.score(predictions, references, progress=progress)

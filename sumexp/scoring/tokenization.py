@@ -1,10 +1,11 @@
 """Text normalization and the four ROUGE tokenizations: morpheme, whitespace, char, rouge_score."""
+
 from __future__ import annotations
 
 import functools
 import re
 import threading
-from typing import Iterable
+from collections.abc import Iterable
 
 from sumexp.errors import UserError
 

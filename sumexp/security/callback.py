@@ -5,6 +5,7 @@ the task runs, with every override verbatim, so a `+hf_token=...` lands there. `
 after those files exist and after logging is set up: it rewrites them redacted and filters the logs.
 `on_job_end` redacts the overrides Hydra prints when a job fails.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

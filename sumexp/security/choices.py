@@ -4,6 +4,7 @@ Hydra joins the option to the group's folder, so `model=../../../x/evil` loads `
 the package's conf/: a backend's `_target_` or a model's `trust_remote_code` could then come from any
 file on the machine. Every group's choice is checked before the run starts.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -20,13 +21,17 @@ def choice_problems(choices: Mapping, conf_dir: Path = CONF_DIR) -> list[str]:
             continue
         option = str(option)
         if is_path_like(option):
-            problems.append(f"{group}={option}: an option is a name from conf/{group}/, not a path; "
-                            f"use one of {_names(conf_dir / group)}")
+            problems.append(
+                f"{group}={option}: an option is a name from conf/{group}/, not a path; "
+                f"use one of {_names(conf_dir / group)}"
+            )
         elif not str(group).startswith("hydra/"):  # Hydra's own groups live in its packages, not in conf/
             file = conf_dir / group / f"{option}.yaml"
             if file.exists() and not inside(file, conf_dir):
-                problems.append(f"{group}={option}: conf/{group}/{option}.yaml leads outside conf/ (a link?); "
-                                f"replace it with a plain file")
+                problems.append(
+                    f"{group}={option}: conf/{group}/{option}.yaml leads outside conf/ (a link?); "
+                    f"replace it with a plain file"
+                )
     return problems
 
 
@@ -61,6 +66,7 @@ def argv_problems(argv: list[str], conf_dir: Path = CONF_DIR) -> list[str]:
         if not (group.startswith("hydra/") or (conf_dir / group).is_dir()):
             continue  # a value, not a group option
         values = list(override.sweep_string_iterator()) if override.is_sweep_override() else [override.value()]
-        problems += choice_problems({group: value for value in values if isinstance(value, str)
-                                     and is_path_like(value)}, conf_dir)
+        paths = [value for value in values if isinstance(value, str) and is_path_like(value)]
+        if paths:
+            problems += choice_problems({group: paths[0]}, conf_dir)
     return problems

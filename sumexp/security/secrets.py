@@ -1,4 +1,5 @@
 """Which values are secrets (tokens, keys, passwords) and how they are kept out of a run's files."""
+
 from __future__ import annotations
 
 import logging
@@ -23,8 +24,11 @@ _known: set[str] = set()  # every secret seen in this process, longest replaced 
 def find_secrets(config: Mapping | None = None, environ: Mapping[str, str] | None = None) -> set[str]:
     """Secret values from the environment and from secret-named keys anywhere in `config` (a plain dict)."""
     environ = os.environ if environ is None else environ
-    found = {value for name, value in environ.items()
-             if SECRET_ENV_NAME.search(name) and len(value.strip()) >= MIN_ENV_SECRET_LENGTH}
+    found = {
+        value
+        for name, value in environ.items()
+        if SECRET_ENV_NAME.search(name) and len(value.strip()) >= MIN_ENV_SECRET_LENGTH
+    }
     found |= {value for key, value in _leaves(config or {}) if _is_secret_key(key) and _looks_secret(value)}
     return found
 
@@ -44,8 +48,10 @@ def redact(text: str, secrets: Iterable[str] | None = None) -> str:
 def redact_tree(node):
     """A copy of a plain dict/list tree with secrets removed from every string in it."""
     if isinstance(node, Mapping):
-        return {key: REDACTED if _is_secret_key(key) and _looks_secret(value) else redact_tree(value)
-                for key, value in node.items()}
+        return {
+            key: REDACTED if _is_secret_key(key) and _looks_secret(value) else redact_tree(value)
+            for key, value in node.items()
+        }
     if isinstance(node, list):
         return [redact_tree(item) for item in node]
     return redact(node) if isinstance(node, str) else node

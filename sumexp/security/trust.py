@@ -1,4 +1,5 @@
 """What a model may execute: its own Python only when its model file says so, pickle weights only on request."""
+
 from __future__ import annotations
 
 import logging
@@ -23,8 +24,10 @@ def remote_code_problems(model_cfg, conf_dir: Path = MODEL_CONF_DIR) -> list[str
     choice = _model_choice(model_cfg)
     declared = _declared(conf_dir, choice)
     if declared.get("trust_remote_code") is True and declared.get("checkpoint") == model_cfg.checkpoint:
-        log.warning(f"model={choice}: trust_remote_code is on, set by conf/model/{choice}.yaml; "
-                    f"code from {model_cfg.checkpoint} will run")
+        log.warning(
+            f"model={choice}: trust_remote_code is on, set by conf/model/{choice}.yaml; "
+            f"code from {model_cfg.checkpoint} will run"
+        )
         return []
     return [
         f"model.trust_remote_code=true: only a model's own file may turn it on (conf/model/{choice}.yaml, for the "

@@ -4,6 +4,7 @@ The parent (sumexp/sweep/launching.py) pickled Hydra's context, the task functio
 composed config into JOB_FILE, its secrets left out and handed over in this process's environment
 (sumexp/sweep/job_files.py); the JobReturn goes back into RETURN_FILE the same way.
 """
+
 from __future__ import annotations
 
 import os
@@ -25,8 +26,13 @@ def run_child(job_file: Path, return_file: Path) -> None:
     job_file.unlink(missing_ok=True)  # read once: nothing needs it any more
     Singleton.set_state(job["singletons"])
     setup_globals()
-    result = run_job(hydra_context=job["hydra_context"], task_function=job["task_function"], config=job["config"],
-                     job_dir_key="hydra.sweep.dir", job_subdir_key="hydra.sweep.subdir")
+    result = run_job(
+        hydra_context=job["hydra_context"],
+        task_function=job["task_function"],
+        config=job["config"],
+        job_dir_key="hydra.sweep.dir",
+        job_subdir_key="hydra.sweep.subdir",
+    )
     job_files.dump(return_file, result, secrets)
 
 

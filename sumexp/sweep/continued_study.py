@@ -7,6 +7,7 @@
 - The sampler of a continued study is seeded afresh (seed + trials so far): with the first seed again it
   would draw the same parameters as the first trials.
 """
+
 from __future__ import annotations
 
 import functools
@@ -44,8 +45,10 @@ class ContinuedStudySweeper(OptunaSweeperImpl):
     def _configure_trials(self, trials, search_space_distributions, fixed_params):
         numbers = [trial.number for trial in trials]
         if numbers != list(range(numbers[0], numbers[0] + len(trials))):
-            raise RuntimeError(f"study {self.study_name}: trials {numbers} are not consecutive, so another process is "
-                               "adding trials to it; run one sweep per study at a time")
+            raise RuntimeError(
+                f"study {self.study_name}: trials {numbers} are not consecutive, so another process is "
+                "adding trials to it; run one sweep per study at a time"
+            )
         self.job_idx = self.job_base + numbers[0]  # the launcher numbers a batch's jobs from here
         self._asked = list(trials)
         return super()._configure_trials(trials, search_space_distributions, fixed_params)
@@ -63,7 +66,9 @@ class ContinuedStudySweeper(OptunaSweeperImpl):
         for trial in running:
             study._storage.set_trial_state(trial._trial_id, optuna.trial.TrialState.WAITING)  # no public call
         if running:
-            log.warning(f"trial(s) {[t.number for t in running]} of study {self.study_name} did not finish: running them again")
+            log.warning(
+                f"trial(s) {[t.number for t in running]} of study {self.study_name} did not finish: running them again"
+            )
         return trials
 
     def _reseed_sampler(self, trials_so_far: int) -> None:
@@ -76,8 +81,13 @@ class ContinuedStudySweeper(OptunaSweeperImpl):
 
 def next_job_number(sweep_dir: Path) -> int:
     """One more than the highest job folder number in the sweep folder (0 when it has none)."""
-    numbers = [int(match.group(1)) for path in sweep_dir.glob("*") if path.is_dir()
-               for match in [JOB_FOLDER.match(path.name)] if match]
+    numbers = [
+        int(match.group(1))
+        for path in sweep_dir.glob("*")
+        if path.is_dir()
+        for match in [JOB_FOLDER.match(path.name)]
+        if match
+    ]
     return max(numbers, default=-1) + 1
 
 

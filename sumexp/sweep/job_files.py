@@ -6,6 +6,7 @@ override list, in Hydra's own state. Every string that contains one is pickled a
 a placeholder instead, and the secrets themselves reach the job's process through its environment,
 which only its owner can read (/proc/PID/environ is mode 0400), and are never written to disk.
 """
+
 from __future__ import annotations
 
 import os

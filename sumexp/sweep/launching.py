@@ -5,6 +5,7 @@ memory or a crash cannot reach the next job, and each job's peak memory is its o
 stdout and stderr go to stdout.log and stderr.log in its folder; the terminal shows the sweep.
 Jobs whose folder already holds a completed run of the same config are skipped without a process.
 """
+
 from __future__ import annotations
 
 import copy
@@ -102,8 +103,10 @@ def _progress(launcher, sweep_dir: Path, jobs_so_far: int) -> Progress:
     planned = max(jobs_so_far, getattr(launcher, "planned_jobs", 0) or 0)
     if progress is None:
         progress = launcher.progress = Progress(planned)
-        progress.say(f"sweep of {planned} job(s) in {sweep_dir}, {launcher.max_parallel} at a time; "
-                     "each job's output is in its folder")
+        progress.say(
+            f"sweep of {planned} job(s) in {sweep_dir}, {launcher.max_parallel} at a time; "
+            "each job's output is in its folder"
+        )
     progress.total = max(progress.total, planned)
     return progress
 
@@ -118,8 +121,9 @@ def _compose_job(launcher, overrides, num: int, position: int) -> Job:
     return Job(position, config, run_dir.resolve())
 
 
-def _run_in_processes(launcher, jobs: list[Job], work_dir: Path, progress: Progress, stop: StopSignals
-                      ) -> dict[int, JobReturn]:
+def _run_in_processes(
+    launcher, jobs: list[Job], work_dir: Path, progress: Progress, stop: StopSignals
+) -> dict[int, JobReturn]:
     work_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     queue, running, returns = deque(jobs), {}, {}
     singletons = Singleton.get_state()
@@ -138,8 +142,9 @@ def _run_in_processes(launcher, jobs: list[Job], work_dir: Path, progress: Progr
             for position, (job, proc, started) in list(running.items()):
                 if proc.poll() is not None:
                     del running[position]
-                    returns[position] = _finish(job, proc.returncode, work_dir, time.monotonic() - started, progress,
-                                                stopped_by=stop.first)
+                    returns[position] = _finish(
+                        job, proc.returncode, work_dir, time.monotonic() - started, progress, stopped_by=stop.first
+                    )
     finally:
         _stop(running.values())  # only on a bug in this loop: the jobs must not outlive the sweep
         _remove_job_files(work_dir, jobs)
@@ -190,19 +195,37 @@ def _start(launcher, job: Job, work_dir: Path, singletons) -> subprocess.Popen:
     job_file, return_file = _paths(work_dir, job)
     return_file.unlink(missing_ok=True)
     job.secrets = job_files.find_job_secrets(job.config)
-    job_files.dump(job_file, {"hydra_context": launcher.hydra_context, "task_function": launcher.task_function,
-                              "config": job.config, "singletons": singletons}, job.secrets)
+    job_files.dump(
+        job_file,
+        {
+            "hydra_context": launcher.hydra_context,
+            "task_function": launcher.task_function,
+            "config": job.config,
+            "singletons": singletons,
+        },
+        job.secrets,
+    )
     job.run_dir.mkdir(parents=True, exist_ok=True)
     with open(job.run_dir / "stdout.log", "w") as out, open(job.run_dir / "stderr.log", "w") as err:
         # A session of its own: only this launcher signals the job (sumexp/sweep/stopping.py says why).
-        return subprocess.Popen([sys.executable, "-m", "sumexp.sweep.child", str(job_file), str(return_file),
-                                 str(os.getpid())],
-                                stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True,
-                                env={**os.environ, "PYTHONUNBUFFERED": "1", **job_files.secret_environment(job.secrets)})
+        return subprocess.Popen(
+            [sys.executable, "-m", "sumexp.sweep.child", str(job_file), str(return_file), str(os.getpid())],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            start_new_session=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **job_files.secret_environment(job.secrets)},
+        )
 
 
-def _finish(job: Job, returncode: int, work_dir: Path, seconds: float, progress: Progress,
-            stopped_by: signal.Signals | None = None) -> JobReturn:
+def _finish(
+    job: Job,
+    returncode: int,
+    work_dir: Path,
+    seconds: float,
+    progress: Progress,
+    stopped_by: signal.Signals | None = None,
+) -> JobReturn:
     """The child's JobReturn; a child that died without one is recorded in its metrics.json (a stopped sweep: interrupted)."""
     job_file, return_file = _paths(work_dir, job)
     job_file.unlink(missing_ok=True)
@@ -214,7 +237,9 @@ def _finish(job: Job, returncode: int, work_dir: Path, seconds: float, progress:
         _mark_unrecorded(job, run_record.INTERRUPTED, f"the sweep was stopped by {stopped_by.name}", seconds)
     else:
         _mark_unrecorded(job, run_record.FAILED, _death(returncode), seconds)
-    metrics = run_record.read_metrics(job.run_dir) or ({} if result is not None else {"status": run_record.FAILED, "error": _death(returncode)})
+    metrics = run_record.read_metrics(job.run_dir) or (
+        {} if result is not None else {"status": run_record.FAILED, "error": _death(returncode)}
+    )
     progress.finished(job, metrics.get("status", "finished"), metrics, seconds)
     if result is not None:
         return result
@@ -230,8 +255,15 @@ def _death(returncode: int) -> str:
 def _job_return(job: Job, value) -> JobReturn:
     """A JobReturn for a job that did not report one itself (skipped, or its process died)."""
     overrides = OmegaConf.to_container(job.config.hydra.overrides.task)
-    return JobReturn(overrides=overrides, cfg=job.task_config, hydra_cfg=job.config, working_dir=os.getcwd(),
-                     task_name=job.config.hydra.job.name, status=JobStatus.COMPLETED, _return_value=value)
+    return JobReturn(
+        overrides=overrides,
+        cfg=job.task_config,
+        hydra_cfg=job.config,
+        working_dir=os.getcwd(),
+        task_name=job.config.hydra.job.name,
+        status=JobStatus.COMPLETED,
+        _return_value=value,
+    )
 
 
 def _failed_return(job: Job, returncode: int) -> JobReturn:

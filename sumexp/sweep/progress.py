@@ -1,5 +1,7 @@
 """The sweep's lines on the terminal: a header, then one line when a job starts and one when it ends."""
+
 from __future__ import annotations
+
 from sumexp.results import run_record
 
 

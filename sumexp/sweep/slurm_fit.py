@@ -3,6 +3,7 @@
 SLURM accepts a job larger than every node of its partition and keeps it pending for ever (reason
 `PartitionConfig` or `Resources`), without a word to the sweep. `sinfo` says what the nodes have.
 """
+
 from __future__ import annotations
 
 import re
@@ -34,38 +35,56 @@ def unfit(params: dict, nodes: list[Node]) -> str | None:
     """Why no node in `nodes` can run the job `params` describe (hydra.launcher keys), or None when one can."""
     partition = params.get("partition")
     if not nodes:
-        return (f"hydra.launcher.partition={partition}: SLURM has no such partition; choose one that `sinfo` lists"
-                if partition else "hydra.launcher.partition: SLURM has no default partition; set one that `sinfo` lists")
-    asked = {"cpus_per_task": (params.get("cpus_per_task") or 1) * (params.get("tasks_per_node") or 1),
-             "mem_gb": params.get("mem_gb") or 0, "gpus_per_node": params.get("gpus_per_node") or 0}
+        return (
+            f"hydra.launcher.partition={partition}: SLURM has no such partition; choose one that `sinfo` lists"
+            if partition
+            else "hydra.launcher.partition: SLURM has no default partition; set one that `sinfo` lists"
+        )
+    asked = {
+        "cpus_per_task": (params.get("cpus_per_task") or 1) * (params.get("tasks_per_node") or 1),
+        "mem_gb": params.get("mem_gb") or 0,
+        "gpus_per_node": params.get("gpus_per_node") or 0,
+    }
     if any(_fits(asked, node) for node in nodes):
         return None
-    most = {"cpus_per_task": max(n.cpus for n in nodes), "mem_gb": max(n.mem_mb for n in nodes) // 1024,
-            "gpus_per_node": max(n.gpus for n in nodes)}
+    most = {
+        "cpus_per_task": max(n.cpus for n in nodes),
+        "mem_gb": max(n.mem_mb for n in nodes) // 1024,
+        "gpus_per_node": max(n.gpus for n in nodes),
+    }
     over = [key for key in asked if asked[key] > most[key]] or list(asked)  # none too big alone: no node has all
     shown = ", ".join(f"hydra.launcher.{key}={params.get(key)}" for key in over)
     offer = f"{most['cpus_per_task']} CPUs, {most['mem_gb']} GB and {most['gpus_per_node']} GPUs"
     where = f"partition {nodes[0].partition.rstrip('*')}"
-    return (f"{shown}: no node of {where} could ever run this job (at most {offer} per node); "
-            f"ask for less, or choose another hydra.launcher.partition")
+    return (
+        f"{shown}: no node of {where} could ever run this job (at most {offer} per node); "
+        f"ask for less, or choose another hydra.launcher.partition"
+    )
 
 
 def _fits(asked: dict, node: Node) -> bool:
-    return (asked["cpus_per_task"] <= node.cpus and asked["mem_gb"] * 1024 <= node.mem_mb
-            and asked["gpus_per_node"] <= node.gpus)
+    return (
+        asked["cpus_per_task"] <= node.cpus
+        and asked["mem_gb"] * 1024 <= node.mem_mb
+        and asked["gpus_per_node"] <= node.gpus
+    )
 
 
 def partition_nodes(partition: str | None) -> list[Node] | None:
     """The kinds of node in `partition` (the default one when None), from `sinfo`; None when sinfo fails."""
     try:
-        out = subprocess.run(["sinfo", "-h", "-o", "%P|%c|%m|%G"], capture_output=True, text=True, timeout=60,
-                             check=False)
+        out = subprocess.run(
+            ["sinfo", "-h", "-o", "%P|%c|%m|%G"], capture_output=True, text=True, timeout=60, check=False
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     if out.returncode != 0:
         return None
-    return [node for node in map(parse_line, out.stdout.splitlines()) if node is not None
-            and (node.partition.rstrip("*") == partition if partition else node.partition.endswith("*"))]
+    return [
+        node
+        for node in map(parse_line, out.stdout.splitlines())
+        if node is not None and (node.partition.rstrip("*") == partition if partition else node.partition.endswith("*"))
+    ]
 
 
 def parse_line(line: str) -> Node | None:

@@ -7,6 +7,7 @@ is submitit's handler called, to requeue the job and exit. SLURM counts requeues
 so an attempt that finds it set is a requeue of this very job, and continues its checkpoints with
 resume=true (the folder's lineage check still refuses a changed config).
 """
+
 from __future__ import annotations
 
 import logging

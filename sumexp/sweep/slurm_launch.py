@@ -9,6 +9,7 @@ Each job's python is the batch script itself (`exec`, no `srun`) when it runs on
 whole job (`scancel`, `scancel --full`, the time limit's `--signal=B:USR2`) then reaches the run, and no
 `srun` kills it first (docs/sweeps.md, "SLURM").
 """
+
 from __future__ import annotations
 
 import logging
@@ -64,9 +65,12 @@ def _executor(params: dict):
     from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
 
     single_task = params.get("tasks_per_node", 1) == 1 and params.get("nodes", 1) == 1
-    executor = submitit.AutoExecutor(cluster="slurm", folder=params.pop("submitit_folder"),
-                                     slurm_max_num_timeout=params.pop("max_num_timeout"),
-                                     slurm_python=("exec " if single_task else "") + shlex.quote(sys.executable))
+    executor = submitit.AutoExecutor(
+        cluster="slurm",
+        folder=params.pop("submitit_folder"),
+        slurm_max_num_timeout=params.pop("max_num_timeout"),
+        slurm_python=("exec " if single_task else "") + shlex.quote(sys.executable),
+    )
     if single_task:  # the batch shell is the run: signal it (B:), there is no job step to signal
         extra = {"signal": f"B:USR2@{params.get('signal_delay_s', 120)}", **(params.get("additional_parameters") or {})}
         params = {**params, "additional_parameters": extra, "use_srun": False}
@@ -96,8 +100,9 @@ def wait_for(jobs: list, vanished_after_s: float, poll_s: float) -> set:
 def in_queue() -> set[str] | None:
     """The ids (array tasks one by one, as `123_4`) of this user's jobs SLURM still holds; None if squeue fails."""
     try:
-        out = subprocess.run(["squeue", "--me", "-h", "-r", "-o", "%i"], capture_output=True, text=True, timeout=60,
-                             check=False)
+        out = subprocess.run(
+            ["squeue", "--me", "-h", "-r", "-o", "%i"], capture_output=True, text=True, timeout=60, check=False
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return set(out.stdout.split()) if out.returncode == 0 else None
@@ -124,8 +129,10 @@ def _job_return(job, config, run_dir: Path, vanished: bool):
         except Exception as err:  # noqa: BLE001 - the job's own failure, reported by submitit
             reason = str(err).strip().splitlines()[0]
     else:
-        reason = (f"SLURM job {job.job_id} left the queue without a result (cancelled, killed, or its node was "
-                  f"lost before the run could record it)")
+        reason = (
+            f"SLURM job {job.job_id} left the queue without a result (cancelled, killed, or its node was "
+            f"lost before the run could record it)"
+        )
     _record_failure(config, run_dir, f"{reason}; see {job.paths.stderr}")
     return _plain_return(config, None)
 
@@ -134,9 +141,15 @@ def _plain_return(config, value):
     """A JobReturn for a job that did not report one (not submitted, or gone); its record says what happened."""
     from hydra.core.utils import JobReturn, JobStatus
 
-    return JobReturn(overrides=OmegaConf.to_container(config.hydra.overrides.task), cfg=_task_config(config),
-                     hydra_cfg=config, working_dir=os.getcwd(), task_name=config.hydra.job.name,
-                     status=JobStatus.COMPLETED, _return_value=value)
+    return JobReturn(
+        overrides=OmegaConf.to_container(config.hydra.overrides.task),
+        cfg=_task_config(config),
+        hydra_cfg=config,
+        working_dir=os.getcwd(),
+        task_name=config.hydra.job.name,
+        status=JobStatus.COMPLETED,
+        _return_value=value,
+    )
 
 
 def _verdict(config, run_dir: Path):

@@ -7,12 +7,17 @@ group the first reached them twice (the terminal's SIGINT, then the sweep's own)
 none at all. A job's second stop signal means "stop now, skip the checkpoint", so it must come only
 from a second stop of the sweep: the sweep forwards each signal it gets, once, to every running job.
 """
+
 from __future__ import annotations
 
 import signal
 import threading
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # SIGHUP: the terminal closed; its jobs are not in its session
+STOP_SIGNALS = (
+    signal.SIGINT,
+    signal.SIGTERM,
+    signal.SIGHUP,
+)  # SIGHUP: the terminal closed; its jobs are not in its session
 
 
 class StopSignals:
@@ -22,7 +27,7 @@ class StopSignals:
         self.received: list[int] = []
         self._previous = {}
 
-    def __enter__(self) -> "StopSignals":
+    def __enter__(self) -> StopSignals:
         if threading.current_thread() is threading.main_thread():  # signal handlers can only be set there
             for signum in STOP_SIGNALS:
                 if signal.getsignal(signum) is not signal.SIG_IGN:  # nohup's SIGHUP stays ignored

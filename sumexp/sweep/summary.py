@@ -3,6 +3,7 @@
 A Hydra callback, so it runs in the submitting process whatever the launcher (local processes,
 SLURM). It reads the jobs' metrics.json, since jobs record their failures instead of raising them.
 """
+
 from __future__ import annotations
 
 import sys
@@ -19,7 +20,9 @@ class SweepSummary(Callback):
         """`stopped` (a SweepStopped) comes from the local launcher when a signal ended the sweep; it then exits 128+signal."""
         sweep_dir = Path(str(config.hydra.sweep.dir))
         runs = [_with_refusal(run) for run in load_runs([sweep_dir])]
-        print(f"sumexp: sweep {'stopped by ' + stopped.signal.name if stopped else 'finished'}: {sweep_dir}", flush=True)
+        print(
+            f"sumexp: sweep {'stopped by ' + stopped.signal.name if stopped else 'finished'}: {sweep_dir}", flush=True
+        )
         for run in runs:
             print(job_line(run), flush=True)
         for name in stopped.not_started if stopped else ():
@@ -27,12 +30,20 @@ class SweepSummary(Callback):
         print(f"sumexp: compare them: python -m sumexp.report {sweep_dir}", flush=True)
         unfinished = [run["run"] for run in runs if run["status"] != run_record.COMPLETED]
         if stopped:
-            print(f"sumexp: {stopped}: {len(unfinished)} job(s) did not complete, {len(stopped.not_started)} did not start; "
-                  "the same command with resume=true runs what is left (completed jobs are skipped, interrupted ones "
-                  "continue from their checkpoints)", file=sys.stderr, flush=True)
+            print(
+                f"sumexp: {stopped}: {len(unfinished)} job(s) did not complete, {len(stopped.not_started)} did not start; "
+                "the same command with resume=true runs what is left (completed jobs are skipped, interrupted ones "
+                "continue from their checkpoints)",
+                file=sys.stderr,
+                flush=True,
+            )
         elif unfinished:
-            print(f"sumexp: error: {len(unfinished)} of {len(runs)} jobs did not complete ({', '.join(unfinished)}); "
-                  "each job's metrics.json has its error and its stderr.log the details", file=sys.stderr, flush=True)
+            print(
+                f"sumexp: error: {len(unfinished)} of {len(runs)} jobs did not complete ({', '.join(unfinished)}); "
+                "each job's metrics.json has its error and its stderr.log the details",
+                file=sys.stderr,
+                flush=True,
+            )
             raise SystemExit(1)  # a SystemExit passes through Hydra's callback guard; no traceback
 
 
@@ -42,7 +53,13 @@ def _with_refusal(run: dict) -> dict:
 
     if run["run"] not in REFUSED:
         return run
-    return {**run, "status": run_record.REFUSED, "error": REFUSED[run["run"]], "dev_rouge_mean": None, "run_seconds": None}
+    return {
+        **run,
+        "status": run_record.REFUSED,
+        "error": REFUSED[run["run"]],
+        "dev_rouge_mean": None,
+        "run_seconds": None,
+    }
 
 
 def job_line(run: dict) -> str:

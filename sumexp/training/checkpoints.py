@@ -1,4 +1,5 @@
 """Where a resumed run continues: the newest checkpoint that was written completely and reads back."""
+
 from __future__ import annotations
 
 import json

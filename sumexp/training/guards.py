@@ -1,15 +1,20 @@
 """Callbacks that protect a long run: stop on a non-finite loss, save and stop on SIGTERM or Ctrl-C,
 space out checkpoints that are only there to resume from, and log the training loss at every
 checkpoint so a resumed run can account for every step."""
+
 from __future__ import annotations
 
 import math
 import signal
 import time
+from typing import TYPE_CHECKING
 
 from transformers import TrainerCallback
 
 from sumexp.errors import TrainingDiverged
+
+if TYPE_CHECKING:
+    from sumexp.errors import OutOfMemory
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)  # SLURM sends SIGTERM before pre-emption
 
@@ -145,12 +150,14 @@ def likely_cause(precision: str, learning_rate: float, family_rate: float) -> st
     if precision == "fp16":
         return "fp16 overflows in some models (the T5 family always): use optim.precision=bf16 or fp32"
     if learning_rate > 10 * family_rate:
-        return (f"optim.lr={learning_rate:g} is far above this model's usual {family_rate:g}: lower optim.lr "
-                f"(or optim.max_grad_norm)")
+        return (
+            f"optim.lr={learning_rate:g} is far above this model's usual {family_rate:g}: lower optim.lr "
+            f"(or optim.max_grad_norm)"
+        )
     return "lower optim.lr, raise optim.warmup, or train in fp32 (optim.precision=fp32)"
 
 
-def out_of_memory(optim) -> "OutOfMemory":
+def out_of_memory(optim) -> OutOfMemory:
     """The one-line error for an accelerator out of memory, with the remedies in order of cost."""
     from sumexp.errors import OutOfMemory
 

@@ -1,6 +1,7 @@
 """What training measured, read from the Trainer once it is done: losses, speed over optimizer steps,
 the evaluations, the backend's memory and the precision that ran; gathered into metrics.json by
 results/metrics.py."""
+
 from __future__ import annotations
 
 from sumexp.results.metrics import last_logged, logged_at, mean_train_loss, untrained_score

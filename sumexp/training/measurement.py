@@ -1,5 +1,6 @@
 """What training used, measured where it happens: the model state after the first optimizer step, the
 training memory peak apart from loading, evaluation and generation, and the machine's load."""
+
 from __future__ import annotations
 
 import os

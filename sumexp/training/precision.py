@@ -1,4 +1,5 @@
 """Choose the training precision from the request, the model's guard and the hardware."""
+
 from __future__ import annotations
 
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")

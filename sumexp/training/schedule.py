@@ -1,4 +1,5 @@
 """Learning-rate schedule arguments (the metric's direction for schedulers that watch it) and how far a warm-up lets the lr rise."""
+
 from __future__ import annotations
 
 import math
@@ -33,8 +34,10 @@ def warmup_problem(warmup: float) -> str | None:
     """optim.warmup is a ratio of the training steps (< 1) or a step count (>= 1); anything else is a mistake."""
     if 0 <= warmup < 1 or (warmup >= 1 and float(warmup).is_integer() and warmup < float("inf")):
         return None
-    return (f"optim.warmup={warmup}: must be a ratio of the training steps in [0, 1), e.g. optim.warmup=0.1, "
-            f"or a whole number of steps, e.g. optim.warmup=100")
+    return (
+        f"optim.warmup={warmup}: must be a ratio of the training steps in [0, 1), e.g. optim.warmup=0.1, "
+        f"or a whole number of steps, e.g. optim.warmup=100"
+    )
 
 
 def planned_steps(optim, steps_per_epoch: int) -> int:
@@ -75,9 +78,13 @@ def scheduler_problems(optim) -> list[str]:
     parameters = inspect.signature(functions[optim.scheduler]).parameters
     if any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
         return []
-    taken = [name for name in parameters if name not in ("optimizer", "num_warmup_steps", "num_training_steps", "last_epoch")]
+    taken = [
+        name for name in parameters if name not in ("optimizer", "num_warmup_steps", "num_training_steps", "last_epoch")
+    ]
     unknown = [key for key in scheduler_kwargs(optim) if key not in taken]
     if not unknown:
         return []
-    return [f"optim.scheduler_kwargs: {', '.join(unknown)} not taken by the {optim.scheduler} scheduler; "
-            f"it takes {', '.join(taken) or 'none'}"]
+    return [
+        f"optim.scheduler_kwargs: {', '.join(unknown)} not taken by the {optim.scheduler} scheduler; "
+        f"it takes {', '.join(taken) or 'none'}"
+    ]

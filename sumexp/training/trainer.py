@@ -1,4 +1,5 @@
 """The Trainer that fine-tunes, scores dev ROUGE by generation at every evaluation and keeps the best."""
+
 from __future__ import annotations
 
 import logging
@@ -17,8 +18,8 @@ from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from sumexp.encoding import IGNORE_INDEX
 from sumexp.errors import EvaluationStopped
-from sumexp.scoring.rouge import BEST_METRIC
 from sumexp.generation import generate_summaries
+from sumexp.scoring.rouge import BEST_METRIC
 from sumexp.training.guards import (
     InterruptOnSignal,
     LogAtEverySave,
@@ -29,7 +30,6 @@ from sumexp.training.guards import (
 from sumexp.training.schedule import scheduler_kwargs
 
 log = logging.getLogger(__name__)
-
 
 
 @dataclass
@@ -64,8 +64,15 @@ class DevEvaluator:
         start = time.perf_counter()
         with GENERATION:
             predictions = generate_summaries(
-                model, self.tokenizer, self.prompts, self.gen_cfg, self.max_new_tokens, self.batch_size,
-                desc="dev generate", progress=self.progress, should_stop=self.should_stop,
+                model,
+                self.tokenizer,
+                self.prompts,
+                self.gen_cfg,
+                self.max_new_tokens,
+                self.batch_size,
+                desc="dev generate",
+                progress=self.progress,
+                should_stop=self.should_stop,
             )
         if self.should_stop is not None and self.should_stop():
             raise EvaluationStopped("a stop was asked for before scoring")
@@ -82,7 +89,9 @@ class SummarizationTrainer(Trainer):
     def __init__(self, *args, dev_evaluator: DevEvaluator, **kwargs):
         super().__init__(*args, **kwargs)
         self.dev_evaluator = dev_evaluator
-        self.stop_guard = next((cb for cb in self.callback_handler.callbacks if isinstance(cb, InterruptOnSignal)), None)
+        self.stop_guard = next(
+            (cb for cb in self.callback_handler.callbacks if isinstance(cb, InterruptOnSignal)), None
+        )
         if self.stop_guard is not None and dev_evaluator is not None:
             dev_evaluator.should_stop = self.stop_guard.stop_requested
         # Token counts of the optimizer steps, summed on the batches' device: reading them at every step
@@ -118,7 +127,9 @@ class SummarizationTrainer(Trainer):
     def tokens_trained(self) -> int:
         return 0 if self._trained is None else int(self._trained)
 
-    def evaluation_loop(self, dataloader, description, prediction_loss_only=None, ignore_keys=None, metric_key_prefix="eval"):
+    def evaluation_loop(
+        self, dataloader, description, prediction_loss_only=None, ignore_keys=None, metric_key_prefix="eval"
+    ):
         start = time.perf_counter()
         try:
             if self.stop_guard is not None and self.stop_guard.stop_requested():
@@ -140,8 +151,9 @@ def stopped_evaluation(prefix: str):
     from transformers.trainer_utils import EvalLoopOutput
 
     metrics = {f"{prefix}_{name}": float("-inf") for name in ("rouge1", "rouge2", "rougeL", BEST_METRIC)}
-    return EvalLoopOutput(predictions=None, label_ids=None, metrics={f"{prefix}_loss": float("nan"), **metrics},
-                          num_samples=0)
+    return EvalLoopOutput(
+        predictions=None, label_ids=None, metrics={f"{prefix}_loss": float("nan"), **metrics}, num_samples=0
+    )
 
 
 class SeededLengthGroupedSampler(LengthGroupedSampler):
@@ -211,7 +223,9 @@ class ConsoleProgress(TrainerCallback):
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not state.is_world_process_zero or not logs:
             return
-        log.info("step %d: %s", state.global_step, {k: round(v, 5) if isinstance(v, float) else v for k, v in logs.items()})
+        log.info(
+            "step %d: %s", state.global_step, {k: round(v, 5) if isinstance(v, float) else v for k, v in logs.items()}
+        )
         if "loss" in logs:
             self._show(loss=f"{logs['loss']:.3f}")
 
@@ -223,8 +237,10 @@ class ConsoleProgress(TrainerCallback):
             self._write(f"dev @ step {state.global_step}: not scored, the run is stopping")
             return
         when = "untrained" if state.global_step == 0 else f"epoch {state.epoch:.2f}"
-        self._write(f"dev @ step {state.global_step} ({when}): loss {metrics.get('eval_loss', float('nan')):.4f}, "
-                    f"ROUGE mean {score:.2f}")
+        self._write(
+            f"dev @ step {state.global_step} ({when}): loss {metrics.get('eval_loss', float('nan')):.4f}, "
+            f"ROUGE mean {score:.2f}"
+        )
         self._show(**{"dev ROUGE": f"{score:.2f}"})
 
     def on_train_end(self, args, state, control, **kwargs):
