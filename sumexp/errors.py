@@ -41,3 +41,16 @@ class StopSignal(BaseException):
 class EvaluationStopped(Exception):
     """A stop (SIGTERM, Ctrl-C) arrived during a dev evaluation: the evaluation is abandoned unscored, so
     that the checkpoint is saved within the grace period a scheduler gives."""
+
+
+def run_cli(action, prog: str = "sumexp") -> int:
+    """A command line's exit status: 0 when `action()` returns, 2 with one `PROG: error: ...` line on stderr
+    when it raises a UserError. Tracebacks stay for bugs."""
+    import sys
+
+    try:
+        action()
+    except UserError as err:
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        return 2
+    return 0

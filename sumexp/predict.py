@@ -15,7 +15,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from sumexp.errors import UserError
+from sumexp.errors import UserError, run_cli
 from sumexp.results import run_record
 
 MERGED_DIR = "model_merged"
@@ -34,12 +34,7 @@ RUN_FOLDERS = ("model", MERGED_DIR, "checkpoints", ".hydra", ".submitit")
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    try:
-        predict(args.run_dir, args.input, args.output, args.merge)
-    except UserError as err:
-        print(f"sumexp: error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    return run_cli(lambda: predict(args.run_dir, args.input, args.output, args.merge))
 
 
 def predict(run_dir: Path, input_file: Path | None, output: Path | None, merge: bool) -> None:

@@ -11,7 +11,7 @@ import json
 import sys
 
 from sumexp.data.tables import read_table, reference_columns, reference_lists
-from sumexp.errors import UserError
+from sumexp.errors import UserError, run_cli
 from sumexp.scoring.rouge import AGGREGATES, METRICS, RougeScorer
 from sumexp.scoring.tokenization import TOKENIZERS
 
@@ -158,14 +158,13 @@ def score_files(args: argparse.Namespace) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: 0 on success, 2 on a user error (one line on stderr, no traceback)."""
-    try:
+
+    def score_and_print() -> None:  # the parser reports a bad argument as a UserError too
         args = build_parser().parse_args(argv)
         result = score_files(args)
-    except UserError as err:
-        print(f"{PROG}: error: {err}", file=sys.stderr)
-        return 2
-    print(json.dumps(result, indent=2, ensure_ascii=False) if args.json else format_table(result))
-    return 0
+        print(json.dumps(result, indent=2, ensure_ascii=False) if args.json else format_table(result))
+
+    return run_cli(score_and_print, PROG)
 
 
 if __name__ == "__main__":

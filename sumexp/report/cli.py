@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from sumexp.errors import UserError
+from sumexp.errors import UserError, run_cli
 
 OUTPUTS = ("report.md", "report.csv", "report.png", "report.html")
 
@@ -25,12 +24,7 @@ def main(argv=None) -> int:
         "speed × (default: full)",
     )
     args = parser.parse_args(argv)
-    try:
-        write_report(args.dirs, args.out or args.dirs[0], args.baseline)
-    except UserError as err:
-        print(f"sumexp: error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    return run_cli(lambda: write_report(args.dirs, args.out or args.dirs[0], args.baseline))
 
 
 def write_report(dirs: list[Path], out: Path, baseline: str = "full"):
