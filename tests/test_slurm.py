@@ -149,7 +149,7 @@ def has_checkpoint(run_dir: Path) -> bool:
 
 
 def wait_until(
-    condition, process: subprocess.Popen, timeout: float = 600, what: str = "", lift=None, release: bool = True
+    condition, process: subprocess.Popen, timeout: float = 600, what: str = "", release: bool = True
 ) -> None:
     """Poll `condition` while the sweep runs; a requeued job is started at once instead of after SLURM's delay."""
     deadline = time.monotonic() + timeout
@@ -158,8 +158,6 @@ def wait_until(
         assert time.monotonic() < deadline, f"not in time: {what}"
         if release:
             start_requeued_now()
-        if lift:
-            lift()
         time.sleep(0.5)
 
 
@@ -172,13 +170,11 @@ def start_requeued_now() -> None:
             subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], capture_output=True)
 
 
-def finish(process: subprocess.Popen, timeout: float = 900, lift=None) -> tuple[str, str]:
+def finish(process: subprocess.Popen, timeout: float = 900) -> tuple[str, str]:
     deadline = time.monotonic() + timeout
     while process.poll() is None:
         assert time.monotonic() < deadline, "the sweep did not end in time"
         start_requeued_now()
-        if lift:
-            lift()
         time.sleep(0.5)
     return process.communicate()
 
@@ -192,28 +188,19 @@ def same_result(resumed: dict, undisturbed: dict) -> None:
 
 @pytest.mark.slow
 def test_a_grid_with_a_preempted_job_and_one_at_its_time_limit_ends_as_an_undisturbed_grid(slurm_cluster, tmp_path):
-    """4 jobs, two pairs of the same config (verbose changes nothing computed). The array is submitted with a
-    2-minute time limit (SLURM signals USR2 signal_delay_s=45 s before it); the test lifts it to 20 minutes for
-    every job as soon as it runs, except job 2's first attempt, which reaches it (jobs 2 and 3 train long enough
-    for that on any machine). Job 0 is pre-empted (SIGUSR2). Both are requeued, resume from their checkpoints and
-    end as their undisturbed twins 1 and 3."""
-    sweep = start_sweep(
-        tmp_path,
-        "optim.max_steps=40,160",
-        "verbose=false,true",
-        "hydra.launcher.timeout_min=2",
-        "hydra.launcher.signal_delay_s=45",
-    )
+    """4 jobs, two pairs of the same config (verbose changes nothing computed). Job 0 is pre-empted (SIGUSR2).
+    Job 2's time limit is lowered while it trains, to end within 2 minutes: SLURM signals USR2 signal_delay_s
+    (120 s) before it. Both are requeued, resume from their checkpoints and end as their twins 1 and 3."""
+    sweep = start_sweep(tmp_path, "optim.max_steps=40,100", "verbose=false,true")
     run = [tmp_path / f"{n}_tiny_bart_full" for n in range(4)]
-
-    def at_limit():  # job 2's first attempt
-        return "requeued" not in record(run[2]).get("error", "")
-
-    wait_until(
-        lambda: has_checkpoint(run[0]), sweep, what="job 0 checkpoints", lift=lambda: lift_limits(tmp_path, at_limit)
-    )
-    preempt(slurm_id(tmp_path, 0), run[0], sweep, lift=lambda: lift_limits(tmp_path, at_limit))
-    out, err = finish(sweep, lift=lambda: lift_limits(tmp_path, at_limit))
+    wait_until(lambda: has_checkpoint(run[0]), sweep, what="job 0 checkpoints")
+    preempt(slurm_id(tmp_path, 0), run[0], sweep)
+    wait_until(lambda: has_checkpoint(run[2]) and running_job(slurm_id(tmp_path, 2)), sweep, what="job 2 trains")
+    job_2, minutes = running_job(slurm_id(tmp_path, 2))
+    subprocess.run(["scontrol", "update", f"JobId={job_2}", f"TimeLimit={minutes + 2}"], check=True)
+    wait_until(lambda: "requeued" in record(run[2]).get("error", ""), sweep, what="job 2 is requeued", release=False)
+    subprocess.run(["scontrol", "update", f"JobId={job_2}", "TimeLimit=20"], check=True)  # for its next attempt
+    out, err = finish(sweep)
     assert sweep.returncode == 0, out[-3000:] + err[-3000:]
     records = [record(r) for r in run]
     assert [r.get("attempts") for r in records] == [2, 1, 2, 1], records
@@ -233,7 +220,20 @@ def test_a_grid_with_a_preempted_job_and_one_at_its_time_limit_ends_as_an_undist
     assert report.stdout.count("completed (2 attempts)") == 2, report.stdout
 
 
-def preempt(job: str, run_dir: Path, sweep: subprocess.Popen, lift) -> None:
+def running_job(task: str) -> tuple[str, int] | None:
+    """The job id of array task `task` (`123_2`) while it runs, and its whole minutes of run time so far.
+    Only a running task has a record of its own: a pending one may share the array's with other tasks."""
+    line = subprocess.run(
+        ["squeue", "-h", "-r", "-t", "RUNNING", "-o", "%i %A %M"], capture_output=True, text=True
+    ).stdout
+    for task_id, job, elapsed in (row.split() for row in line.splitlines()):
+        if task_id == task:
+            parts = [int(p) for p in elapsed.replace("-", ":").split(":")]
+            return job, (parts[-2] if len(parts) >= 2 else 0) + 60 * (parts[-3] if len(parts) >= 3 else 0)
+    return None
+
+
+def preempt(job: str, run_dir: Path, sweep: subprocess.Popen) -> None:
     """`scancel --signal=USR2 --full JOB`, until the run says it was requeued. scancel retries a job that turned
     pending under it (requeued) and would signal its next attempt too: it is stopped before that one starts."""
     scancel = subprocess.Popen(["scancel", "--signal=USR2", "--full", job])
@@ -242,7 +242,6 @@ def preempt(job: str, run_dir: Path, sweep: subprocess.Popen, lift) -> None:
             lambda: "requeued" in record(run_dir).get("error", ""),
             sweep,
             timeout=300,
-            lift=lift,
             what=f"{job} is requeued",
             release=False,
         )
@@ -250,17 +249,6 @@ def preempt(job: str, run_dir: Path, sweep: subprocess.Popen, lift) -> None:
         if scancel.poll() is None:
             scancel.kill()
         scancel.wait()
-
-
-def lift_limits(sweep_dir: Path, job_2_at_limit) -> None:
-    """Give every running job of the sweep 20 minutes, except job 2 while `job_2_at_limit()`."""
-    queue = subprocess.run(
-        ["squeue", "-h", "-r", "-t", "RUNNING", "-o", "%i %A %l"], capture_output=True, text=True
-    ).stdout
-    for line in queue.splitlines():
-        task, job, limit = line.split()  # the job's own id: `123_4` may name the array's pending tasks as well
-        if limit != "20:00" and not (task.endswith("_2") and job_2_at_limit()):
-            subprocess.run(["scontrol", "update", f"JobId={job}", "TimeLimit=20"], capture_output=True)
 
 
 @pytest.mark.slow
