@@ -269,3 +269,18 @@ def test_an_abandoned_evaluation_stops_training_without_a_checkpoint():
     assert control.should_training_stop and not control.should_save
     stop.on_step_end(None, None, control)  # a step that still ends afterwards saves nothing either
     assert not control.should_save
+
+
+def test_a_resumed_run_restores_early_stoppings_count(compose_config, tmp_path):
+    """The Trainer restores stateful callbacks (EarlyStoppingCallback's patience counter) only when asked."""
+    from transformers import EarlyStoppingCallback, TrainerState
+
+    from sumexp.training.trainer import training_arguments
+
+    args = training_arguments(compose_config([]), str(tmp_path), "fp32", 1e-3)
+    assert args.restore_callback_states_from_checkpoint
+    stopping = EarlyStoppingCallback(early_stopping_patience=3)
+    stopping.early_stopping_patience_counter = 2
+    state = TrainerState(stateful_callbacks=[stopping])
+    saved = state.stateful_callbacks["EarlyStoppingCallback"]  # what a checkpoint's trainer_state.json keeps
+    assert saved["attributes"]["early_stopping_patience_counter"] == 2

@@ -275,6 +275,9 @@ def training_arguments(cfg, output_dir: str, precision: str, learning_rate: floa
         # the Trainer deletes the newest at the end when it is not the best, which an interrupted run needs.
         save_total_limit=2,
         save_only_model=False,  # optimizer, scheduler and RNG states too: a resumed run continues exactly
+        # Early stopping's count of evaluations without progress too: without it a resumed run starts counting
+        # again and trains past the step where the uninterrupted run stopped.
+        restore_callback_states_from_checkpoint=True,
         load_best_model_at_end=optim.evaluate,
         metric_for_best_model=BEST_METRIC if optim.evaluate else None,
         greater_is_better=True,
