@@ -60,7 +60,15 @@ def test_default_run_learns_and_writes_every_output(tmp_path):
     assert metrics["dev_rouge_mean"] >= metrics["dev_rouge_mean_untrained"] + LEARNING_MARGIN, metrics
     assert "sumexp: tiny_bart / full | dev ROUGE" in run.stdout
     predictions = pd.read_csv(tmp_path / "dev_predictions.csv")
-    assert len(predictions) == 50 and list(predictions.columns) == ["fname", "prediction", "summary"]
+    assert len(predictions) == 50 and list(predictions.columns) == [
+        "fname",
+        "prediction",
+        "summary",
+        "rouge1",
+        "rouge2",
+        "rougeL",
+        "rouge_mean",
+    ]  # the per-example F1 of each dev summary follows its references
     assert_outputs_rescore_to_the_metrics(tmp_path, metrics, "morpheme")
     assert_one_log_entry_per_evaluation(tmp_path)
     submission = pd.read_csv(tmp_path / "submission.csv")
