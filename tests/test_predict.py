@@ -17,19 +17,25 @@ from sumexp.task import run_experiment
 pytestmark = pytest.mark.slow  # every test here starts a process or trains a model
 
 REPO = Path(__file__).resolve().parents[1]
-# Enough training (lr 1e-2, 12 steps) that summaries differ from row to row, so reproducing them means something.
+# Enough training (40 steps) that summaries differ from row to row (at least 5 of 50), so reproducing them
+# means something; with 12 steps every row got the same summary and the check counted fnames instead.
 LEARNING_RUN = [
     "data.max_train_samples=96",
     "data.max_eval_samples=8",
-    "optim.max_steps=12",
+    "optim.max_steps=40",
     "optim.batch_size=8",
     "optim.lr=1e-2",
-    "optim.eval_steps=12",
+    "optim.eval_steps=40",
     "optim.eval_on_start=false",
     "generation.num_beams=1",
     "generation.max_new_tokens=12",
     "score.tokenizer=whitespace",
 ]
+
+
+def distinct_summaries(path: Path) -> int:
+    """How many different summaries a submission holds (its fname column aside)."""
+    return pd.read_csv(path, keep_default_na=False)["summary"].nunique()
 
 
 def finished_run(compose_config, run_dir: Path, *overrides) -> Path:
@@ -75,7 +81,7 @@ def test_predict_reproduces_a_lora_runs_submission(lora_run, sample_dir, tmp_pat
     assert out.returncode == 0, out.stderr[-3000:]
     submission = (lora_run / "submission.csv").read_text()
     assert (tmp_path / "again.csv").read_text() == submission  # byte for byte
-    assert len(set(submission.splitlines()[1:])) >= 5  # varied summaries: reproducing them is not trivial
+    assert distinct_summaries(lora_run / "submission.csv") >= 5  # varied: reproducing them is not trivial
     assert not (lora_run / "model" / "config.json").exists()  # model/ holds the adapter, not a full copy
 
 
@@ -112,13 +118,13 @@ def test_merge_writes_a_plain_model_that_computes_what_the_adapter_does(lora_run
 
 def test_predict_reproduces_a_full_runs_submission_and_never_uses_fname_as_a_path(compose_config, sample_dir, tmp_path):
     run = finished_run(
-        compose_config, tmp_path / "run", "model=tiny_bart", "backend=full", *LEARNING_RUN, "optim.lr=1e-3"
+        compose_config, tmp_path / "run", "model=tiny_llama", "backend=full", *LEARNING_RUN, "optim.lr=1e-3"
     )
     assert (
         predict.main([str(run), "--input", str(sample_dir / "test.csv"), "--output", str(tmp_path / "again.csv")]) == 0
     )
     submission = (run / "submission.csv").read_text()
-    assert (tmp_path / "again.csv").read_text() == submission and len(set(submission.splitlines()[1:])) >= 5
+    assert (tmp_path / "again.csv").read_text() == submission and distinct_summaries(run / "submission.csv") >= 5
     hostile = pd.DataFrame({"fname": ["../../escape", "/tmp/x,y"], "dialogue": ["#Person1#: 안녕.", "#Person2#: 네."]})
     hostile.to_csv(tmp_path / "hostile.csv", index=False)
     assert predict.main([str(run), "--input", str(tmp_path / "hostile.csv")]) == 0
