@@ -117,7 +117,9 @@ def test_a_search_stopped_by_sigterm_runs_its_interrupted_trial_again_in_its_fol
     [interrupted] = stored_trials(tmp_path)
     assert interrupted.state.name == "WAITING"  # not RUNNING for ever: it runs first when the search continues
     assert metrics(tmp_path / "sweep" / "0_tiny_bart_full")["status"] == "interrupted"
-    run = sumexp_cli(*quick, "hydra.sweeper.n_trials=2", "optim.max_steps=2")
+    # Shorter now, so the folder's checkpoint no longer fits the trial's config: force=true starts it over
+    # (a plain re-run is refused with one line, resume=true would continue the 2000 steps).
+    run = sumexp_cli(*quick, "hydra.sweeper.n_trials=2", "optim.max_steps=2", "force=true")
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     trials = stored_trials(tmp_path)
     assert [(t.number, t.state.name) for t in trials] == [(0, "COMPLETE"), (1, "COMPLETE")]
