@@ -47,18 +47,33 @@ def launch(run_dir, batch_size: int, env_per_rank: list[dict]):
         *TRAIN,
         f"optim.batch_size={batch_size}",
     ]
-    procs = [
-        subprocess.Popen(
-            args,
-            cwd=REPO,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", **extra},
-        )
-        for extra in env_per_rank
+    # Each rank writes to its own files: pipes read one after the other would let the second rank block
+    # on a full pipe while the first waits for it in a collective, and the pair would never finish.
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    logs = [
+        (run_dir.parent / f"{run_dir.name}.rank{i}.out", run_dir.parent / f"{run_dir.name}.rank{i}.err")
+        for i in range(len(env_per_rank))
     ]
-    outputs = [p.communicate(timeout=600) for p in procs]
+    procs = []
+    for extra, (out_path, err_path) in zip(env_per_rank, logs):
+        with open(out_path, "w") as out, open(err_path, "w") as err:
+            procs.append(
+                subprocess.Popen(
+                    args,
+                    cwd=REPO,
+                    stdout=out,
+                    stderr=err,
+                    text=True,
+                    env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", **extra},
+                )
+            )
+    try:
+        for proc in procs:
+            proc.wait(timeout=900)
+    finally:  # a rank left waiting for a peer that failed would otherwise outlive the test
+        for proc in procs:
+            proc.kill()
+    outputs = [(out_path.read_text(), err_path.read_text()) for out_path, err_path in logs]
     for proc, (_out, err) in zip(procs, outputs):
         assert proc.returncode == 0, err[-3000:]
     return outputs
@@ -109,3 +124,13 @@ def test_slurm_tasks_become_torch_distributed_variables(monkeypatch):
         "MASTER_PORT": "29533",
     }
     assert os.environ["ACCELERATE_USE_CPU"] == "true" and not is_main_process()
+
+
+def test_before_the_group_forms_a_slurm_task_knows_whether_it_is_rank_0(monkeypatch):
+    """Hydra's callbacks (the folder guard and its lock) run before setup_distributed exports RANK."""
+    clear_env(monkeypatch, *DIST_KEYS)
+    for key, value in slurm_env(rank=1, tasks=2, port=29533).items():
+        monkeypatch.setenv(key, value)
+    assert not is_main_process()
+    monkeypatch.setenv("SLURM_PROCID", "0")
+    assert is_main_process()

@@ -428,3 +428,19 @@ def test_the_requeue_runs_with_sigterm_ignored_so_that_scontrol_survives_it():
     before = signal.getsignal(signal.SIGTERM)
     slurm_job._requeue(SimpleNamespace(signal_name="SIGUSR2", requeue_handler=requeue), None, 1)
     assert seen == ["alive"] and signal.getsignal(signal.SIGTERM) is before  # not requeued: SIGTERM as it was
+
+
+@pytest.mark.parametrize("tasks", [1, 2])
+def test_the_batch_script_runs_one_task_itself_and_several_under_srun_that_stops_all_when_one_fails(tasks, tmp_path):
+    from sumexp.sweep.slurm_launch import _executor
+
+    params = {"submitit_folder": str(tmp_path), "max_num_timeout": 3, "tasks_per_node": tasks, "nodes": 1}
+    params.update(timeout_min=10, signal_delay_s=120, cpus_per_task=1, mem_gb=1)
+    slurm = _executor(params)._executor
+    script = slurm._make_submission_file_text(slurm._submitit_command_str, "uid")
+    run_line = next(line for line in script.splitlines() if "submitit.core._submit" in line)
+    if tasks == 1:  # no job step: the signal of a time limit or scancel reaches the run itself
+        assert run_line.startswith("exec ") and "srun" not in run_line
+        assert "#SBATCH --signal=B:USR2@120" in script
+    else:  # a rank that fails before the group forms must not leave the others waiting until the time limit
+        assert run_line.startswith("srun ") and "--kill-on-bad-exit=1" in run_line

@@ -44,8 +44,14 @@ def setup_distributed() -> int:
 
 
 def is_main_process() -> bool:
-    """Rank 0 (or a run that is not distributed): the one process that writes run files."""
-    return int(os.environ.get("RANK", "0")) == 0
+    """Rank 0 (or a run that is not distributed): the one process that writes run files.
+
+    Also right before setup_distributed has exported RANK (Hydra's callbacks run first): a SLURM task's
+    rank is then its SLURM_PROCID.
+    """
+    if "RANK" in os.environ:
+        return int(os.environ["RANK"]) == 0
+    return slurm_task_count() <= 1 or int(os.environ.get("SLURM_PROCID", "0")) == 0
 
 
 def world_size() -> int:

@@ -19,6 +19,10 @@ from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 class RunGuard(Callback):
     def on_run_start(self, config: DictConfig, **kwargs) -> None:
         _refuse_path_choices(config)
+        from sumexp.run.distributed import is_main_process
+
+        if not is_main_process():
+            return  # data parallel: rank 0 owns the folder; a second rank taking its lock would refuse rank 0
         run_dir = _run_dir(config)
         if run_dir is None or not run_dir.is_dir():
             return  # a new folder holds nothing to protect; a name that resolves only in the job: the task checks

@@ -74,6 +74,8 @@ def _executor(params: dict):
     if single_task:  # the batch shell is the run: signal it (B:), there is no job step to signal
         extra = {"signal": f"B:USR2@{params.get('signal_delay_s', 120)}", **(params.get("additional_parameters") or {})}
         params = {**params, "additional_parameters": extra, "use_srun": False}
+    else:  # a rank that fails before the group forms would leave the others waiting for it until the time limit
+        params = {**params, "srun_args": ["--kill-on-bad-exit=1", *(params.get("srun_args") or [])]}
     base = set(OmegaConf.structured(BaseQueueConf).keys())
     executor.update_parameters(**{key if key in base else f"slurm_{key}": value for key, value in params.items()})
     return executor
