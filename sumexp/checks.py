@@ -7,13 +7,13 @@ import importlib.util
 import math
 
 from sumexp.data.rows import ON_BAD_ROWS
+from sumexp.data.sources import unknown_source
 from sumexp.errors import UserError
 from sumexp.generation import new_token_limit
 from sumexp.security.trust import remote_code_problems
 from sumexp.training.precision import PRECISIONS
 from sumexp.training.schedule import scheduler_kwargs, warmup_problem
 
-DATA_SOURCES = ("sample", "files", "hf")
 MAX_SEED = 2**32 - 1
 TRACKERS = {"none": None, "tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow"}
 
@@ -29,8 +29,7 @@ def check_config(cfg) -> None:
         problems.append("model.prompt_template: has no {dialogue} slot; add one")
     if cfg.optim.precision not in PRECISIONS:
         problems.append(f"optim.precision={cfg.optim.precision}: use one of {', '.join(PRECISIONS)}")
-    if cfg.data.source not in DATA_SOURCES:
-        problems.append(f"data.source={cfg.data.source}: use one of {', '.join(DATA_SOURCES)}")
+    problems += filter(None, [unknown_source(cfg.data.source)])
     if cfg.score.tokenizer not in TOKENIZERS:
         problems.append(f"score.tokenizer={cfg.score.tokenizer}: use one of {', '.join(TOKENIZERS)}")
     if cfg.score.aggregate not in ("mean", "max"):
@@ -182,12 +181,13 @@ def _tracker_problems(report_to: str) -> list[str]:
 
 
 def _backend_problems(backend) -> list[str]:
-    from sumexp.backends.matrix import MATRIX
+    from sumexp.backends.matrix import BACKENDS, unknown_backend
 
+    unknown = unknown_backend(backend.name)
+    if unknown:
+        return [unknown]
     problems = []
-    if backend.name not in MATRIX:
-        problems.append(f"backend.name={backend.name}: not in the backend matrix; use one of {', '.join(MATRIX)}")
-    if backend.name != "full" and backend.lora is None:
+    if BACKENDS[backend.name].adapters and backend.lora is None:
         problems.append(
             f"backend={backend.name}: backend.lora is null; adapters need r, alpha, dropout (see conf/backend/lora.yaml)"
         )

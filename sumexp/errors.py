@@ -54,3 +54,12 @@ def run_cli(action, prog: str = "sumexp") -> int:
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 2
     return 0
+
+
+def first_line(err: BaseException | str) -> str:
+    """An exception's (or a message's) first non-empty line, for one-line messages and records; the
+    exception's type name when it has no text."""
+    lines = str(err).strip().splitlines()
+    if lines:
+        return lines[0].strip()
+    return type(err).__name__ if isinstance(err, BaseException) else ""

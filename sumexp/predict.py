@@ -115,11 +115,11 @@ def summarize(cfg, model, tokenizer, dialogues: list[str]) -> list[str]:
 
 
 def _backend(cfg, name: str):
-    from sumexp.backends.matrix import BACKEND_CLASSES, backend_for
+    from sumexp.backends.matrix import BACKENDS, backend_for
 
-    if name not in BACKEND_CLASSES:
+    if name not in BACKENDS:
         raise UserError(
-            f"metrics.json: backend_effective={name} is not a backend this sumexp knows ({', '.join(BACKEND_CLASSES)})"
+            f"metrics.json: backend_effective={name} is not a backend this sumexp knows ({', '.join(BACKENDS)})"
         )
     return backend_for(cfg.backend, name)
 

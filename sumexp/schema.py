@@ -64,8 +64,7 @@ class QuantizationSettings:
 
 @dataclass
 class BackendConfig:
-    _target_: str = MISSING  # the Backend class; imported only when this backend is selected
-    name: str = MISSING
+    name: str = MISSING  # a backend registered in sumexp/backends/matrix.py (BACKENDS), which names its class
     fallback: bool = True  # when this backend cannot serve the model on this device: the next that can (recorded)
     lora: LoraSettings | None = None  # null: no adapters (full fine-tuning)
     quantization: QuantizationSettings | None = None  # null: the base weights stay unquantized

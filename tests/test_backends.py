@@ -13,7 +13,8 @@ import pytest
 from sumexp.__main__ import CONF_DIR
 from sumexp.backends import probes
 from sumexp.backends.base import BackendUnsupported
-from sumexp.backends.matrix import BACKEND_CLASSES, FALLBACK_ORDER, MATRIX, fallback_chain, select_backend
+from sumexp.backends.matrix import BACKENDS as REGISTERED
+from sumexp.backends.matrix import backend_for, fallback_chain, select_backend
 from sumexp.errors import UserError
 from tests.conftest import TINY_MODELS
 from tests.test_end_to_end import expect_one_line_error, sumexp_cli
@@ -36,7 +37,10 @@ def test_each_backend_option_composes_with_the_shared_lora_values(compose_config
     for name in BACKENDS:
         backend = compose_config([f"backend={name}"]).backend
         assert backend.name == name and backend.fallback is True
-        assert backend._target_ == BACKEND_CLASSES[name]  # the YAML and the fallback table name the same class
+        assert "_target_" not in backend  # the class comes from the registry alone
+        built = backend_for(backend, name)
+        assert f"{type(built).__module__}.{type(built).__name__}" == REGISTERED[name].cls
+        assert REGISTERED[name].adapters == (backend.lora is not None)
         if name == "full":
             assert backend.lora is None and backend.quantization is None
             continue
@@ -58,11 +62,14 @@ def test_each_backend_option_composes_with_the_shared_lora_values(compose_config
 
 
 def test_the_matrix_covers_every_backend_family_and_device():
-    assert set(MATRIX) == set(BACKEND_CLASSES) == set(BACKENDS)
-    for name, table in MATRIX.items():
-        assert set(table) == {(f, d) for f in ("causal", "seq2seq") for d in ("cpu", "cuda")}, name
-    assert MATRIX["unsloth"][("seq2seq", "cpu")] is not None  # the one pairing that cannot serve
-    assert fallback_chain("unsloth") == FALLBACK_ORDER == ("unsloth", "qlora", "lora")
+    assert set(REGISTERED) == set(BACKENDS)
+    for name, entry in REGISTERED.items():
+        assert set(entry.serves) == {(f, d) for f in ("causal", "seq2seq") for d in ("cpu", "cuda")}, name
+    assert [key for name in REGISTERED for key, why in REGISTERED[name].serves.items() if why is not None] == [
+        ("seq2seq", "cpu")  # the one pairing that cannot serve: unsloth's
+    ]
+    assert REGISTERED["unsloth"].serves[("seq2seq", "cpu")] is not None
+    assert fallback_chain("unsloth") == ("unsloth", "qlora", "lora")
     assert fallback_chain("qlora") == ("qlora", "lora") and fallback_chain("full") == ("full",)
 
 

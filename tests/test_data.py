@@ -132,3 +132,20 @@ def test_real_korean_folder_loads_with_dev_holdout(compose_config):
     assert (len(splits.train.ids), len(splits.dev.ids), len(splits.test.ids)) == (399, 100, 499)
     assert splits.test.ids == list(pd.read_csv(SHARED_DATA / "dialogsum-ko" / "test.csv")["fname"])
     assert all(not line.endswith(" ") for d in splits.dev.dialogues for line in d.split("\n"))
+
+
+def test_every_data_source_is_one_registered_reader_and_others_are_named_as_unknown(compose_config):
+    from pathlib import Path
+
+    from sumexp.__main__ import CONF_DIR
+    from sumexp.checks import check_config
+    from sumexp.data.sources import SOURCES
+
+    assert list(SOURCES) == ["sample", "files", "hf"]
+    for option in (Path(CONF_DIR) / "data").glob("*.yaml"):
+        assert compose_config([f"data={option.stem}"]).data.source in SOURCES, option.name
+    wanted = "data.source=nope: not a data source; use one of sample, files, hf"
+    with pytest.raises(UserError, match=wanted):
+        check_config(compose_config(["data.source=nope"]))
+    with pytest.raises(UserError, match=wanted):  # the loader says the same, for a config never checked
+        load_splits(data_cfg(compose_config, "data.source=nope"), seed=1)

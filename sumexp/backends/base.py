@@ -25,13 +25,21 @@ class BuiltModel:
 class Backend:
     """Loads the model for training (`build`) and a finished run's model for prediction (`load_trained`).
 
-    Constructed from a conf/backend/*.yaml through its `_target_`; `note` is set by the selection
-    in sumexp/backends/matrix.py when this backend stands in for another.
+    Built by sumexp/backends/matrix.py from the values of a conf/backend/*.yaml, with what the selection
+    found: `family` (the model family the matrix read, when it needed to) and `note` (why this backend
+    stands in for the requested one).
     """
 
-    family: str | None = None  # the family the matrix read for this model, when it needed to
-
-    def __init__(self, name: str, fallback: bool = True, lora=None, quantization=None, lr_scale: float = 1.0):
+    def __init__(
+        self,
+        name: str,
+        fallback: bool = True,
+        lora=None,
+        quantization=None,
+        lr_scale: float = 1.0,
+        family: str | None = None,
+        note: str | None = None,
+    ):
         if not lr_scale > 0:  # also NaN
             raise UserError(
                 f"backend.lr_scale={lr_scale}: must be above 0 (1: the model's own learning rate), e.g. backend.lr_scale=10"
@@ -40,7 +48,8 @@ class Backend:
         self.fallback = fallback
         self.lora = lora
         self.quantization = quantization
-        self.note: str | None = None
+        self.family = family
+        self.note = note
 
     def prepare_process(self) -> None:
         """Refuse a process that unsloth has already patched: this job would train on patched code."""

@@ -4,6 +4,8 @@ weights load, and the choice it makes (the requested backend, or a recorded fall
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from sumexp.backends import probes
 from sumexp.backends.base import Backend, BackendUnsupported
@@ -15,47 +17,50 @@ UNSLOTH_SEQ2SEQ_ON_CPU = (
     "unsloth trains encoder-decoders (T5, BART) through FastModel on a GPU only; on a CPU it serves causal models"
 )
 
-# backend -> (family, device) -> SERVES, or why it cannot. Where it serves, REQUIREMENTS still run.
-MATRIX: dict[str, dict[tuple[str, str], str | None]] = {
-    "full": {
-        ("causal", "cpu"): SERVES,
-        ("seq2seq", "cpu"): SERVES,
-        ("causal", "cuda"): SERVES,
-        ("seq2seq", "cuda"): SERVES,
-    },
-    "lora": {
-        ("causal", "cpu"): SERVES,
-        ("seq2seq", "cpu"): SERVES,
-        ("causal", "cuda"): SERVES,
-        ("seq2seq", "cuda"): SERVES,
-    },
-    "qlora": {
-        ("causal", "cpu"): SERVES,
-        ("seq2seq", "cpu"): SERVES,
-        ("causal", "cuda"): SERVES,
-        ("seq2seq", "cuda"): SERVES,
-    },
-    "unsloth": {
-        # unsloth's CPU loader: stock transformers + bitsandbytes + peft, no unsloth kernel or loss (its chunked
-        # cross-entropy needs TRL's SFTTrainer); it serves, and records the run as qlora (backends/unsloth.py)
-        ("causal", "cpu"): SERVES,
-        ("seq2seq", "cpu"): UNSLOTH_SEQ2SEQ_ON_CPU,
-        ("causal", "cuda"): SERVES,  # FastLanguageModel
-        ("seq2seq", "cuda"): SERVES,  # FastModel
-    },
+EVERYWHERE = {(family, device): SERVES for family in ("causal", "seq2seq") for device in ("cpu", "cuda")}
+
+
+@dataclass(frozen=True)
+class Registered:
+    """One backend: adding a backend is one entry here plus its conf/backend/NAME.yaml (values only)."""
+
+    cls: str  # the Backend class, imported only when this backend is selected
+    serves: dict[tuple[str, str], str | None]  # (family, device) -> SERVES, or why it cannot
+    requires: Callable[[str], str | None] | None = None  # what the machine must also have, where it serves
+    falls_back_to: str | None = None  # backend.fallback=true: the next backend to try when this one cannot serve
+    adapters: bool = True  # trains adapters on a frozen base: needs backend.lora
+
+
+BACKENDS: dict[str, Registered] = {
+    "full": Registered("sumexp.backends.full.FullFineTuning", EVERYWHERE, adapters=False),
+    "lora": Registered("sumexp.backends.lora.LoRA", EVERYWHERE),
+    "qlora": Registered(
+        "sumexp.backends.qlora.QLoRA",
+        EVERYWHERE,
+        requires=lambda device: probes.bitsandbytes_4bit(device),  # looked up at each call: probes are patchable
+        falls_back_to="lora",
+    ),
+    "unsloth": Registered(
+        "sumexp.backends.unsloth.Unsloth",
+        {
+            # unsloth's CPU loader: stock transformers + bitsandbytes + peft, no unsloth kernel or loss (its chunked
+            # cross-entropy needs TRL's SFTTrainer); it serves, and records the run as qlora (backends/unsloth.py)
+            ("causal", "cpu"): SERVES,
+            ("seq2seq", "cpu"): UNSLOTH_SEQ2SEQ_ON_CPU,
+            ("causal", "cuda"): SERVES,  # FastLanguageModel
+            ("seq2seq", "cuda"): SERVES,  # FastModel
+        },
+        requires=lambda device: probes.unsloth_importable(),
+        falls_back_to="qlora",
+    ),
 }
-# What must also work on this machine, checked only where the table says the backend serves.
-REQUIREMENTS = {
-    "qlora": lambda device: probes.bitsandbytes_4bit(device),
-    "unsloth": lambda device: probes.unsloth_importable(),
-}
-FALLBACK_ORDER = ("unsloth", "qlora", "lora")  # each falls back to the ones after it; full has no fallback
-BACKEND_CLASSES = {
-    "full": "sumexp.backends.full.FullFineTuning",
-    "lora": "sumexp.backends.lora.LoRA",
-    "qlora": "sumexp.backends.qlora.QLoRA",
-    "unsloth": "sumexp.backends.unsloth.Unsloth",
-}
+
+
+def unknown_backend(name: str) -> str | None:
+    """Why `name` is not a backend (naming those that are), or None."""
+    if name in BACKENDS:
+        return None
+    return f"backend.name={name}: not a registered backend; use one of {', '.join(BACKENDS)}"
 
 
 def select_backend(cfg) -> Backend:
@@ -63,21 +68,19 @@ def select_backend(cfg) -> Backend:
     FALLBACK_ORDER after it that can serve, with the reason in its `note`. Raises BackendUnsupported
     when none can. A backend that needs unsloth has it imported on return; no weights are loaded."""
     requested = cfg.backend.name
-    if requested not in MATRIX:
-        raise UserError(f"backend.name={requested}: not in the backend matrix; use one of {', '.join(MATRIX)}")
+    if unknown_backend(requested):
+        raise UserError(unknown_backend(requested))
     device = probes.device()
     family = _LazyFamily(cfg.model)
     refusals = []
     for name in fallback_chain(requested) if cfg.backend.fallback else (requested,):
         why = why_not(name, family, device)
         if why is SERVES:
-            backend = backend_for(cfg.backend, name)
-            backend.family = family.known
+            note = None
             if refusals:
-                backend.note = (
-                    f"{_pairing(requested, cfg, family, device)}: {'; '.join(refusals)}; trained with {name} instead"
-                )
-                log.warning("%s", backend.note)  # the terminal's one line; metrics.json records the note too
+                note = f"{_pairing(requested, cfg, family, device)}: {'; '.join(refusals)}; trained with {name} instead"
+                log.warning("%s", note)  # the terminal's one line; metrics.json records the note too
+            backend = backend_for(cfg.backend, name, family=family.known, note=note)
             backend.prepare_process()
             return backend
         refusals.append(why if name == requested else f"{name}: {why}")
@@ -89,30 +92,36 @@ def select_backend(cfg) -> Backend:
 
 def fallback_chain(requested: str) -> tuple[str, ...]:
     """unsloth -> (unsloth, qlora, lora); qlora -> (qlora, lora); lora and full -> themselves."""
-    return FALLBACK_ORDER[FALLBACK_ORDER.index(requested) :] if requested in FALLBACK_ORDER else (requested,)
+    chain = [requested]
+    while BACKENDS[chain[-1]].falls_back_to is not None:
+        chain.append(BACKENDS[chain[-1]].falls_back_to)
+    return tuple(chain)
 
 
 def why_not(name: str, family, device: str) -> str | None:
     """SERVES (None) or the reason backend `name` cannot serve this family on this device."""
-    table = MATRIX[name]
-    families = {fam for fam, dev in table if dev == device}
-    if all(table[(fam, device)] is SERVES for fam in families):
+    entry = BACKENDS[name]
+    families = {fam for fam, dev in entry.serves if dev == device}
+    if all(entry.serves[(fam, device)] is SERVES for fam in families):
         reason = SERVES  # the family does not matter: do not read it (for a hub model, that reads config.json)
     else:
-        reason = table[(str(family), device)]
-    if reason is SERVES and name in REQUIREMENTS:
-        reason = REQUIREMENTS[name](device)
+        reason = entry.serves[(str(family), device)]
+    if reason is SERVES and entry.requires is not None:
+        reason = entry.requires(device)
     return reason
 
 
-def backend_for(backend_cfg, name: str) -> Backend:
-    """The configured backend, or backend `name` built from the same LoRA and quantization values."""
-    from hydra.utils import instantiate
+def backend_for(backend_cfg, name: str, family: str | None = None, note: str | None = None) -> Backend:
+    """Backend `name` built from the configured values: the configured backend itself, or one standing in
+    for it with the same LoRA and quantization values (and no quantization for lora)."""
+    from hydra.utils import get_class
 
     if name == backend_cfg.name:
-        return instantiate(backend_cfg)
-    settings = {"lora": backend_cfg.lora, "quantization": backend_cfg.quantization if name != "lora" else None}
-    return instantiate({"_target_": BACKEND_CLASSES[name], "name": name, "fallback": False, **settings})
+        values = {key: backend_cfg[key] for key in backend_cfg if key != "_target_"}  # a run saved before the registry
+    else:
+        values = {"lora": backend_cfg.lora, "quantization": backend_cfg.quantization if name != "lora" else None}
+        values.update(name=name, fallback=False)
+    return get_class(BACKENDS[name].cls)(**values, family=family, note=note)
 
 
 def _pairing(requested: str, cfg, family, device: str) -> str:

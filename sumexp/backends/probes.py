@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from sumexp.errors import UserError
+from sumexp.errors import UserError, first_line
 
 # Only consulted when a config.json does not say is_encoder_decoder (a tiny scratch model's type).
 # A test keeps it equal to transformers' seq2seq LM types that are encoder-decoders.
@@ -73,7 +73,7 @@ def _config_json(model_cfg) -> dict:
 
         return json.loads(Path(hf_hub_download(model_cfg.checkpoint, "config.json")).read_text(encoding="utf-8"))
     except Exception as err:  # missing file, no network, bad JSON: all the user's to fix
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        first = first_line(err)
         raise UserError(
             f"model.checkpoint={model_cfg.checkpoint}: cannot read its config.json ({first}); check the name, "
             f"the network or a local folder"
@@ -128,5 +128,4 @@ def unsloth_importable() -> str | None:
 
 
 def _one_line(err: BaseException) -> str:
-    lines = str(err).strip().splitlines()
-    return f"{type(err).__name__}: {lines[0][:200] if lines else ''}"
+    return f"{type(err).__name__}: {first_line(err)[:200]}"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sumexp.errors import UserError
+from sumexp.errors import UserError, first_line
 
 TABLE_SUFFIXES = (".csv", ".jsonl", ".json", ".tsv")
 SEPARATORS = {".csv": ",", ".tsv": "\t"}
@@ -106,8 +106,7 @@ def _parse_csv(path: Path, text: str, separator: str) -> pd.DataFrame:
     try:
         frame = pd.read_csv(io.StringIO(text), sep=separator, dtype=str, keep_default_na=False)
     except (ValueError, pd.errors.ParserError, csv.Error) as err:
-        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise UserError(f"{path}: cannot parse as CSV ({first_line}); fix the file (a quote left open?)") from None
+        raise UserError(f"{path}: cannot parse as CSV ({first_line(err)}); fix the file (a quote left open?)") from None
     _refuse_short_records(path, text, separator)
     return frame
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from sumexp.errors import UserError
+from sumexp.errors import UserError, first_line
 from sumexp.security.trust import refuse_pickle_weights, weights_kwargs
 
 log = logging.getLogger(__name__)
@@ -119,7 +119,7 @@ def _from_hub(factory, model_cfg, **kwargs):
     try:
         return factory.from_pretrained(model_cfg.checkpoint, trust_remote_code=model_cfg.trust_remote_code, **kwargs)
     except OSError as err:
-        first = str(err).strip().splitlines()[0]
+        first = first_line(err)
         refuse_pickle_weights(model_cfg, first)
         raise UserError(
             f"model.checkpoint={model_cfg.checkpoint}: cannot load ({first}); check the name, the network "
@@ -132,7 +132,7 @@ def _from_hub(factory, model_cfg, **kwargs):
                 f"for a model type transformers does not know); refused, none of it ran. Use a checkpoint transformers "
                 f"supports, or read its code and set trust_remote_code: true in the model's own conf/model/*.yaml"
             ) from None
-        first = str(err).strip().splitlines()[0]
+        first = first_line(err)
         raise UserError(
             f"model.checkpoint={model_cfg.checkpoint}: cannot load ({first}); check that it is a complete "
             f"transformers checkpoint (config.json, tokenizer files, weights)"

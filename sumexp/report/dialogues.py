@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 
-from sumexp.errors import UserError
+from sumexp.errors import UserError, first_line
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,6 @@ class DialogueSource:
             cfg = OmegaConf.merge(OmegaConf.structured(DataConfig), data)
             dev = load_splits(cfg, seed).dev
         except (UserError, ValueError, KeyError, OSError) as err:  # omegaconf: ValueError/KeyError
-            self.notes.append(f"data {data.get('name', '?')}: dev dialogues not loaded ({str(err).splitlines()[0]})")
+            self.notes.append(f"data {data.get('name', '?')}: dev dialogues not loaded ({first_line(err)})")
             return {}
         return dict(zip(dev.ids, dev.dialogues))

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from sumexp.errors import first_line
+
 # How a run stands; the one place these values are spelt.
 RUNNING = "running"  # in progress, or its process died without a word (the folder's lock tells which)
 COMPLETED = "completed"
@@ -101,7 +103,7 @@ def write_failed(cfg, run_dir: Path, status: str, stage: str, error: str, second
     record = {
         "status": status,
         "stage": stage,
-        "error": error.splitlines()[0] if error else error,
+        "error": first_line(error) if error else error,
         **identity(cfg, run_dir),
         **started,
         "run_seconds": round(seconds, 2),

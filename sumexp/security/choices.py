@@ -1,7 +1,7 @@
 """A config group option is a name from conf/<group>/, never a path.
 
 Hydra joins the option to the group's folder, so `model=../../../x/evil` loads `evil.yaml` from outside
-the package's conf/: a backend's `_target_` or a model's `trust_remote_code` could then come from any
+the package's conf/: a model's `trust_remote_code` or its checkpoint could then come from any
 file on the machine. Every group's choice is checked before the run starts.
 """
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf, open_dict, read_write
 
+from sumexp.errors import first_line
 from sumexp.results import run_record
 from sumexp.sweep.slurm_fit import refuse_unfit
 
@@ -129,7 +130,7 @@ def _job_return(job, config, run_dir: Path, vanished: bool):
                 return result
             reason = "its attempt ended before Hydra set the job up"
         except Exception as err:  # noqa: BLE001 - the job's own failure, reported by submitit
-            reason = str(err).strip().splitlines()[0]
+            reason = first_line(err)
     else:
         reason = (
             f"SLURM job {job.job_id} left the queue without a result (cancelled, killed, or its node was "
