@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import codecs
 import importlib.util
 import math
 
-from sumexp.data.rows import ON_BAD_ROWS
-from sumexp.data.sources import unknown_source
+from sumexp.data.rows import on_bad_rows_problem
+from sumexp.data.sources import holdout_problem, unknown_source
+from sumexp.data.tables import unknown_encoding
 from sumexp.errors import UserError
 from sumexp.generation import new_token_limit
 from sumexp.security.trust import remote_code_problems
@@ -29,7 +29,6 @@ def check_config(cfg) -> None:
         problems.append("model.prompt_template: has no {dialogue} slot; add one")
     if cfg.optim.precision not in PRECISIONS:
         problems.append(f"optim.precision={cfg.optim.precision}: use one of {', '.join(PRECISIONS)}")
-    problems += filter(None, [unknown_source(cfg.data.source)])
     if cfg.score.tokenizer not in TOKENIZERS:
         problems.append(f"score.tokenizer={cfg.score.tokenizer}: use one of {', '.join(TOKENIZERS)}")
     if cfg.score.aggregate not in ("mean", "max"):
@@ -154,19 +153,14 @@ def _generation_problems(generation) -> list[str]:
 
 
 def _data_problems(data) -> list[str]:
-    problems = []
-    fraction = data.holdout_when_no_train
-    if fraction is not None and not 0 < fraction < 1:
-        problems.append(
-            f"data.holdout_when_no_train={fraction}: must be between 0 and 1 (a fraction of the dev file), e.g. 0.2, or null"
-        )
-    if data.on_bad_rows not in ON_BAD_ROWS:
-        problems.append(f"data.on_bad_rows={data.on_bad_rows}: use one of {', '.join(ON_BAD_ROWS)}")
-    try:
-        codecs.lookup(data.encoding)
-    except LookupError:
-        problems.append(f"data.encoding={data.encoding}: not an encoding Python knows; use e.g. utf-8 or cp949")
-    return problems
+    """The data package's own rules, asked before anything is read (the readers apply the same ones)."""
+    found = [
+        unknown_source(data.source),
+        holdout_problem(data.holdout_when_no_train),
+        on_bad_rows_problem(data.on_bad_rows),
+        unknown_encoding(data.encoding),
+    ]
+    return [problem for problem in found if problem]
 
 
 def _tracker_problems(report_to: str) -> list[str]:

@@ -14,6 +14,11 @@ ON_BAD_ROWS = ("drop", "error")  # data.on_bad_rows
 SHOW = 5  # how many row ids a message lists
 
 
+def on_bad_rows_problem(value: str) -> str | None:
+    """Why data.on_bad_rows is not a choice, or None."""
+    return None if value in ON_BAD_ROWS else f"data.on_bad_rows={value}: use one of {', '.join(ON_BAD_ROWS)}"
+
+
 def rows_to_keep(
     source: str, ids: list[str], dialogues: list[str], references: list[list[str]], labelled: bool, on_bad_rows: str
 ) -> tuple[list[int], str | None]:

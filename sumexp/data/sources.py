@@ -36,6 +36,13 @@ def unknown_source(name: str) -> str | None:
     return f"data.source={name}: not a data source; use one of {', '.join(SOURCES)}"
 
 
+def holdout_problem(fraction: float | None) -> str | None:
+    """Why data.holdout_when_no_train cannot be used (null turns it off), or None."""
+    if fraction is None or 0 < fraction < 1:
+        return None
+    return f"data.holdout_when_no_train={fraction}: must be between 0 and 1 (a fraction of the dev file), e.g. 0.2, or null"
+
+
 def _read_sample(cfg, seed: int) -> tuple[dict[str, Frame], list[str]]:
     from sumexp.data.sample import make_sample_splits
 
@@ -95,8 +102,8 @@ def _kind(path: Path) -> str | None:
 def _hold_out(dev: tuple[pd.DataFrame, str], fraction: float, seed: int, missing: Path):
     """Split dev into a training part and a held-out part, so dev scores never see trained rows."""
     frame, source = dev
-    if not 0 < fraction < 1:
-        raise UserError(f"data.holdout_when_no_train={fraction}: must be between 0 and 1, e.g. 0.2")
+    if holdout_problem(fraction):
+        raise UserError(holdout_problem(fraction))
     order = list(range(len(frame)))
     random.Random(seed).shuffle(order)
     n_held = max(1, round(len(frame) * fraction))

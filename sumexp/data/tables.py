@@ -7,6 +7,7 @@ the file, what is wrong and the fix; anything else escaping from here is a bug.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -75,8 +76,17 @@ def _decode(path: Path, raw: bytes, encoding: str) -> str:
     except UnicodeDecodeError as err:
         raise UserError(_not_encoded_message(path, raw, encoding, err)) from None
     except LookupError:
-        raise UserError(f"data.encoding={encoding}: not an encoding Python knows; use e.g. utf-8 or cp949") from None
+        raise UserError(unknown_encoding(encoding)) from None
     return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def unknown_encoding(encoding: str) -> str | None:
+    """Why data.encoding is not one Python can decode with, or None."""
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        return f"data.encoding={encoding}: not an encoding Python knows; use e.g. utf-8 or cp949"
+    return None
 
 
 def _not_encoded_message(path: Path, raw: bytes, encoding: str, err: UnicodeDecodeError) -> str:
