@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from peft import PeftModel
 
 from sumexp import predict
+from sumexp.backends import adapters
 from sumexp.backends.lora import LoRA
 from sumexp.data.sample import make_sample_splits
 from tests.test_predict import finished_run
@@ -69,5 +71,7 @@ def test_the_merged_model_writes_every_summary_base_and_adapter_wrote(compose_co
         assert "quantization_config" not in config  # a plain fp32 model, loadable without bitsandbytes
         # Merging into the unquantized checkpoint instead (what --merge did before) is another function:
         # measured here 45 of 50 summaries and a largest logit gap of 0.37.
-        into_unquantized = LoRA.load_merged(run_backend, cfg, tokenizer, tmp_path / "model").eval()
+        folder = adapters.saved_base_folder(cfg, tmp_path / "model")
+        unquantized = LoRA.load_base(run_backend, cfg, tokenizer, adapters.base_config(cfg, tokenizer, folder), folder)
+        into_unquantized = PeftModel.from_pretrained(unquantized, tmp_path / "model").merge_and_unload().eval()
         assert largest_logit_gap(tokenizer, adapted, into_unquantized, dialogues[:4]) > 1e-2

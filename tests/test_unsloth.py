@@ -95,6 +95,28 @@ def test_unsloth_trains_tiny_llama_on_its_cpu_path_and_predict_reproduces_it(tmp
     submission = (tmp_path / "run" / "submission.csv").read_text()
     assert (tmp_path / "again.csv").read_text() == submission
     assert len(set(submission.splitlines()[1:])) >= 5  # varied summaries: reproducing them is not trivial
+    # unsloth's own merge (what --merge runs where the run is recorded as unsloth, on a GPU): into its 4-bit
+    # base dequantized, so the merged model computes what base + adapter computed.
+    merged = in_subprocess(
+        "import unsloth, torch\n"
+        "from pathlib import Path\n"
+        "from sumexp import predict\n"
+        "from sumexp.backends.matrix import backend_for\n"
+        f"run = Path({str(tmp_path / 'run')!r})\n"
+        "cfg, _ = predict.read_run(run)\n"
+        "tokenizer = predict._tokenizer(run / 'model')\n"
+        "backend = backend_for(cfg.backend, 'unsloth')\n"
+        "print('4BIT', backend.trained_base(cfg, tokenizer, run / 'model').is_loaded_in_4bit)\n"
+        "adapted = backend.load_trained(cfg, tokenizer, run / 'model').eval()\n"
+        "merged = backend.load_merged(cfg, tokenizer, run / 'model').eval()\n"
+        "ids = tokenizer(['#Person1#: 안녕하세요.\\n#Person2#: 네, 반갑습니다.'], return_tensors='pt')\n"
+        "with torch.no_grad():\n"
+        "    gap = (adapted(**ids).logits - merged(**ids).logits).abs().max().item()\n"
+        "print('GAP', gap, 'QUANTIZED', any(type(m).__name__ == 'Linear4bit' for m in merged.modules()))\n"
+    )
+    assert "4BIT True" in merged.stdout, merged.stderr[-3000:]  # the adapter trained against 4-bit weights
+    gap = float(merged.stdout.split("GAP ")[1].split()[0])
+    assert gap < 1e-4 and "QUANTIZED False" in merged.stdout, merged.stdout[-2000:]
 
 
 def test_unsloth_refuses_a_process_that_imported_transformers_first():

@@ -38,14 +38,25 @@ class LoRA(Backend):
         """The base as the run loaded it, with the run's adapter (and trained token rows) on top."""
         from peft import PeftModel
 
+        return PeftModel.from_pretrained(self.trained_base(cfg, tokenizer, model_dir), model_dir)
+
+    def trained_base(self, cfg, tokenizer, model_dir: Path):
+        """The frozen base exactly as the run's adapter trained against it (4-bit for qlora and unsloth)."""
         folder = adapters.saved_base_folder(cfg, model_dir)
-        model = self.load_base(cfg, tokenizer, adapters.base_config(cfg, tokenizer, folder), folder)
-        return PeftModel.from_pretrained(model, model_dir)
+        return self.load_base(cfg, tokenizer, adapters.base_config(cfg, tokenizer, folder), folder)
 
     def load_merged(self, cfg, tokenizer, model_dir: Path):
-        """The adapter merged into the unquantized fp32 base: one plain transformers model for serving."""
+        """The adapter merged into the base it trained against: one plain fp32 transformers model for serving.
+
+        A 4-bit base (qlora, unsloth) is dequantized first, to fp32, the dtype it was quantized from: the
+        unquantized checkpoint differs from it by the quantization error, and an adapter merged there
+        computes another function (tests/test_merge.py measures how far). Merging into the 4-bit layers
+        themselves would quantize the sum again.
+        """
+        import torch
         from peft import PeftModel
 
-        folder = adapters.saved_base_folder(cfg, model_dir)
-        model = LoRA.load_base(self, cfg, tokenizer, adapters.base_config(cfg, tokenizer, folder), folder)
-        return PeftModel.from_pretrained(model, model_dir).merge_and_unload()
+        base = self.trained_base(cfg, tokenizer, model_dir)
+        if getattr(base, "is_loaded_in_4bit", False):
+            base = base.dequantize(dtype=torch.float32)  # each Linear4bit -> an nn.Linear with its dequantized weight
+        return PeftModel.from_pretrained(base, model_dir).merge_and_unload()

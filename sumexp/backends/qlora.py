@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from sumexp.backends import adapters
 from sumexp.backends.lora import LoRA
 from sumexp.models.loading import load_model
 from sumexp.schema import QuantizationSettings
@@ -37,18 +34,6 @@ class QLoRA(LoRA):
             use_gradient_checkpointing=cfg.optim.gradient_checkpointing,
             gradient_checkpointing_kwargs={"use_reentrant": False},
         )
-
-    def load_merged(self, cfg, tokenizer, model_dir: Path):
-        """The adapter merged into the base it trained against: the 4-bit weights dequantized (to fp32, the
-        dtype they were quantized from), not the unquantized checkpoint, which differs from them by the
-        quantization error; in fp32, so the merged model computes what base + adapter computed."""
-        import torch
-        from peft import PeftModel
-
-        folder = adapters.saved_base_folder(cfg, model_dir)
-        base = self.load_base(cfg, tokenizer, adapters.base_config(cfg, tokenizer, folder), folder)
-        base = base.dequantize(dtype=torch.float32)  # each Linear4bit -> an nn.Linear with its dequantized weight
-        return PeftModel.from_pretrained(base, model_dir).merge_and_unload()
 
 
 def keep_4bit_weights_trainable(model) -> int:

@@ -81,13 +81,12 @@ class Unsloth(LoRA):
         torch.manual_seed(cfg.seed)  # rows added by resizing are drawn at random: the same rows when predicting
         return fit_to_tokenizer(model, tokenizer)
 
-    def load_trained(self, cfg, tokenizer, model_dir: Path):
-        from peft import PeftModel
-
+    def trained_base(self, cfg, tokenizer, model_dir: Path):
+        """The base as unsloth loaded it (4-bit where backend.quantization is set); load_trained and the
+        4-bit-aware load_merged are LoRA's."""
         folder = adapters.saved_base_folder(cfg, model_dir)
         config = adapters.base_config(cfg, tokenizer, folder)
-        model = self.load_base(cfg, tokenizer, config, folder, tokenizer_dir=str(model_dir))
-        return PeftModel.from_pretrained(model, model_dir)
+        return self.load_base(cfg, tokenizer, config, folder, tokenizer_dir=str(model_dir))
 
     def add_adapters(self, model, tokenizer, model_config, cfg):
         from peft import PeftModel
