@@ -15,8 +15,8 @@ from sumexp.backends import probes
 from sumexp.backends.base import BackendUnsupported
 from sumexp.backends.matrix import BACKEND_CLASSES, FALLBACK_ORDER, MATRIX, fallback_chain, select_backend
 from sumexp.errors import UserError
-from tests.conftest import TINY_MODELS
-from tests.test_end_to_end import expect_one_line_error, sumexp_cli
+from tests.support.cli import expect_one_line_error, sumexp_cli
+from tests.support.repo import TINY_MODELS
 
 BACKENDS = ["full", "lora", "qlora", "unsloth"]
 SHORT_RUN = [

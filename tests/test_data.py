@@ -10,7 +10,7 @@ import pytest
 from sumexp.data.sample import make_sample_splits, write_sample
 from sumexp.data.splits import load_splits
 from sumexp.errors import UserError
-from tests.conftest import SHARED_DATA
+from tests.support.repo import SHARED_DATA
 
 
 def data_cfg(compose_config, *overrides):

@@ -11,7 +11,8 @@ import sys
 import pytest
 
 from sumexp.run.distributed import is_main_process, setup_distributed, slurm_task_count
-from tests.test_sweep import QUICK, REPO
+from tests.support.cli import QUICK_NO_CHECKPOINT
+from tests.support.repo import REPO
 
 # 32 samples, one epoch: 4 optimizer steps at a global batch of 8 (one process x 8, or two x 4).
 TRAIN = ["data.max_train_samples=32", "optim.max_steps=-1", "optim.epochs=1", "optim.early_stopping_patience=null"]
@@ -43,7 +44,7 @@ def launch(run_dir, batch_size: int, env_per_rank: list[dict]):
         "-m",
         "sumexp",
         f"hydra.run.dir={run_dir}",
-        *QUICK,
+        *QUICK_NO_CHECKPOINT,
         *TRAIN,
         f"optim.batch_size={batch_size}",
     ]

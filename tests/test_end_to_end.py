@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from sumexp.data.sample import write_sample
 from sumexp.task import run_experiment
-from tests.conftest import SHARED_DATA, TINY_MODELS
+from tests.support.cli import (
+    assert_one_log_entry_per_evaluation,
+    assert_outputs_rescore_to_the_metrics,
+    expect_one_line_error,
+    sumexp_cli,
+)
+from tests.support.repo import SHARED_DATA, TINY_MODELS
 
 pytestmark = pytest.mark.slow  # every test here starts a process or trains a model
 
@@ -28,25 +30,6 @@ RUN_OUTPUTS = [
 # The default run must beat its own untrained model by this many ROUGE-mean points (0-100 scale).
 # Measured: 75.8 vs 0.2 for tiny_bart (55 before length-grouped batches); 20 leaves room for noise yet fails if nothing was learned.
 LEARNING_MARGIN = 20.0
-
-
-# How every CLI subprocess of the tests runs: offline, from the repository root.
-REPO_ROOT_ENV = {
-    "env": {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"},
-    "cwd": Path(__file__).resolve().parents[1],
-}
-
-
-def sumexp_cli(*args, timeout=600, env=None):
-    """`python -m sumexp ARGS` offline; `env` adds to the environment."""
-    return subprocess.run(
-        [sys.executable, "-m", "sumexp", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**REPO_ROOT_ENV["env"], **(env or {})},
-        cwd=REPO_ROOT_ENV["cwd"],
-    )
 
 
 @pytest.mark.slow
@@ -137,33 +120,6 @@ def test_each_tiny_model_runs_end_to_end(compose_config, tmp_path, model):
     assert json.loads((tmp_path / "metrics.json").read_text())["dev_rouge_mean"] == metrics["dev_rouge_mean"]
     assert_outputs_rescore_to_the_metrics(tmp_path, metrics, "whitespace")
     assert_one_log_entry_per_evaluation(tmp_path)
-
-
-def assert_outputs_rescore_to_the_metrics(run_dir, metrics, tokenizer):
-    """The run's own dev_predictions.csv, scored by `python -m sumexp.score`, gives its metrics.json."""
-    from sumexp.score import build_parser, score_files
-
-    predictions = str(run_dir / "dev_predictions.csv")
-    again = score_files(build_parser().parse_args([predictions, predictions, "--tokenizer", tokenizer]))
-    assert again["num_examples"] == metrics["data"]["dev"]["rows"]
-    assert again["rouge_mean"] == pytest.approx(metrics["dev_rouge_mean"], abs=1e-9)
-    assert 100 * again["rouge1"]["fmeasure"] == pytest.approx(metrics["dev_rouge1"], abs=1e-9)
-
-
-def assert_one_log_entry_per_evaluation(run_dir):
-    """Each evaluated step is logged once: no extra entry at the last step with another step's numbers."""
-    entries = [json.loads(line) for line in (run_dir / "train_log.jsonl").read_text().splitlines()]
-    steps = [entry["step"] for entry in entries if "eval_rouge_mean" in entry]
-    assert steps and len(steps) == len(set(steps)), steps
-
-
-def expect_one_line_error(run, *fragments):
-    assert run.returncode == 2, run.stderr[-2000:]
-    assert "Traceback" not in run.stderr + run.stdout
-    errors = [line for line in run.stderr.splitlines() if line.startswith("sumexp: error:")]
-    assert len(errors) == 1, run.stderr
-    for fragment in fragments:
-        assert fragment in errors[0], errors[0]
 
 
 def test_bad_data_folder_is_one_line_and_recorded(tmp_path):

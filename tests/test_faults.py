@@ -1,6 +1,6 @@
 """Fault injection: a run killed at any point of its path, then resumed, ends as if nothing happened.
 
-tests/fault_runner.py stops the real CLI run at a named point (load, train, evaluate, save, predict,
+tests/support/fault_runner.py stops the real CLI run at a named point (load, train, evaluate, save, predict,
 write, clean-up) with SIGKILL or SIGTERM. Every stopped run must leave a record that tells the truth,
 and `resume=true` must end it `completed` with the dev ROUGE, dev predictions and submission of a run
 that was never stopped.
@@ -16,9 +16,8 @@ import sys
 import pytest
 
 from sumexp.run import lock
-from tests.fault_runner import POINTS
-from tests.test_end_to_end import REPO_ROOT_ENV, sumexp_cli
-from tests.test_run_folder import QUICK
+from tests.support.cli import QUICK_CHECKPOINTED, REPO_ROOT_ENV, sumexp_cli
+from tests.support.fault_runner import POINTS
 
 pytestmark = pytest.mark.slow  # every test here starts a process or trains a model
 
@@ -29,14 +28,22 @@ SIGTERM_POINTS = ("load_data", "train_step", "evaluate", "predict_test", "write_
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("reference")
-    run = sumexp_cli(f"hydra.run.dir={run_dir}", *QUICK)
+    run = sumexp_cli(f"hydra.run.dir={run_dir}", *QUICK_CHECKPOINTED)
     assert run.returncode == 0, run.stderr[-2000:]
     return run_dir
 
 
 def stop_at(point: str, signal_name: str, run_dir) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "tests.fault_runner", point, signal_name, f"hydra.run.dir={run_dir}", *QUICK],
+        [
+            sys.executable,
+            "-m",
+            "tests.support.fault_runner",
+            point,
+            signal_name,
+            f"hydra.run.dir={run_dir}",
+            *QUICK_CHECKPOINTED,
+        ],
         capture_output=True,
         text=True,
         timeout=600,
@@ -45,7 +52,7 @@ def stop_at(point: str, signal_name: str, run_dir) -> subprocess.CompletedProces
 
 
 def assert_resumes_to_the_reference(run_dir, reference):
-    resumed = sumexp_cli(f"hydra.run.dir={run_dir}", *QUICK, "resume=true")
+    resumed = sumexp_cli(f"hydra.run.dir={run_dir}", *QUICK_CHECKPOINTED, "resume=true")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     metrics, expected = (json.loads((d / "metrics.json").read_text()) for d in (run_dir, reference))
     assert metrics["status"] == "completed"
@@ -96,7 +103,7 @@ STOP_SECONDS = 10  # from the signal to the process's exit
 def test_a_stop_during_a_long_evaluation_exits_quickly_and_resumes(tmp_path):
     import time
 
-    overrides = [*QUICK, *SLOW_EVALUATION]
+    overrides = [*QUICK_CHECKPOINTED, *SLOW_EVALUATION]
     reference = sumexp_cli(f"hydra.run.dir={tmp_path / 'reference'}", *overrides)
     assert reference.returncode == 0, reference.stderr[-2000:]
     expected = json.loads((tmp_path / "reference" / "metrics.json").read_text())
@@ -105,7 +112,7 @@ def test_a_stop_during_a_long_evaluation_exits_quickly_and_resumes(tmp_path):
         [
             sys.executable,
             "-m",
-            "tests.fault_runner",
+            "tests.support.fault_runner",
             "evaluating",
             "SIGTERM",
             f"hydra.run.dir={tmp_path / 'run'}",

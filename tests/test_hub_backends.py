@@ -1,4 +1,4 @@
-"""The hub-shaped folders (tests/hub_models.py: KoBART, KoGPT2, T5, Qwen) under lora and qlora, and
+"""The hub-shaped folders (tests/support/hub_models.py: KoBART, KoGPT2, T5, Qwen) under lora and qlora, and
 under unsloth where the matrix lets it serve on a CPU (the causal ones). Their vocabularies lack the
 placeholders, so these runs also resize the embeddings, which the tiny scratch models never do."""
 
@@ -12,9 +12,9 @@ import pytest
 from sumexp import predict
 from sumexp.data.sample import make_sample_splits
 from sumexp.task import run_experiment
-from tests.hub_models import HUB_SHAPES
-from tests.test_end_to_end import sumexp_cli
-from tests.test_unsloth import skip_unless_unsloth
+from tests.support.cli import sumexp_cli
+from tests.support.hub_models import HUB_SHAPES
+from tests.support.skips import skip_unless_unsloth
 
 pytestmark = pytest.mark.slow  # every test here starts a process or trains a model
 

@@ -17,12 +17,12 @@ from sumexp.errors import UserError
 from sumexp.models.fidelity import check_tokenizer, measure_fidelity
 from sumexp.models.loading import load_model_config, load_tokenizer
 from sumexp.task import run_experiment
-from tests.hub_models import HUB_SHAPES
+from tests.support.hub_models import HUB_SHAPES
 
 pytestmark = pytest.mark.slow  # every test here starts a process or trains a model
 
 SHAPES = list(HUB_SHAPES)
-# Ten epochs from the seeded random weights of tests/hub_models.py: measured 79 (KoBART), 79 (KoGPT2),
+# Ten epochs from the seeded random weights of tests/support/hub_models.py: measured 79 (KoBART), 79 (KoGPT2),
 # 60 (T5) and 79 (Qwen) ROUGE-mean points over 0 untrained; other weight seeds gave KoBART 46-78.
 # 20 leaves room for that and still fails a run that learned nothing (six epochs gave 11-22).
 LEARNING_MARGIN = 20.0
@@ -135,7 +135,7 @@ def reload_and_generate(cfg, run_dir, batch_size: int) -> list[str]:
 
 def test_the_cli_stops_a_run_whose_tokenizer_drops_the_text(hub_folders, tmp_path):
     """The whole CLI: one line naming the fix, exit 2, and a run folder that says it failed."""
-    from tests.test_end_to_end import expect_one_line_error, sumexp_cli
+    from tests.support.cli import expect_one_line_error, sumexp_cli
 
     run = sumexp_cli(
         f"hydra.run.dir={tmp_path}",

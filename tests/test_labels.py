@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from tests.test_end_to_end import sumexp_cli
-from tests.test_unsloth import skip_unless_unsloth
+from tests.support.cli import sumexp_cli
+from tests.support.skips import skip_unless_unsloth
 
 SHORT = [
     "optim.max_steps=2",

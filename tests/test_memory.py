@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from tests.conftest import TINY_MODELS
+from tests.support.repo import TINY_MODELS
 
 BACKENDS = ["full", "lora", "qlora"]
 FP32 = 4  # bytes per fp32 element: every weight, adapter, gradient and Adam moment here is fp32 on a CPU
@@ -117,7 +117,7 @@ def test_tied_and_shared_storage_counts_once():
 
 @pytest.mark.slow
 def test_a_cli_run_records_the_memory_speed_and_load_fields(tmp_path):
-    from tests.test_end_to_end import sumexp_cli
+    from tests.support.cli import sumexp_cli
 
     run = sumexp_cli(
         f"hydra.run.dir={tmp_path}",

@@ -10,7 +10,7 @@ import pytest
 from sumexp import predict
 from sumexp.backends.lora import LoRA
 from sumexp.data.sample import make_sample_splits
-from tests.test_predict import finished_run
+from tests.support.runs import finished_run
 
 # 40 steps at lr 1e-2: a tiny_llama whose summaries differ from row to row, so agreeing means something.
 LEARNING_RUN = [

@@ -15,21 +15,21 @@ import numpy as np
 import pytest
 
 from sumexp.data.sample import write_sample
-from tests.test_bad_inputs import (
-    HEADER,
-    KOREAN_ROW,
-    Case,
-    assert_failed_run_folder,
-    rewrite,
-    run_case,
-)
-from tests.test_end_to_end import (
+from tests.support.cli import (
     REPO_ROOT_ENV,
     assert_one_log_entry_per_evaluation,
     expect_one_line_error,
     sumexp_cli,
 )
-from tests.test_resume import SHORT_RUN, start_run, wait_for_checkpoint
+from tests.support.inputs import (
+    HEADER,
+    KOREAN_ROW,
+    Case,
+    assert_case_is_one_line_with_the_fix,
+    assert_failed_run_folder,
+    rewrite,
+)
+from tests.support.runs import SHORT_RUN, start_run, wait_for_checkpoint
 
 pytestmark = pytest.mark.slow  # every test here starts a process or trains a model
 
@@ -136,14 +136,7 @@ MISUSE = [
 @pytest.mark.slow
 @pytest.mark.parametrize("case", MISUSE, ids=[c.name for c in MISUSE])
 def test_misuse_is_one_line_with_the_fix(case, tmp_path):
-    run = run_case(case, tmp_path)
-    assert run.returncode == 2, run.stderr[-3000:]
-    assert "Traceback" not in run.stderr + run.stdout
-    errors = [line for line in run.stderr.splitlines() if line.startswith("sumexp: error: ")]
-    assert len(errors) == 1, run.stderr[-3000:]
-    for fragment in case.expected:
-        assert fragment in errors[0], errors[0]
-    assert_failed_run_folder(tmp_path / "run", errors[0].removeprefix("sumexp: error: "))
+    assert_case_is_one_line_with_the_fix(case, tmp_path)
 
 
 @pytest.mark.slow

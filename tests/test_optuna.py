@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.test_end_to_end import REPO_ROOT_ENV, sumexp_cli
-from tests.test_sweep import QUICK, job_dirs, metrics
+from tests.support.cli import QUICK_NO_CHECKPOINT, REPO_ROOT_ENV, sumexp_cli
+from tests.support.runs import job_dirs, metrics
 
 pytestmark = pytest.mark.slow  # every test here starts a process or trains a model
 
 # Character ROUGE, so that tiny runs score above zero and differ by learning rate.
-SEARCH = ["-m", "hparams_search=lr", "hydra.sweeper.n_trials=6", *QUICK, "score.tokenizer=char"]
+SEARCH = ["-m", "hparams_search=lr", "hydra.sweeper.n_trials=6", *QUICK_NO_CHECKPOINT, "score.tokenizer=char"]
 
 
 def search_args(tmp_path: Path) -> list[str]:

@@ -68,7 +68,7 @@ def test_the_run_writes_per_example_scores_to_the_csv_and_only_the_interval_to_m
 
 @pytest.mark.slow
 def test_a_real_run_records_per_example_scores_and_its_interval(tmp_path):
-    from tests.test_end_to_end import assert_outputs_rescore_to_the_metrics, sumexp_cli
+    from tests.support.cli import assert_outputs_rescore_to_the_metrics, sumexp_cli
 
     run = sumexp_cli(
         f"hydra.run.dir={tmp_path}",

@@ -8,15 +8,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from omegaconf import OmegaConf
 
 from sumexp import predict
 from sumexp.data.sample import write_sample
-from sumexp.task import run_experiment
+from tests.support.repo import REPO
+from tests.support.runs import finished_run
 
 pytestmark = pytest.mark.slow  # every test here starts a process or trains a model
 
-REPO = Path(__file__).resolve().parents[1]
 # Enough training (40 steps) that summaries differ from row to row (at least 5 of 50), so reproducing them
 # means something; with 12 steps every row got the same summary and the check counted fnames instead.
 LEARNING_RUN = [
@@ -36,15 +35,6 @@ LEARNING_RUN = [
 def distinct_summaries(path: Path) -> int:
     """How many different summaries a submission holds (its fname column aside)."""
     return pd.read_csv(path, keep_default_na=False)["summary"].nunique()
-
-
-def finished_run(compose_config, run_dir: Path, *overrides) -> Path:
-    """A run as the CLI leaves it: the task's outputs plus Hydra's resolved .hydra/config.yaml."""
-    cfg = compose_config(list(overrides))
-    run_experiment(cfg, run_dir=run_dir)
-    (run_dir / ".hydra").mkdir(exist_ok=True)
-    OmegaConf.save(cfg, run_dir / ".hydra" / "config.yaml", resolve=True)
-    return run_dir
 
 
 @pytest.fixture(scope="module")

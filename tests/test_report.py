@@ -9,7 +9,7 @@ import pytest
 from sumexp.report import main as report_main
 from sumexp.report import write_report
 from sumexp.report.runs import find_run_dirs
-from tests.report_runs import completed, config, dev_predictions, make_run
+from tests.support.runs import completed, config, dev_predictions, make_run
 
 BASE = np.linspace(20, 40, 40)  # the baseline's per-example ROUGE mean
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from sumexp.report import write_report
-from tests.report_runs import completed, config, dev_predictions, make_run
+from tests.support.runs import completed, config, dev_predictions, make_run
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow  # starts a browser

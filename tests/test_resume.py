@@ -5,45 +5,16 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
-import time
 
 import pytest
 
 from sumexp.training.checkpoints import last_complete_checkpoint
-from tests.test_end_to_end import REPO_ROOT_ENV, expect_one_line_error, sumexp_cli
+from tests.support.cli import expect_one_line_error, sumexp_cli
+from tests.support.runs import SHORT_RUN, start_run, wait_for_checkpoint
 
-# Checkpoints every 10 steps; 60 steps leave time to interrupt after one exists.
-SHORT_RUN = [
-    "optim.max_steps=60",
-    "optim.eval_steps=10",
-    "optim.logging_steps=5",
-    "data.max_eval_samples=8",
-    "generation.num_beams=1",
-    "generation.max_new_tokens=24",
-]
 # Measured on a CPU: the resumed run's dev ROUGE is identical and its mean train loss differs in the
 # 8th significant digit (float summation order); 1e-6 relative allows that and nothing more.
 LOSS_TOLERANCE = 1e-6
-
-
-def start_run(run_dir, *extra):
-    return subprocess.Popen(
-        [sys.executable, "-m", "sumexp", f"hydra.run.dir={run_dir}", *SHORT_RUN, *extra],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        **REPO_ROOT_ENV,
-    )
-
-
-def wait_for_checkpoint(run_dir, step: int, process, timeout: float = 600):
-    deadline = time.monotonic() + timeout
-    while not (run_dir / "checkpoints" / f"checkpoint-{step}" / "trainer_state.json").is_file():
-        assert process.poll() is None, process.communicate()[1][-2000:]
-        assert time.monotonic() < deadline, "no checkpoint in time"
-        time.sleep(0.1)
 
 
 def metrics_of(run_dir) -> dict:

@@ -14,20 +14,7 @@ from pathlib import Path
 import pytest
 
 from sumexp.training.checkpoints import checkpoint_problem, last_complete_checkpoint
-from tests.test_end_to_end import REPO_ROOT_ENV, expect_one_line_error, sumexp_cli
-
-# A few seconds of training: checkpoints at steps 4 and 8, dev evaluations at 0, 4 and 8.
-QUICK = [
-    "data.max_train_samples=16",
-    "data.max_eval_samples=4",
-    "optim.batch_size=4",
-    "optim.max_steps=8",
-    "optim.eval_steps=4",
-    "optim.logging_steps=2",
-    "generation.num_beams=1",
-    "generation.max_new_tokens=12",
-    "score.tokenizer=whitespace",
-]
+from tests.support.cli import QUICK_CHECKPOINTED, REPO_ROOT_ENV, expect_one_line_error, sumexp_cli
 
 
 def folder_state(folder: Path) -> dict[str, str]:
@@ -46,7 +33,7 @@ def record(run_dir: Path) -> dict:
 @pytest.fixture(scope="module")
 def completed(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("completed") / "run"
-    run = sumexp_cli(f"hydra.run.dir={run_dir}", *QUICK)
+    run = sumexp_cli(f"hydra.run.dir={run_dir}", *QUICK_CHECKPOINTED)
     assert run.returncode == 0, run.stderr[-2000:]
     return run_dir
 
@@ -148,10 +135,10 @@ def test_predict_refuses_an_output_onto_the_runs_own_files(completed, tmp_path):
 def test_another_config_into_a_completed_folder_is_refused_and_changes_nothing(completed_copy):
     before = folder_state(completed_copy)
     for changed in (["optim.lr=1e-3"], ["optim.lr=1e-3", "resume=true"], ["model=tiny_t5"]):
-        run = sumexp_cli(f"hydra.run.dir={completed_copy}", *QUICK, *changed, timeout=300)
+        run = sumexp_cli(f"hydra.run.dir={completed_copy}", *QUICK_CHECKPOINTED, *changed, timeout=300)
         expect_one_line_error(run, str(completed_copy), "completed run of another config", "force=true")
     assert folder_state(completed_copy) == before  # .hydra/ included: refused before Hydra wrote it
-    same = sumexp_cli(f"hydra.run.dir={completed_copy}", *QUICK, timeout=300)
+    same = sumexp_cli(f"hydra.run.dir={completed_copy}", *QUICK_CHECKPOINTED, timeout=300)
     assert same.returncode == 0 and "already completed with this config" in same.stdout
 
 
@@ -159,7 +146,7 @@ def test_another_config_into_a_completed_folder_is_refused_and_changes_nothing(c
 def test_a_failed_run_leaves_no_outputs_of_the_run_it_replaced(completed_copy, tmp_path):
     run = sumexp_cli(
         f"hydra.run.dir={completed_copy}",
-        *QUICK,
+        *QUICK_CHECKPOINTED,
         "force=true",
         "data=dialogsum_ko",
         f"data.dir={tmp_path / 'missing'}",
@@ -174,7 +161,7 @@ def test_a_failed_run_leaves_no_outputs_of_the_run_it_replaced(completed_copy, t
 
 def start(run_dir: Path, *overrides) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "sumexp", f"hydra.run.dir={run_dir}", *QUICK, *overrides],
+        [sys.executable, "-m", "sumexp", f"hydra.run.dir={run_dir}", *QUICK_CHECKPOINTED, *overrides],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -194,7 +181,7 @@ def wait_for(condition, process, timeout=300):
 def test_a_second_run_into_a_live_runs_folder_is_refused(tmp_path):
     first = start(tmp_path, "optim.max_steps=40")
     wait_for(lambda: (tmp_path / "metrics.json").is_file(), first)
-    second = sumexp_cli(f"hydra.run.dir={tmp_path}", *QUICK, "optim.lr=1e-3", timeout=300)
+    second = sumexp_cli(f"hydra.run.dir={tmp_path}", *QUICK_CHECKPOINTED, "optim.lr=1e-3", timeout=300)
     expect_one_line_error(second, "another sumexp run is writing to this folder", f"pid {first.pid}")
     _, err = first.communicate(timeout=600)
     assert first.returncode == 0, err[-2000:]
@@ -225,15 +212,15 @@ def test_resume_with_another_config_is_refused_naming_the_keys(tmp_path):
     before = folder_state(tmp_path)
     for changed, key in ((["optim.lr=1e-3"], "optim.lr"), (["model=tiny_t5"], "model.name")):
         run = sumexp_cli(
-            f"hydra.run.dir={tmp_path}", *QUICK, "optim.max_steps=40", "resume=true", *changed, timeout=300
+            f"hydra.run.dir={tmp_path}", *QUICK_CHECKPOINTED, "optim.max_steps=40", "resume=true", *changed, timeout=300
         )
         expect_one_line_error(run, "resume=true with another config", key, "force=true")
-    plain = sumexp_cli(f"hydra.run.dir={tmp_path}", *QUICK, "optim.max_steps=40", timeout=300)
+    plain = sumexp_cli(f"hydra.run.dir={tmp_path}", *QUICK_CHECKPOINTED, "optim.max_steps=40", timeout=300)
     expect_one_line_error(plain, "with a checkpoint at step", "resume=true continues it")
     assert folder_state(tmp_path) == before
     allowed = sumexp_cli(
         f"hydra.run.dir={tmp_path}",
-        *QUICK,
+        *QUICK_CHECKPOINTED,
         "optim.max_steps=40",
         "resume=true",
         "generation.max_new_tokens=10",
@@ -255,7 +242,7 @@ def test_a_truncated_newest_checkpoint_falls_back_to_the_one_before(tmp_path):
     assert fallback is not None and fallback != newest
     run = sumexp_cli(
         f"hydra.run.dir={tmp_path}",
-        *QUICK,
+        *QUICK_CHECKPOINTED,
         "optim.max_steps=40",
         "keep_checkpoints=true",
         "optim.eval_steps=2",
@@ -297,7 +284,7 @@ def test_a_full_disk_is_one_line_and_a_failed_record(tmp_path):
         pytest.skip("this machine does not allow mounting a tmpfs")
     try:
         run = sumexp_cli(
-            f"hydra.run.dir={small / 'run'}", *QUICK, "model=tiny_llama", "optim.max_steps=40", timeout=600
+            f"hydra.run.dir={small / 'run'}", *QUICK_CHECKPOINTED, "model=tiny_llama", "optim.max_steps=40", timeout=600
         )
         assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr[-3000:]
         errors = [line for line in run.stderr.splitlines() if line.startswith("sumexp: error:")]
@@ -310,7 +297,7 @@ def test_a_full_disk_is_one_line_and_a_failed_record(tmp_path):
 
 @pytest.mark.slow
 def test_a_sweep_job_refused_by_its_folder_is_not_started_and_the_sweep_says_so(tmp_path):
-    sweep = ["-m", f"hydra.sweep.dir={tmp_path}", "model=tiny_bart", *QUICK]
+    sweep = ["-m", f"hydra.sweep.dir={tmp_path}", "model=tiny_bart", *QUICK_CHECKPOINTED]
     first = sumexp_cli(*sweep, timeout=600)
     assert first.returncode == 0, first.stderr[-2000:]
     job = tmp_path / "0_tiny_bart_full"

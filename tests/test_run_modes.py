@@ -22,7 +22,7 @@ QUICK = [
 
 
 def test_train_false_scores_the_model_as_loaded_and_writes_a_complete_folder(compose_config, tmp_path):
-    from tests.test_end_to_end import assert_outputs_rescore_to_the_metrics
+    from tests.support.cli import assert_outputs_rescore_to_the_metrics
 
     metrics = run_experiment(compose_config(["model=tiny_t5", "train=false", "optim.epochs=0", *QUICK]), tmp_path)
     assert metrics["status"] == "completed" and metrics["train_steps"] == 0

@@ -16,7 +16,7 @@ from sumexp.data.sample import write_sample
 from sumexp.errors import UserError
 from sumexp.security.secrets import REDACTED, RedactingFilter, find_secrets, redact, redact_tree, remember
 from sumexp.security.trust import remote_code_problems
-from tests.test_end_to_end import sumexp_cli
+from tests.support.cli import sumexp_cli
 
 MODELS = sorted(p.stem for p in (Path(CONF_DIR) / "model").glob("*.yaml"))
 # Fake credentials, each in a form its service uses; none may reach any file of a run folder.
@@ -292,7 +292,7 @@ def test_a_model_name_cannot_place_the_run_folder_outside_outputs(tmp_path):
     import uuid
 
     from sumexp.schema import path_part
-    from tests.test_end_to_end import REPO_ROOT_ENV, sumexp_cli
+    from tests.support.cli import REPO_ROOT_ENV, sumexp_cli
 
     assert path_part("../../x") == "_.._x" and path_part("..") == "_" and path_part("kobart_summ") == "kobart_summ"
     escape = f"/tmp/sumexp_escape_{uuid.uuid4().hex}"

@@ -22,8 +22,9 @@ from sumexp.report import write_report
 from sumexp.sweep.slurm_fit import Node, parse_line, unfit
 from sumexp.sweep.slurm_job import PreemptionGuard, continuing
 from sumexp.training.checkpoints import last_complete_checkpoint
-from tests.test_end_to_end import REPO_ROOT_ENV, expect_one_line_error, sumexp_cli
-from tests.test_sweep import QUICK, REPO, job_dirs
+from tests.support.cli import QUICK_NO_CHECKPOINT, REPO_ROOT_ENV, expect_one_line_error, sumexp_cli
+from tests.support.repo import REPO
+from tests.support.runs import job_dirs
 
 REQUIRED = os.environ.get("SUMEXP_REQUIRE_SLURM") == "1"
 
@@ -64,7 +65,7 @@ def test_a_grid_runs_as_a_slurm_job_array_and_is_reported(slurm_cluster, tmp_pat
         "model=tiny_bart,tiny_gpt2",
         "optim.lr=1e-4,1e-3",
         f"hydra.sweep.dir={tmp_path}",
-        *QUICK,
+        *QUICK_NO_CHECKPOINT,
         timeout=1200,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
@@ -326,7 +327,11 @@ def test_resources_no_node_has_are_one_line_before_anything_is_submitted(slurm_c
         subprocess.run(["sinfo", "-h", "-o", "%c"], capture_output=True, text=True).stdout.split()[0].rstrip("+")
     )
     run = sumexp_cli(
-        *ON_SLURM, f"hydra.sweep.dir={tmp_path}", f"hydra.launcher.cpus_per_task={cpus + 1}", *QUICK, timeout=300
+        *ON_SLURM,
+        f"hydra.sweep.dir={tmp_path}",
+        f"hydra.launcher.cpus_per_task={cpus + 1}",
+        *QUICK_NO_CHECKPOINT,
+        timeout=300,
     )
     expect_one_line_error(
         run, f"hydra.launcher.cpus_per_task={cpus + 1}", "no node of partition", f"at most {cpus} CPUs"

@@ -2,41 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import re
-from pathlib import Path
 
 import pytest
 
 from sumexp.report import write_report
-from tests.test_end_to_end import sumexp_cli
+from tests.support.cli import QUICK_NO_CHECKPOINT, sumexp_cli
+from tests.support.repo import REPO
+from tests.support.runs import job_dirs, metrics
 
 pytestmark = pytest.mark.slow  # every test here starts a process or trains a model
 
-REPO = Path(__file__).resolve().parents[1]
-# A few seconds of work per job; most of a job's time is its process starting and importing torch.
-QUICK = [
-    "data.max_train_samples=16",
-    "data.max_eval_samples=4",
-    "optim.max_steps=2",
-    "optim.batch_size=8",
-    "optim.eval_on_start=false",
-    "generation.num_beams=1",
-    "generation.max_new_tokens=4",
-    "score.tokenizer=whitespace",
-]
 GRID_MODELS = ["tiny_bart", "tiny_t5", "tiny_llama"]
 GRID_BACKENDS = [b for b in ("full", "lora", "qlora") if (REPO / "conf" / "backend" / f"{b}.yaml").is_file()]
-
-
-def metrics(run_dir: Path) -> dict:
-    return json.loads((run_dir / "metrics.json").read_text())
-
-
-def job_dirs(sweep_dir: Path) -> list[Path]:
-    return sorted(
-        (p for p in sweep_dir.iterdir() if p.is_dir() and p.name[0].isdigit()), key=lambda p: int(p.name.split("_")[0])
-    )
 
 
 @pytest.mark.slow
@@ -47,7 +25,7 @@ def test_grid_runs_every_pairing_in_its_own_process_and_reports(tmp_path):
         f"backend={','.join(GRID_BACKENDS)}",
         f"hydra.sweep.dir={tmp_path}",
         "hydra.launcher.max_parallel=2",
-        *QUICK,
+        *QUICK_NO_CHECKPOINT,
         timeout=1200,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
@@ -74,7 +52,7 @@ def test_grid_runs_every_pairing_in_its_own_process_and_reports(tmp_path):
 def failing_sweep(tmp_path_factory):
     """Three jobs of tiny_bart; the middle one gets an invalid precision."""
     sweep_dir = tmp_path_factory.mktemp("failing_sweep")
-    args = ["-m", "optim.precision=auto,fp8,fp32", f"hydra.sweep.dir={sweep_dir}", *QUICK]
+    args = ["-m", "optim.precision=auto,fp8,fp32", f"hydra.sweep.dir={sweep_dir}", *QUICK_NO_CHECKPOINT]
     return sweep_dir, args, sumexp_cli(*args)
 
 
@@ -113,7 +91,7 @@ def test_rerunning_a_sweep_skips_completed_jobs_and_force_reruns(failing_sweep):
     assert {p: p.stat().st_mtime_ns for p in before} == before  # no process ran for them
     assert (bad / "stderr.log").stat().st_mtime_ns != bad_log
     # Only job 0 of the same grid, same config: skipped; with force=true it runs again in a new process.
-    one = ["-m", "optim.precision=auto", f"hydra.sweep.dir={sweep_dir}", *QUICK]
+    one = ["-m", "optim.precision=auto", f"hydra.sweep.dir={sweep_dir}", *QUICK_NO_CHECKPOINT]
     assert (
         "skipped" in sumexp_cli(*one).stdout
         and (good / "metrics.json").stat().st_mtime_ns == before[good / "metrics.json"]
@@ -128,7 +106,9 @@ def test_rerunning_a_sweep_skips_completed_jobs_and_force_reruns(failing_sweep):
 
 @pytest.mark.slow
 def test_optuna_search_runs_trials_and_keeps_the_best(tmp_path):
-    run = sumexp_cli("-m", "hparams_search=lr", "hydra.sweeper.n_trials=2", f"hydra.sweep.dir={tmp_path}", *QUICK)
+    run = sumexp_cli(
+        "-m", "hparams_search=lr", "hydra.sweeper.n_trials=2", f"hydra.sweep.dir={tmp_path}", *QUICK_NO_CHECKPOINT
+    )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     trials = job_dirs(tmp_path)
     assert len(trials) == 2 and all(metrics(t)["status"] == "completed" for t in trials)

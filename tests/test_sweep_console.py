@@ -6,14 +6,13 @@ import re
 
 import pytest
 
-from tests.test_end_to_end import sumexp_cli
-from tests.test_sweep import QUICK
+from tests.support.cli import QUICK_NO_CHECKPOINT, sumexp_cli
 
 pytestmark = pytest.mark.slow  # every test here starts a process or trains a model
 
 # Two evaluations (untrained, then after 2 steps), so there are two dev lines; the loss is logged every step.
 RUN = [
-    *[o for o in QUICK if not o.startswith("optim.eval_on_start")],
+    *[o for o in QUICK_NO_CHECKPOINT if not o.startswith("optim.eval_on_start")],
     "optim.eval_on_start=true",
     "optim.logging_steps=1",
 ]

@@ -17,8 +17,8 @@ import pytest
 
 from sumexp.sweep import job_files, launching
 from sumexp.training.checkpoints import last_complete_checkpoint
-from tests.test_end_to_end import REPO_ROOT_ENV
-from tests.test_sweep import job_dirs, metrics
+from tests.support.cli import REPO_ROOT_ENV
+from tests.support.runs import job_dirs, metrics
 
 TOKEN = "hf_abcdefSECRET"
 # Two jobs, one at a time; the first is stopped mid-training (2000 steps take far longer than the test waits).

@@ -13,7 +13,7 @@ import pytest
 from sumexp.results import run_record as records
 from sumexp.run.console import ConsoleFilter
 from sumexp.sweep import launching
-from tests.test_sweep import REPO
+from tests.support.repo import REPO
 
 
 def task_only(cfg):

@@ -10,16 +10,16 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from sumexp.data.sample import write_sample
-from tests.test_end_to_end import sumexp_cli
+from tests.support.cli import sumexp_cli
+from tests.support.repo import REPO
+from tests.support.skips import skip_unless_unsloth
 
 pytestmark = pytest.mark.slow  # every test here starts a process or trains a model
 
-REPO = Path(__file__).resolve().parents[1]
 # Enough training (lr 1e-2, 12 steps) that summaries differ from row to row, so reproducing them means something.
 LEARNING_RUN = [
     "data.max_train_samples=96",
@@ -33,15 +33,6 @@ LEARNING_RUN = [
     "generation.max_new_tokens=12",
     "score.tokenizer=whitespace",
 ]
-
-
-def skip_unless_unsloth(run) -> None:
-    """Skip (or, under SUMEXP_REQUIRE_UNSLOTH=1, fail) when the run says unsloth cannot be imported."""
-    line = next((text for text in run.stderr.splitlines() if text.startswith("sumexp: error:")), "")
-    if run.returncode == 2 and ("unsloth is not installed" in line or "unsloth cannot be imported" in line):
-        if os.environ.get("SUMEXP_REQUIRE_UNSLOTH") == "1":
-            pytest.fail(f"SUMEXP_REQUIRE_UNSLOTH=1 but {line}")
-        pytest.skip(line)
 
 
 def in_subprocess(code: str):

@@ -1,12 +1,20 @@
-"""Fabricated run folders for the report's tests: metrics.json, .hydra/config.yaml, dev_predictions.csv."""
+"""Run folders for the tests: fabricated ones for the report's tests (metrics.json, .hydra/config.yaml,
+dev_predictions.csv), finished ones made in-process, CLI runs started and watched, and what they hold."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import yaml
+from omegaconf import OmegaConf
+
+from tests.support.cli import REPO_ROOT_ENV
 
 MB = 1_000_000
 
@@ -82,3 +90,56 @@ def config(model="tiny_bart", backend="full", seed=42, data=None, **rest) -> dic
         "optim": {"lr": 0.001},
         **rest,
     }
+
+
+# --- real runs: made in-process, or started through the CLI ----------------------------------------------------------
+
+
+def metrics(run_dir: Path) -> dict:
+    return json.loads((run_dir / "metrics.json").read_text())
+
+
+def job_dirs(sweep_dir: Path) -> list[Path]:
+    return sorted(
+        (p for p in sweep_dir.iterdir() if p.is_dir() and p.name[0].isdigit()), key=lambda p: int(p.name.split("_")[0])
+    )
+
+
+def finished_run(compose_config, run_dir: Path, *overrides) -> Path:
+    """A run as the CLI leaves it: the task's outputs plus Hydra's resolved .hydra/config.yaml."""
+    from sumexp.task import run_experiment
+
+    cfg = compose_config(list(overrides))
+    run_experiment(cfg, run_dir=run_dir)
+    (run_dir / ".hydra").mkdir(exist_ok=True)
+    OmegaConf.save(cfg, run_dir / ".hydra" / "config.yaml", resolve=True)
+    return run_dir
+
+
+# Checkpoints every 10 steps; 60 steps leave time to interrupt after one exists.
+SHORT_RUN = [
+    "optim.max_steps=60",
+    "optim.eval_steps=10",
+    "optim.logging_steps=5",
+    "data.max_eval_samples=8",
+    "generation.num_beams=1",
+    "generation.max_new_tokens=24",
+]
+
+
+def start_run(run_dir, *extra):
+    return subprocess.Popen(
+        [sys.executable, "-m", "sumexp", f"hydra.run.dir={run_dir}", *SHORT_RUN, *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **REPO_ROOT_ENV,
+    )
+
+
+def wait_for_checkpoint(run_dir, step: int, process, timeout: float = 600):
+    deadline = time.monotonic() + timeout
+    while not (run_dir / "checkpoints" / f"checkpoint-{step}" / "trainer_state.json").is_file():
+        assert process.poll() is None, process.communicate()[1][-2000:]
+        assert time.monotonic() < deadline, "no checkpoint in time"
+        time.sleep(0.1)

@@ -1,4 +1,4 @@
-"""`python -m tests.fault_runner POINT SIGNAL [overrides...]`: the CLI run, stopped by SIGNAL at POINT.
+"""`python -m tests.support.fault_runner POINT SIGNAL [overrides...]`: the CLI run, stopped by SIGNAL at POINT.
 
 Each point wraps one function of the run path so that, on its Nth call, the process signals itself
 before or after the real call: a kill that lands exactly in the phase named, every time. SIGKILL
