@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -13,8 +12,8 @@ from hypothesis import strategies as st
 from sumexp.errors import UserError
 from sumexp.scoring.rouge import METRICS, TOKENIZERS, RougeScorer, lcs_length, score_rouge
 from sumexp.scoring.tokenization import Tokenizer, normalize
+from tests.support.repo import SHARED_DATA
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 PLACEHOLDERS = [f"#Person{i}#" for i in range(1, 8)] + [
     "#PhoneNumber#",
     "#Address#",
@@ -290,13 +289,14 @@ def test_progress_bar_goes_to_stderr(capsys):
 
 
 @pytest.mark.skipif(
-    not (DATA / "dialogsum-ko-2024" / "dev.csv").is_file(), reason=f"{DATA} (shared Korean dev sets) not present"
+    not (SHARED_DATA / "dialogsum-ko-2024" / "dev.csv").is_file(),
+    reason=f"{SHARED_DATA} (shared Korean dev sets) not present",
 )
 def test_two_korean_translations_reproduce_the_issue_authors_rouge_score_numbers():
     from sumexp.data.tables import read_table
 
-    ko = read_table(DATA / "dialogsum-ko" / "dev.csv")
-    ko24 = read_table(DATA / "dialogsum-ko-2024" / "dev.csv").set_index("fname")["summary"]
+    ko = read_table(SHARED_DATA / "dialogsum-ko" / "dev.csv")
+    ko24 = read_table(SHARED_DATA / "dialogsum-ko-2024" / "dev.csv").set_index("fname")["summary"]
     ko = ko[ko["fname"].isin(ko24.index)]
     result = score_rouge(list(ko["summary"]), [[ko24[f]] for f in ko["fname"]], tokenizer="rouge_score")
     assert [round(100 * result[m]["fmeasure"], 1) for m in METRICS] == [78.4, 59.7, 77.3]

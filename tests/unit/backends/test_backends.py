@@ -16,7 +16,7 @@ from sumexp.backends.base import BackendUnsupported
 from sumexp.backends.matrix import BACKEND_CLASSES, FALLBACK_ORDER, MATRIX, fallback_chain, select_backend
 from sumexp.errors import UserError
 from tests.support.cli import expect_one_line_error, sumexp_cli
-from tests.support.repo import TINY_MODELS
+from tests.support.repo import REPO, TINY_MODELS
 
 BACKENDS = ["full", "lora", "qlora", "unsloth"]
 SHORT_RUN = [
@@ -124,7 +124,7 @@ def test_the_matrix_reads_the_family_without_importing_transformers(tmp_path):
         capture_output=True,
         text=True,
         timeout=120,
-        cwd=Path(__file__).resolve().parents[1],
+        cwd=REPO,
     )
     assert out.stdout.split() == ["causal", "seq2seq", "False"], out.stderr[-2000:]
 

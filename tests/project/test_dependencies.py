@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import tomllib
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.support.repo import REPO
+
 LOCAL = {"sumexp", "tests", "hydra_plugins", "bench"}
 # Imported only inside a guard that skips or degrades when the package is absent (an optional extra).
 OPTIONAL = {"unsloth", "tensorboard", "wandb", "mlflow", "optuna", "submitit"}

@@ -1,5 +1,5 @@
 """Hydra's LauncherTestSuite, BatchedSweeperTestSuite and IntegrationTestSuite pass against
-hydra/launcher=local (tests/hydra_suites/launcher_suites.py, in a pytest process of its own)."""
+hydra/launcher=local (tests/project/hydra_suites/launcher_suites.py, in a pytest process of its own)."""
 
 from __future__ import annotations
 

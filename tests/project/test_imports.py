@@ -7,7 +7,9 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[1] / "sumexp"
+from tests.support.repo import REPO
+
+PACKAGE = REPO / "sumexp"
 # Rooms that must not reach up to the task function or to the code that launches runs.
 LOWER = (
     "sumexp.data",

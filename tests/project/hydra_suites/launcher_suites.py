@@ -2,7 +2,7 @@
 time and two at once: the launcher is a Hydra plugin registered for every app in the environment, so it
 must behave as Hydra's launchers do for any app, not only for sumexp.
 
-Run by tests/test_hydra_launcher_suites.py in a pytest of its own without sumexp's conftest: importing
+Run by tests/project/test_hydra_launcher_suites.py in a pytest of its own without sumexp's conftest: importing
 sumexp's CLI sets Hydra's version base for the whole process, and these suites expect Hydra's default."""
 
 from __future__ import annotations

@@ -13,8 +13,8 @@ import pytest
 
 from sumexp.score import main
 from sumexp.scoring.rouge import METRICS, score_rouge
+from tests.support.repo import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
 KO_DEV = DATA / "dialogsum-ko" / "dev.csv"
 EN_TEST = DATA / "dialogsum-en" / "test.jsonl"

@@ -6,13 +6,11 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from pathlib import Path
 
 import pytest
 
 from sumexp.results import run_record
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.support.repo import REPO
 
 
 @pytest.mark.parametrize("status", [run_record.FAILED, run_record.INTERRUPTED, run_record.UNSUPPORTED])

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import os
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from sumexp.report import write_report
+from tests.support.repo import REPO
 from tests.support.runs import completed, config, dev_predictions, make_run
 
-REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow  # starts a browser
 REQUIRED = os.environ.get("SUMEXP_REQUIRE_CHROMIUM") == "1"
 DEV = [f"dev_{i}" for i in range(6)]  # the shipped sample's first dev ids, so the viewer finds their dialogues

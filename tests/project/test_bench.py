@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.support.repo import REPO
+
 pytestmark = pytest.mark.slow  # every test here starts a process or trains a model
 
-REPO = Path(__file__).resolve().parents[1]
 BENCHMARKS = sorted(p.stem for p in (REPO / "bench").glob("bench_*.py"))
 
 
