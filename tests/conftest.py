@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
@@ -12,10 +11,8 @@ from omegaconf import open_dict
 
 from sumexp.__main__ import CONF_DIR
 from sumexp.schema import register_configs
+from tests.support.repo import TINY_MODELS
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
-TINY_MODELS = ["tiny_bart", "tiny_t5", "tiny_gpt2", "tiny_llama"]
 # Runs made by the tests (and the CLI subprocesses they start) cache encoded splits here, not in ~/.cache.
 os.environ.setdefault("SUMEXP_CACHE_DIR", tempfile.mkdtemp(prefix="sumexp-test-cache-"))
 
@@ -50,8 +47,8 @@ def tiny_tokenizers(compose_config, sample_texts):
 
 @pytest.fixture(scope="session")
 def hub_folders(tmp_path_factory, sample_texts):
-    """{shape: folder} for tiny models saved like KoBART, KoGPT2, T5 and Qwen (tests/hub_models.py)."""
-    from tests.hub_models import HUB_SHAPES
+    """{shape: folder} for tiny models saved like KoBART, KoGPT2, T5 and Qwen (tests/support/hub_models.py)."""
+    from tests.support.hub_models import HUB_SHAPES
 
     root = tmp_path_factory.mktemp("hub")
     return {shape: build(root / shape, sample_texts) for shape, (build, _option) in HUB_SHAPES.items()}
@@ -60,7 +57,7 @@ def hub_folders(tmp_path_factory, sample_texts):
 @pytest.fixture(scope="session")
 def hub_model_config(compose_config, hub_folders):
     """hub_model_config(shape, *overrides) -> the run config that loads that folder as its model option."""
-    from tests.hub_models import HUB_SHAPES
+    from tests.support.hub_models import HUB_SHAPES
 
     def _config(shape, *overrides):
         option = HUB_SHAPES[shape][1]

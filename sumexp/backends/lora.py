@@ -50,7 +50,7 @@ class LoRA(Backend):
 
         A 4-bit base (qlora, unsloth) is dequantized first, to fp32, the dtype it was quantized from: the
         unquantized checkpoint differs from it by the quantization error, and an adapter merged there
-        computes another function (tests/test_merge.py measures how far). Merging into the 4-bit layers
+        computes another function (tests/unit/test_predict_merge.py measures how far). Merging into the 4-bit layers
         themselves would quantize the sum again.
         """
         import torch

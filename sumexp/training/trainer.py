@@ -101,7 +101,7 @@ class SummarizationTrainer(Trainer):
         self.eval_seconds = 0.0  # dev loss, generation and scoring, every evaluation together
 
     # The two private transformers internals sumexp relies on, kept here and pinned by
-    # tests/test_transformers_internals.py so that a transformers release that changes them fails loudly.
+    # tests/project/test_transformers_internals.py so that a transformers release that changes them fails loudly.
     @property
     def train_batch_size(self) -> int:
         """The per-device batch size training ran with; smaller than asked after auto_find_batch_size."""

@@ -1,0 +1,118 @@
+"""Security through the CLI: no secret in a run or sweep folder, and no write outside it whatever the data's ids
+or the model's name say."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from sumexp.data.sample import write_sample
+from sumexp.security.secrets import REDACTED
+from tests.support.cli import sumexp_cli
+from tests.support.security import ENV_SET_FAKE, FAKE_ENV, FAKE_OVERRIDES, FAKES, PICKLE_SUFFIXES
+
+
+def assert_no_secret_in(folder: Path) -> list[Path]:
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    for path in files:
+        data = path.read_bytes()
+        for fake in FAKES:
+            assert fake.encode() not in data, f"{fake} in {path}"
+    return files
+
+
+@pytest.mark.slow
+def test_secrets_never_reach_a_finished_run_folder_and_ids_never_become_paths(tmp_path):
+    """A real run with fake tokens in the environment and on the command line, and path-like ids."""
+    data = tmp_path / "data"
+    write_sample(data)
+    escaping = ["../../x", "../../../escaped.csv", "/tmp/sumexp_abs_x", "..\\..\\win"]
+    for split, n in (("train", 16), ("dev", 4), ("test", 4)):
+        frame = pd.read_csv(data / f"{split}.csv", dtype=str, keep_default_na=False).head(n)
+        if split != "train":
+            frame["fname"] = escaping
+        frame.to_csv(data / f"{split}.csv", index=False)
+    outside_before = sorted(p for p in tmp_path.rglob("*") if "run" not in p.relative_to(tmp_path).parts)
+    run = sumexp_cli(
+        f"hydra.run.dir={tmp_path}/run",
+        "data=csv",
+        f"data.dir={data}",
+        "optim.max_steps=2",
+        "optim.batch_size=8",
+        "optim.eval_on_start=false",
+        "generation.num_beams=1",
+        "generation.max_new_tokens=4",
+        "score.tokenizer=whitespace",
+        *(f"{key}={value}" for key, value in FAKE_OVERRIDES.items()),
+        env=FAKE_ENV,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    run_dir = tmp_path / "run"
+    files = assert_no_secret_in(run_dir)
+    for fake in FAKES:
+        assert fake not in run.stdout + run.stderr
+    assert {
+        ".hydra/config.yaml",
+        ".hydra/hydra.yaml",
+        ".hydra/overrides.yaml",
+        "metrics.json",
+        "sumexp.log",
+        "model/model.safetensors",
+        "submission.csv",
+    } <= {str(p.relative_to(run_dir)) for p in files}
+    assert not [p for p in files if p.suffix in PICKLE_SUFFIXES]
+    # Redacted, not dropped: the keys are still on record, and the YAML still loads.
+    saved = yaml.safe_load((run_dir / ".hydra" / "config.yaml").read_text())
+    assert saved["hf_token"] == REDACTED and saved["wandb"] == {"api_key": REDACTED}
+    assert f"+hf_token={REDACTED}" in yaml.safe_load((run_dir / ".hydra" / "overrides.yaml").read_text())
+    # The ids are data: written into the CSVs as they are, never used as a path.
+    assert pd.read_csv(run_dir / "submission.csv")["fname"].tolist() == escaping
+    assert sorted(p for p in tmp_path.rglob("*") if "run" not in p.relative_to(tmp_path).parts) == outside_before
+    assert not Path("/tmp/sumexp_abs_x").exists() and not (run_dir / "../../x").resolve().exists()
+
+
+@pytest.mark.slow
+def test_secrets_never_reach_a_sweep_folder(tmp_path):
+    """-m: multirun.yaml and each job's .hydra, written before the jobs run, are redacted too."""
+    run = sumexp_cli(
+        "-m",
+        f"hydra.sweep.dir={tmp_path}/sweep",
+        "optim.lr=0",
+        "optim.batch_size=1,2",
+        f"+hydra.job.env_set.HUB_ACCESS_TOKEN={ENV_SET_FAKE}",
+        *(f"{key}={value}" for key, value in FAKE_OVERRIDES.items()),
+        env=FAKE_ENV,
+    )
+    assert run.returncode != 0  # optim.lr=0 stops each job: only the files written before matter here
+    files = assert_no_secret_in(tmp_path / "sweep")
+    names = {p.name for p in files}
+    assert {"multirun.yaml", "config.yaml", "hydra.yaml", "overrides.yaml"} <= names
+    assert f"+hf_token={REDACTED}" in (tmp_path / "sweep" / "multirun.yaml").read_text()
+
+
+@pytest.mark.slow
+def test_a_model_name_cannot_place_the_run_folder_outside_outputs(tmp_path):
+    """Hydra makes the run folder from model.name before any check can run: the name is made safe."""
+    import shutil
+    import uuid
+
+    from sumexp.schema import path_part
+    from tests.support.cli import REPO_ROOT_ENV, sumexp_cli
+
+    assert path_part("../../x") == "_.._x" and path_part("..") == "_" and path_part("kobart_summ") == "kobart_summ"
+    escape = f"/tmp/sumexp_escape_{uuid.uuid4().hex}"
+    outputs = REPO_ROOT_ENV["cwd"] / "outputs"
+    before = set(outputs.rglob("*")) if outputs.exists() else set()
+    run = sumexp_cli(f"model.name=../../../../../../..{escape}", "data=dialogsum_ko", f"data.dir={tmp_path}/none")
+    assert run.returncode == 2, run.stderr[-2000:]
+    made = [p for p in set(outputs.rglob("metrics.json")) - before]
+    try:
+        assert not Path(escape).exists()
+        assert len(made) == 1 and made[0].parent.parent.parent == outputs
+        assert "sumexp_escape_" in made[0].parent.name and "/" not in made[0].parent.name
+    finally:
+        for metrics in made:
+            shutil.rmtree(metrics.parent)

@@ -1,0 +1,45 @@
+"""bench/backends.py --device cpu --tiny: the GPU check's own code path, run small on a CPU."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tests.support.repo import REPO
+
+
+@pytest.mark.slow
+def test_the_backend_benchmark_prints_its_table_on_a_cpu():
+    out = subprocess.run(
+        [sys.executable, "bench/backends.py", "--device", "cpu", "--tiny", "--steps", "1"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=REPO,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    rows = {
+        tuple(line.split()[:2]): line
+        for line in out.stdout.splitlines()
+        if re.match(r"(kobart|qwen)\s+(full|lora|qlora|unsloth)\s", line)
+    }
+    assert len(rows) == 8, out.stdout
+    for model in ("kobart", "qwen"):
+        assert re.search(r"\s100%\s+[\d.]+\s+\d+\s+1\.00x\s+n/a\s+100\.00%$", rows[(model, "full")]), rows[
+            (model, "full")
+        ]
+        for backend in ("lora", "qlora"):
+            numbers = rows[(model, backend)].split()
+            assert float(numbers[2]) > 0 and float(numbers[5]) > 0 and numbers[6].endswith("x"), rows[(model, backend)]
+            assert 0 < float(numbers[-1].rstrip("%")) < 10  # adapters: a few percent of the weights train
+    assert "unsupported: backend=unsloth cannot serve model=kobart (seq2seq) on cpu" in rows[("kobart", "unsloth")]
+    unsloth = rows[("qwen", "unsloth")]
+    if "unsloth is not installed" in unsloth or "cannot be imported" in unsloth:
+        if os.environ.get("SUMEXP_REQUIRE_UNSLOTH") == "1":
+            pytest.fail(unsloth)
+        return
+    assert "unsupported" not in unsloth and unsloth.split()[6].endswith("x"), unsloth

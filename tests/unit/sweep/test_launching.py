@@ -1,0 +1,111 @@
+"""The pieces of a sweep without running one: fingerprints, skip decisions, dead children, the console filter."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sumexp.results import run_record as records
+from sumexp.run.console import ConsoleFilter
+from sumexp.sweep import launching
+from tests.support.repo import REPO
+
+
+def task_only(cfg):
+    return launching.Job(0, cfg, Path("unused")).task_config
+
+
+def test_fingerprint_ignores_display_keys_and_hydra_but_not_values(job_config):
+    base = task_only(job_config())
+    assert "hydra" not in base
+    assert records.config_hash(base) == records.config_hash(task_only(job_config(["force=true", "verbose=true"])))
+    assert records.config_hash(base) == records.config_hash(job_config())  # the hydra node is not part of it
+    assert records.config_hash(base) != records.config_hash(task_only(job_config(["optim.lr=0.001"])))
+    assert records.config_hash(base) != records.config_hash(task_only(job_config(["model=tiny_t5"])))
+
+
+def test_only_a_completed_run_of_the_same_config_is_skipped(job_config, tmp_path):
+    cfg = task_only(job_config())
+    write = lambda record: (tmp_path / "metrics.json").write_text(json.dumps(record))  # noqa: E731
+    assert records.completed_record(tmp_path, cfg) is None  # nothing there
+    write({"status": "completed", "config_hash": records.config_hash(cfg), "dev_rouge_mean": 12.5})
+    assert records.completed_record(tmp_path, cfg)["dev_rouge_mean"] == 12.5
+    write({"status": "completed", "config_hash": "0" * 16})
+    assert records.completed_record(tmp_path, cfg) is None  # another config ran here
+    write({"status": "failed", "config_hash": records.config_hash(cfg)})
+    assert records.completed_record(tmp_path, cfg) is None
+    (tmp_path / "metrics.json").write_text('{"status": "compl')  # half a file from elsewhere
+    assert records.completed_record(tmp_path, cfg) is None
+
+
+def test_a_child_that_died_is_recorded_as_failed(job_config, tmp_path, capsys):
+    job = launching.Job(0, job_config(), tmp_path / "0_tiny_bart_full")
+    job.run_dir.mkdir()
+    (job.run_dir / "metrics.json").write_text(json.dumps({"status": "running"}))
+    result = launching._finish(job, -9, tmp_path, seconds=3.0, progress=launching.Progress(1))
+    record = json.loads((job.run_dir / "metrics.json").read_text())
+    assert (record["status"], record["stage"], record["model"], record["backend_requested"]) == (
+        "failed",
+        "process",
+        "tiny_bart",
+        "full",
+    )
+    assert "killed by SIGKILL" in record["error"] and result.return_value is None
+    assert "0_tiny_bart_full: failed in 3 s" in capsys.readouterr().out
+
+
+def test_a_stopped_sweep_ends_its_children_and_marks_their_runs(job_config, tmp_path):
+    job = launching.Job(0, job_config(), tmp_path / "0_tiny_bart_full")
+    job.run_dir.mkdir()
+    (job.run_dir / "metrics.json").write_text(json.dumps({"status": "running"}))
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    launching._stop([(job, child, 0.0)])
+    assert child.returncode is not None
+    assert json.loads((job.run_dir / "metrics.json").read_text())["status"] == "interrupted"
+
+
+@pytest.mark.parametrize(
+    "name, level, verbose, shown",
+    [
+        ("sumexp.task", logging.WARNING, False, True),
+        ("sumexp.task", logging.INFO, False, False),
+        ("transformers.trainer", logging.WARNING, False, False),
+        ("torchao", logging.ERROR, False, True),
+        ("transformers.trainer", logging.INFO, True, True),
+    ],
+)
+def test_console_filter(name, level, verbose, shown):
+    record = logging.LogRecord(name, level, __file__, 1, "message", None, None)
+    assert ConsoleFilter(verbose).filter(record) is shown
+
+
+def test_the_launcher_plugin_is_found_from_any_folder_once_installed(tmp_path):
+    where = subprocess.run(
+        [sys.executable, "-c", "import sumexp; print(sumexp.__file__)"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout.strip()
+    if not where or not Path(where).resolve().is_relative_to(REPO):
+        pytest.skip("sumexp is not installed from this checkout (make install does that)")
+    code = (
+        "from hydra.core.plugins import Plugins; from hydra.plugins.launcher import Launcher; "
+        "print(sorted(p.__name__ for p in Plugins.instance().discover(Launcher)))"
+    )
+    run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert "LocalProcessLauncher" in run.stdout and "SlurmLauncher" in run.stdout, run.stderr
+
+
+def test_a_backend_that_cannot_serve_is_recorded_as_unsupported():
+    from sumexp.backends.base import BackendUnsupported
+    from sumexp.errors import UserError
+    from sumexp.run.job import _status_of
+
+    assert _status_of(BackendUnsupported("qlora needs CUDA")) == "unsupported"
+    assert _status_of(UserError("optim.lr=-1: must be positive")) == "failed"
