@@ -12,6 +12,7 @@ from hydra.errors import ConfigCompositionException
 from omegaconf.errors import ConfigKeyError, ValidationError
 
 from sumexp.__main__ import CONF_DIR
+from tests.support.limits import hang_limit
 
 MODELS = sorted(p.stem for p in (Path(CONF_DIR) / "model").glob("*.yaml"))
 DATA = sorted(p.stem for p in (Path(CONF_DIR) / "data").glob("*.yaml"))
@@ -98,7 +99,7 @@ def test_cfg_job_composes_a_hub_model_without_torch_or_network():
         [sys.executable, "-c", code],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=hang_limit(120),
         env={**os.environ, "HF_HUB_OFFLINE": "1"},
     )
     assert out.returncode == 0, out.stderr

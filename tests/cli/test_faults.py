@@ -18,6 +18,7 @@ import pytest
 from sumexp.run import lock
 from tests.support.cli import QUICK_CHECKPOINTED, REPO_ROOT_ENV, sumexp_cli
 from tests.support.fault_runner import POINTS
+from tests.support.limits import hang_limit
 
 pytestmark = pytest.mark.slow  # every test here starts a process or trains a model
 
@@ -46,7 +47,7 @@ def stop_at(point: str, signal_name: str, run_dir) -> subprocess.CompletedProces
         ],
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=hang_limit(600),
         **REPO_ROOT_ENV,
     )
 
@@ -120,7 +121,7 @@ def test_a_stop_during_a_long_evaluation_exits_quickly_and_resumes(tmp_path):
         ],
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=hang_limit(600),
         **REPO_ROOT_ENV,
     )
     exited = time.time()

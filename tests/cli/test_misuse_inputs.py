@@ -29,6 +29,7 @@ from tests.support.inputs import (
     assert_failed_run_folder,
     rewrite,
 )
+from tests.support.limits import hang_limit
 from tests.support.runs import SHORT_RUN, start_run, wait_for_checkpoint
 
 pytestmark = pytest.mark.slow  # every test here starts a process or trains a model
@@ -193,7 +194,7 @@ def test_a_data_folder_without_read_permission_is_one_line(tmp_path):
             check=False,
             capture_output=True,
             text=True,
-            timeout=600,
+            timeout=hang_limit(600),
             **REPO_ROOT_ENV,
         )
     finally:
@@ -266,7 +267,7 @@ def quick_run(run_dir: Path, cache: Path, umask: int = 0o022):
         check=False,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=hang_limit(600),
         preexec_fn=lambda: os.umask(umask),
         **REPO_ROOT_ENV,
     )

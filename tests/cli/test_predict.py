@@ -11,6 +11,7 @@ import pytest
 
 from sumexp import predict
 from sumexp.data.sample import write_sample
+from tests.support.limits import hang_limit
 from tests.support.repo import REPO
 from tests.support.runs import finished_run
 
@@ -65,7 +66,7 @@ def test_predict_reproduces_a_lora_runs_submission(lora_run, sample_dir, tmp_pat
         ],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=hang_limit(300),
         cwd=REPO,
     )
     assert out.returncode == 0, out.stderr[-3000:]
@@ -148,7 +149,7 @@ def test_a_run_without_a_model_is_a_one_line_error_from_the_cli(lora_run, tmp_pa
         [sys.executable, "-m", "sumexp.predict", str(broken), "--input", "x.csv"],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=hang_limit(120),
         cwd=REPO,
     )
     assert out.returncode == 2 and "Traceback" not in out.stderr

@@ -10,6 +10,7 @@ import pytest
 
 from sumexp.training.checkpoints import last_complete_checkpoint
 from tests.support.cli import expect_one_line_error, sumexp_cli
+from tests.support.limits import hang_limit
 from tests.support.runs import SHORT_RUN, start_run, wait_for_checkpoint
 
 # Measured on a CPU: the resumed run's dev ROUGE is identical and its mean train loss differs in the
@@ -56,7 +57,7 @@ def test_sigterm_saves_a_checkpoint_records_interrupted_and_resumes(tmp_path, un
     process = start_run(tmp_path)
     wait_for_checkpoint(tmp_path, 10, process)
     process.send_signal(signal.SIGTERM)
-    _, stderr = process.communicate(timeout=600)
+    _, stderr = process.communicate(timeout=hang_limit(600))
     assert process.returncode == 128 + signal.SIGTERM
     stopped = metrics_of(tmp_path)
     assert stopped["status"] == "interrupted" and "SIGTERM" in stopped["error"] and "resume=true" in stopped["error"]
@@ -189,7 +190,7 @@ def test_a_lora_run_resumes_the_same_adapter(tmp_path):
     process = start_run(tmp_path / "resumed", *lora)
     wait_for_checkpoint(tmp_path / "resumed", 20, process)
     process.send_signal(signal.SIGTERM)
-    process.communicate(timeout=600)
+    process.communicate(timeout=hang_limit(600))
     assert metrics_of(tmp_path / "resumed")["status"] == "interrupted"
     run = sumexp_cli(f"hydra.run.dir={tmp_path / 'resumed'}", *SHORT_RUN, *lora, "resume=true")
     assert run.returncode == 0, run.stderr[-2000:]

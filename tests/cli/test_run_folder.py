@@ -15,6 +15,7 @@ import pytest
 
 from sumexp.training.checkpoints import checkpoint_problem, last_complete_checkpoint
 from tests.support.cli import QUICK_CHECKPOINTED, REPO_ROOT_ENV, expect_one_line_error, sumexp_cli
+from tests.support.limits import hang_limit
 
 
 def folder_state(folder: Path) -> dict[str, str]:
@@ -124,7 +125,7 @@ def test_predict_refuses_an_output_onto_the_runs_own_files(completed, tmp_path):
             ],
             capture_output=True,
             text=True,
-            timeout=300,
+            timeout=hang_limit(300),
             **REPO_ROOT_ENV,
         )
         expect_one_line_error(run, f"--output {output}")
@@ -170,7 +171,7 @@ def start(run_dir: Path, *overrides) -> subprocess.Popen:
 
 
 def wait_for(condition, process, timeout=300):
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + hang_limit(timeout)
     while not condition():
         assert process.poll() is None, process.communicate()[1][-2000:]
         assert time.monotonic() < deadline, "timed out"
@@ -183,7 +184,7 @@ def test_a_second_run_into_a_live_runs_folder_is_refused(tmp_path):
     wait_for(lambda: (tmp_path / "metrics.json").is_file(), first)
     second = sumexp_cli(f"hydra.run.dir={tmp_path}", *QUICK_CHECKPOINTED, "optim.lr=1e-3", timeout=300)
     expect_one_line_error(second, "another sumexp run is writing to this folder", f"pid {first.pid}")
-    _, err = first.communicate(timeout=600)
+    _, err = first.communicate(timeout=hang_limit(600))
     assert first.returncode == 0, err[-2000:]
     assert record(tmp_path)["status"] == "completed" and record(tmp_path)["pid"] == first.pid
 
@@ -202,7 +203,7 @@ def interrupted_run(run_dir: Path, *overrides, checkpoints: int = 1) -> None:
     process = start(run_dir, "optim.max_steps=40", *overrides)
     wait_for(lambda: complete_checkpoints(run_dir) >= checkpoints, process)
     process.send_signal(signal.SIGTERM)
-    process.communicate(timeout=600)
+    process.communicate(timeout=hang_limit(600))
     assert record(run_dir)["status"] == "interrupted"
 
 
@@ -212,7 +213,12 @@ def test_resume_with_another_config_is_refused_naming_the_keys(tmp_path):
     before = folder_state(tmp_path)
     for changed, key in ((["optim.lr=1e-3"], "optim.lr"), (["model=tiny_t5"], "model.name")):
         run = sumexp_cli(
-            f"hydra.run.dir={tmp_path}", *QUICK_CHECKPOINTED, "optim.max_steps=40", "resume=true", *changed, timeout=300
+            f"hydra.run.dir={tmp_path}",
+            *QUICK_CHECKPOINTED,
+            "optim.max_steps=40",
+            "resume=true",
+            *changed,
+            timeout=300,
         )
         expect_one_line_error(run, "resume=true with another config", key, "force=true")
     plain = sumexp_cli(f"hydra.run.dir={tmp_path}", *QUICK_CHECKPOINTED, "optim.max_steps=40", timeout=300)
@@ -284,7 +290,11 @@ def test_a_full_disk_is_one_line_and_a_failed_record(tmp_path):
         pytest.skip("this machine does not allow mounting a tmpfs")
     try:
         run = sumexp_cli(
-            f"hydra.run.dir={small / 'run'}", *QUICK_CHECKPOINTED, "model=tiny_llama", "optim.max_steps=40", timeout=600
+            f"hydra.run.dir={small / 'run'}",
+            *QUICK_CHECKPOINTED,
+            "model=tiny_llama",
+            "optim.max_steps=40",
+            timeout=600,
         )
         assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr[-3000:]
         errors = [line for line in run.stderr.splitlines() if line.startswith("sumexp: error:")]

@@ -13,6 +13,7 @@ import pytest
 
 from sumexp.score import main
 from sumexp.scoring.rouge import METRICS, score_rouge
+from tests.support.limits import hang_limit
 from tests.support.repo import REPO
 
 DATA = REPO.parent / "shared" / "data"
@@ -161,7 +162,7 @@ def test_module_entry_point_exit_codes_and_no_traceback(files, tmp_path):
             cwd=REPO,
             capture_output=True,
             text=True,
-            timeout=120,
+            timeout=hang_limit(120),
         )
 
     bad = run(tmp_path / "missing.csv", files[1])

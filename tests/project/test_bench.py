@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.support.limits import hang_limit
 from tests.support.repo import REPO
 
 pytestmark = pytest.mark.slow  # every test here starts a process or trains a model
@@ -78,7 +79,11 @@ def test_generation_benchmark_quick_gives_identical_summaries(monkeypatch, capsy
 
 def test_startup_benchmark_quick_runs_both_apps_without_torch():
     done = subprocess.run(
-        [sys.executable, "bench/bench_startup.py", "--quick"], capture_output=True, text=True, cwd=REPO, timeout=300
+        [sys.executable, "bench/bench_startup.py", "--quick"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=hang_limit(300),
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "neither app imports torch or transformers" in done.stdout
@@ -87,7 +92,11 @@ def test_startup_benchmark_quick_runs_both_apps_without_torch():
 
 def test_overhead_benchmark_quick_trains_both_sides_to_identical_losses():
     done = subprocess.run(
-        [sys.executable, "bench/bench_overhead.py", "--quick"], capture_output=True, text=True, cwd=REPO, timeout=600
+        [sys.executable, "bench/bench_overhead.py", "--quick"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=hang_limit(600),
     )
     assert done.returncode == 0, done.stderr[-2000:]  # exit 1 when any logged loss differs
     assert "losses: all 3 logged training losses identical" in done.stdout
@@ -96,7 +105,11 @@ def test_overhead_benchmark_quick_trains_both_sides_to_identical_losses():
 @pytest.mark.slow
 def test_report_benchmark_quick_reports_every_fabricated_run_and_dialogue():
     done = subprocess.run(
-        [sys.executable, "bench/bench_report.py", "--quick"], capture_output=True, text=True, cwd=REPO, timeout=600
+        [sys.executable, "bench/bench_report.py", "--quick"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=hang_limit(600),
     )
     assert done.returncode == 0, done.stderr[-2000:]  # exit 1 when a row or a dev dialogue is missing
     assert "report of 8 runs x 20 examples:" in done.stdout

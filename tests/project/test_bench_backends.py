@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from tests.support.limits import hang_limit
 from tests.support.repo import REPO
 
 
@@ -18,7 +19,7 @@ def test_the_backend_benchmark_prints_its_table_on_a_cpu():
         [sys.executable, "bench/backends.py", "--device", "cpu", "--tiny", "--steps", "1"],
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=hang_limit(900),
         cwd=REPO,
     )
     assert out.returncode == 0, out.stderr[-3000:]

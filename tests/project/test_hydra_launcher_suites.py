@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.limits import hang_limit
+
 SUITES = Path(__file__).resolve().parent / "hydra_suites" / "launcher_suites.py"
 
 
@@ -19,7 +21,7 @@ def test_hydras_launcher_suites_pass_against_the_local_launcher(tmp_path):
         [sys.executable, "-m", "pytest", "-q", "--noconftest", "-p", "no:cacheprovider", str(SUITES)],
         capture_output=True,
         text=True,
-        timeout=1800,
+        timeout=hang_limit(1800),
         cwd=tmp_path,
     )
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]

@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from tests.support.limits import hang_limit
 from tests.support.repo import REPO
 
 # How every CLI subprocess of the tests runs: offline, from the repository root.
@@ -46,12 +47,12 @@ QUICK_CHECKPOINTED = [
 
 
 def sumexp_cli(*args, timeout=600, env=None):
-    """`python -m sumexp ARGS` offline; `env` adds to the environment."""
+    """`python -m sumexp ARGS` offline; `env` adds to the environment; `timeout` is for a calm machine (limits.py)."""
     return subprocess.run(
         [sys.executable, "-m", "sumexp", *args],
         capture_output=True,
         text=True,
-        timeout=timeout,
+        timeout=hang_limit(timeout),
         env={**REPO_ROOT_ENV["env"], **(env or {})},
         cwd=REPO_ROOT_ENV["cwd"],
     )

@@ -15,6 +15,7 @@ import yaml
 from omegaconf import OmegaConf
 
 from tests.support.cli import REPO_ROOT_ENV
+from tests.support.limits import hang_limit
 
 MB = 1_000_000
 
@@ -138,7 +139,7 @@ def start_run(run_dir, *extra):
 
 
 def wait_for_checkpoint(run_dir, step: int, process, timeout: float = 600):
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + hang_limit(timeout)
     while not (run_dir / "checkpoints" / f"checkpoint-{step}" / "trainer_state.json").is_file():
         assert process.poll() is None, process.communicate()[1][-2000:]
         assert time.monotonic() < deadline, "no checkpoint in time"

@@ -12,6 +12,7 @@ import pytest
 
 from sumexp.run.distributed import is_main_process, setup_distributed, slurm_task_count
 from tests.support.cli import QUICK_NO_CHECKPOINT
+from tests.support.limits import hang_limit
 from tests.support.repo import REPO
 
 # 32 samples, one epoch: 4 optimizer steps at a global batch of 8 (one process x 8, or two x 4).
@@ -70,7 +71,7 @@ def launch(run_dir, batch_size: int, env_per_rank: list[dict]):
             )
     try:
         for proc in procs:
-            proc.wait(timeout=900)
+            proc.wait(timeout=hang_limit(900))
     finally:  # a rank left waiting for a peer that failed would otherwise outlive the test
         for proc in procs:
             proc.kill()

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from tests.support.cli import QUICK_NO_CHECKPOINT, REPO_ROOT_ENV, sumexp_cli
+from tests.support.limits import hang_limit
 from tests.support.runs import job_dirs, metrics
 
 pytestmark = pytest.mark.slow  # every test here starts a process or trains a model
@@ -48,13 +49,13 @@ def kill_when_third_trial_starts(tmp_path: Path, timeout: float = 900) -> None:
         text=True,
         **REPO_ROOT_ENV,
     )
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + hang_limit(timeout)
     while not list((tmp_path / "sweep").glob("2_*")):
         assert sweep.poll() is None, sweep.communicate()[0][-3000:]
         assert time.monotonic() < deadline, "the third trial did not start in time"
         time.sleep(0.2)
     sweep.send_signal(signal.SIGKILL)  # no handler, no goodbye: trial 2 stays RUNNING in the study
-    sweep.communicate(timeout=60)
+    sweep.communicate(timeout=hang_limit(60))
 
 
 @pytest.mark.slow
@@ -107,12 +108,12 @@ def test_a_search_stopped_by_sigterm_runs_its_interrupted_trial_again_in_its_fol
         text=True,
         **REPO_ROOT_ENV,
     )
-    log, deadline = tmp_path / "sweep" / "0_tiny_bart_full" / "stderr.log", time.monotonic() + 600
+    log, deadline = tmp_path / "sweep" / "0_tiny_bart_full" / "stderr.log", time.monotonic() + hang_limit(600)
     while not (log.is_file() and "loss=" in log.read_text(errors="replace")):
         assert sweep.poll() is None and time.monotonic() < deadline, sweep.communicate()[1][-3000:]
         time.sleep(0.2)
     sweep.send_signal(signal.SIGTERM)
-    sweep.communicate(timeout=300)
+    sweep.communicate(timeout=hang_limit(300))
     assert sweep.returncode == 128 + signal.SIGTERM
     [interrupted] = stored_trials(tmp_path)
     assert interrupted.state.name == "WAITING"  # not RUNNING for ever: it runs first when the search continues

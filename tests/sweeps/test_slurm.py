@@ -21,6 +21,7 @@ import pytest
 from sumexp.report import write_report
 from sumexp.training.checkpoints import last_complete_checkpoint
 from tests.support.cli import QUICK_NO_CHECKPOINT, REPO_ROOT_ENV, expect_one_line_error, sumexp_cli
+from tests.support.limits import hang_limit
 from tests.support.repo import REPO
 from tests.support.runs import job_dirs
 
@@ -43,13 +44,16 @@ def slurm_cluster(tmp_path_factory):
         (pytest.fail if REQUIRED else pytest.skip)(f"SLURM cluster unavailable: {reason}")
     state = tmp_path_factory.mktemp("slurm") / "started.pids"
     up = subprocess.run(
-        ["bash", str(REPO / ".ci" / "slurm.sh"), "up", str(state)], capture_output=True, text=True, timeout=600
+        ["bash", str(REPO / ".ci" / "slurm.sh"), "up", str(state)],
+        capture_output=True,
+        text=True,
+        timeout=hang_limit(600),
     )
     if up.returncode != 0:
         message = f"SLURM cluster did not start: {up.stderr.strip()[-1500:]}"
         (pytest.skip if up.returncode == 3 and not REQUIRED else pytest.fail)(message)
     yield
-    subprocess.run(["bash", str(REPO / ".ci" / "slurm.sh"), "down", str(state)], timeout=60)
+    subprocess.run(["bash", str(REPO / ".ci" / "slurm.sh"), "down", str(state)], timeout=hang_limit(60))
 
 
 @pytest.mark.slow
@@ -151,7 +155,7 @@ def wait_until(
     condition, process: subprocess.Popen, timeout: float = 600, what: str = "", release: bool = True
 ) -> None:
     """Poll `condition` while the sweep runs; a requeued job is started at once instead of after SLURM's delay."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + hang_limit(timeout)
     while not condition():
         assert process.poll() is None, f"the sweep ended before {what}: " + process.communicate()[1][-3000:]
         assert time.monotonic() < deadline, f"not in time: {what}"
@@ -170,7 +174,7 @@ def start_requeued_now() -> None:
 
 
 def finish(process: subprocess.Popen, timeout: float = 900) -> tuple[str, str]:
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + hang_limit(timeout)
     while process.poll() is None:
         assert time.monotonic() < deadline, "the sweep did not end in time"
         start_requeued_now()
@@ -212,7 +216,7 @@ def test_a_grid_with_a_preempted_job_and_one_at_its_time_limit_ends_as_an_undist
         [sys.executable, "-m", "sumexp.report", str(tmp_path)],
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=hang_limit(600),
         **REPO_ROOT_ENV,
     )
     assert report.returncode == 0, report.stderr[-2000:]
@@ -258,8 +262,8 @@ def test_scancel_with_and_without_full_records_interrupted_saves_and_a_plain_rer
     sweep = start_sweep(tmp_path, "optim.lr=1e-3,2e-3")
     run = [tmp_path / f"{n}_tiny_bart_full" for n in range(2)]
     wait_until(lambda: all(has_checkpoint(r) for r in run), sweep, what="both jobs checkpoint")
-    subprocess.run(["scancel", "--signal=TERM", "--full", slurm_id(tmp_path, 0)], check=True, timeout=60)
-    subprocess.run(["scancel", slurm_id(tmp_path, 1)], check=True, timeout=60)
+    subprocess.run(["scancel", "--signal=TERM", "--full", slurm_id(tmp_path, 0)], check=True, timeout=hang_limit(60))
+    subprocess.run(["scancel", slurm_id(tmp_path, 1)], check=True, timeout=hang_limit(60))
     out, err = finish(sweep, timeout=300)
     assert sweep.returncode == 1 and "2 of 2 jobs did not complete" in err, out[-2000:] + err[-2000:]
     stopped = [record(r) for r in run]
@@ -272,7 +276,7 @@ def test_scancel_with_and_without_full_records_interrupted_saves_and_a_plain_rer
         [sys.executable, "-m", "sumexp", *ON_SLURM, f"hydra.sweep.dir={tmp_path}", *TINY, "optim.lr=1e-3,2e-3"],
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=hang_limit(900),
         **REPO_ROOT_ENV,
     )
     assert again.returncode == 1, again.stderr[-2000:]
@@ -294,7 +298,7 @@ def test_scancel_with_and_without_full_records_interrupted_saves_and_a_plain_rer
         ],
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=hang_limit(900),
         **REPO_ROOT_ENV,
     )
     assert resumed.returncode == 0, resumed.stderr[-2000:]

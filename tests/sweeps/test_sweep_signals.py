@@ -18,6 +18,7 @@ import pytest
 from sumexp.sweep import job_files, launching
 from sumexp.training.checkpoints import last_complete_checkpoint
 from tests.support.cli import REPO_ROOT_ENV
+from tests.support.limits import hang_limit
 from tests.support.runs import job_dirs, metrics
 
 TOKEN = "hf_abcdefSECRET"
@@ -51,7 +52,7 @@ def start_sweep(sweep_dir: Path) -> subprocess.Popen:
 
 def wait_until_training(sweep_dir: Path, process: subprocess.Popen, timeout: float = 600) -> int:
     """The pid of the first job once it has trained a step."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + hang_limit(timeout)
     log = sweep_dir / "0_tiny_bart_full" / "stderr.log"
     while not (log.is_file() and "loss=" in log.read_text(errors="replace")):
         assert process.poll() is None, process.communicate()[1][-3000:]
@@ -61,7 +62,7 @@ def wait_until_training(sweep_dir: Path, process: subprocess.Popen, timeout: flo
 
 
 def assert_stopped_cleanly(sweep_dir: Path, process: subprocess.Popen, child_pid: int, signum: signal.Signals):
-    stdout, stderr = process.communicate(timeout=STOP_SECONDS)
+    stdout, stderr = process.communicate(timeout=hang_limit(STOP_SECONDS))
     assert process.returncode == 128 + signum, stdout[-2000:] + stderr[-3000:]
     assert "Traceback" not in stderr, stderr[-3000:]
     with pytest.raises(ProcessLookupError):
@@ -175,7 +176,7 @@ def test_a_plain_hydra_apps_killed_job_is_a_failed_job_not_a_sumexp_record(tmp_p
         env=env,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=hang_limit(300),
     )
     assert run.returncode == 1, run.stdout + run.stderr
     assert "not in struct" not in run.stderr and "killed by SIGKILL" in run.stderr, run.stderr
@@ -221,7 +222,7 @@ def test_a_job_ends_when_the_sweeps_process_is_killed_outright():
     assert not is_gone(job_pid)
     sweep.kill()
     sweep.wait()
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + hang_limit(30)
     while not is_gone(job_pid):
         assert time.monotonic() < deadline, "the job outlived the sweep"
         time.sleep(0.1)

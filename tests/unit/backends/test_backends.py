@@ -17,6 +17,7 @@ from sumexp.backends.matrix import BACKENDS as REGISTERED
 from sumexp.backends.matrix import backend_for, fallback_chain, select_backend
 from sumexp.errors import UserError
 from tests.support.cli import expect_one_line_error, sumexp_cli
+from tests.support.limits import hang_limit
 from tests.support.repo import REPO, TINY_MODELS
 
 BACKENDS = ["full", "lora", "qlora", "unsloth"]
@@ -130,7 +131,7 @@ def test_the_matrix_reads_the_family_without_importing_transformers(tmp_path):
         [sys.executable, "-c", code],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=hang_limit(120),
         cwd=REPO,
     )
     assert out.stdout.split() == ["causal", "seq2seq", "False"], out.stderr[-2000:]

@@ -15,6 +15,7 @@ import pytest
 
 from sumexp.data.sample import write_sample
 from tests.support.cli import sumexp_cli
+from tests.support.limits import hang_limit
 from tests.support.repo import REPO
 from tests.support.skips import skip_unless_unsloth
 
@@ -45,7 +46,9 @@ def in_subprocess(code: str):
         "    with initialize_config_dir(config_dir=CONF_DIR, version_base='1.3'):\n"
         "        return compose(config_name='config', overrides=list(overrides))\n"
     )
-    return subprocess.run([sys.executable, "-c", prelude + code], capture_output=True, text=True, timeout=300, cwd=REPO)
+    return subprocess.run(
+        [sys.executable, "-c", prelude + code], capture_output=True, text=True, timeout=hang_limit(300), cwd=REPO
+    )
 
 
 def test_unsloth_trains_tiny_llama_on_its_cpu_path_and_predict_reproduces_it(tmp_path):
@@ -79,7 +82,7 @@ def test_unsloth_trains_tiny_llama_on_its_cpu_path_and_predict_reproduces_it(tmp
         ],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=hang_limit(300),
         cwd=REPO,
     )
     assert predicted.returncode == 0, predicted.stderr[-3000:]

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from sumexp.report import write_report
+from tests.support.limits import hang_limit
 from tests.support.repo import REPO
 from tests.support.runs import completed, config, dev_predictions, make_run
 
@@ -31,7 +32,9 @@ RUNS = [  # name, model, requested, effective, per-example ROUGE mean
 @pytest.fixture(scope="module")
 def browser():
     """A headless Chromium under Selenium, quit after the module."""
-    done = subprocess.run(["bash", str(REPO / ".ci" / "chromium.sh")], capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        ["bash", str(REPO / ".ci" / "chromium.sh")], capture_output=True, text=True, timeout=hang_limit(900)
+    )
     if done.returncode != 0:
         message = f"headless Chromium unavailable: {done.stderr.strip()[-1500:]}"
         (pytest.skip if done.returncode == 3 and not REQUIRED else pytest.fail)(message)

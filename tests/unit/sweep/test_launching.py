@@ -13,6 +13,7 @@ import pytest
 from sumexp.results import run_record as records
 from sumexp.run.console import ConsoleFilter
 from sumexp.sweep import launching
+from tests.support.limits import hang_limit
 from tests.support.repo import REPO
 
 
@@ -90,7 +91,7 @@ def test_the_launcher_plugin_is_found_from_any_folder_once_installed(tmp_path):
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=hang_limit(60),
     ).stdout.strip()
     if not where or not Path(where).resolve().is_relative_to(REPO):
         pytest.skip("sumexp is not installed from this checkout (make install does that)")
@@ -98,7 +99,9 @@ def test_the_launcher_plugin_is_found_from_any_folder_once_installed(tmp_path):
         "from hydra.core.plugins import Plugins; from hydra.plugins.launcher import Launcher; "
         "print(sorted(p.__name__ for p in Plugins.instance().discover(Launcher)))"
     )
-    run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=hang_limit(120)
+    )
     assert "LocalProcessLauncher" in run.stdout and "SlurmLauncher" in run.stdout, run.stderr
 
 
