@@ -26,3 +26,14 @@ class Progress:
             seconds = metrics.get("run_seconds", seconds)
         took = f" in {seconds:.0f} s" if isinstance(seconds, (int, float)) else ""
         self.say(f"[{job.number}/{self.total}] {job.run_dir.name}: {outcome}{took}{detail}")
+        fallback = fallback_line(metrics)
+        if fallback:  # the job's own warning went to its stdout.log; the sweep's terminal says it too
+            self.say(f"[{job.number}/{self.total}] {job.run_dir.name}: warning: {fallback}")
+
+
+def fallback_line(metrics: dict) -> str | None:
+    """`backend unsloth ran as qlora: why`, when the backend that ran is not the one asked for."""
+    requested, effective = metrics.get("backend_requested"), metrics.get("backend_effective")
+    if not requested or not effective or requested == effective:
+        return None
+    return f"backend {requested} ran as {effective}: {metrics.get('backend_note') or 'no reason recorded'}"

@@ -112,3 +112,26 @@ def test_a_backend_that_cannot_serve_is_recorded_as_unsupported():
 
     assert _status_of(BackendUnsupported("qlora needs CUDA")) == "unsupported"
     assert _status_of(UserError("optim.lr=-1: must be positive")) == "failed"
+
+
+def test_a_fallback_is_one_warning_line_on_the_sweeps_terminal(tmp_path, capsys):
+    from types import SimpleNamespace
+
+    from sumexp.sweep.progress import Progress
+
+    job = SimpleNamespace(number=3, run_dir=tmp_path / "2_tiny_t5_unsloth")  # all the progress lines read
+    note = "backend=unsloth cannot serve model=tiny_t5 (seq2seq) on cpu: ...; trained with qlora instead"
+    ran_as_asked = {"status": "completed", "dev_rouge_mean": 7.5, "backend_requested": "lora"}
+    Progress(3).finished(job, "completed", {**ran_as_asked, "backend_effective": "lora"}, 4.0)
+    Progress(3).finished(
+        job,
+        "completed",
+        {**ran_as_asked, "backend_requested": "unsloth", "backend_effective": "qlora", "backend_note": note},
+        4.0,
+    )
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [
+        "sumexp: [3/3] 2_tiny_t5_unsloth: completed in 4 s, dev ROUGE mean 7.50",
+        "sumexp: [3/3] 2_tiny_t5_unsloth: completed in 4 s, dev ROUGE mean 7.50",
+        f"sumexp: [3/3] 2_tiny_t5_unsloth: warning: backend unsloth ran as qlora: {note}",
+    ]
