@@ -134,9 +134,10 @@ class SummarizationTrainer(Trainer):
         try:
             if self.stop_guard is not None and self.stop_guard.stop_requested():
                 raise EvaluationStopped("a stop was asked for before the evaluation")
-            # Loss only: logits of a whole dev set are large and the summaries come from generate().
-            output = super().evaluation_loop(dataloader, description, True, ignore_keys, metric_key_prefix)
-            scores = self.dev_evaluator(self.model, self.state.global_step)
+            with _rng_untouched():
+                # Loss only: logits of a whole dev set are large and the summaries come from generate().
+                output = super().evaluation_loop(dataloader, description, True, ignore_keys, metric_key_prefix)
+                scores = self.dev_evaluator(self.model, self.state.global_step)
         except EvaluationStopped:
             self.stop_guard.evaluation_stopped(self.control)
             return stopped_evaluation(metric_key_prefix)
@@ -144,6 +145,18 @@ class SummarizationTrainer(Trainer):
             self.eval_seconds += time.perf_counter() - start
         output.metrics.update({f"{metric_key_prefix}_{name}": value for name, value in scores.items()})
         return output
+
+
+def _rng_untouched():
+    """The global torch RNG (CPU and this process's GPU) as it was before, whatever runs inside.
+
+    Each DataLoader iterator draws its base seed from the global RNG, even without workers, so every dev
+    evaluation used to move the RNG that training's dropout masks come from: a run evaluated every 30
+    steps trained another model than the same run evaluated once at the end.
+    """
+    import torch
+
+    return torch.random.fork_rng(devices=[torch.cuda.current_device()] if torch.cuda.is_available() else [])
 
 
 def stopped_evaluation(prefix: str):

@@ -179,3 +179,18 @@ def test_length_grouped_order_depends_on_seed_and_epoch_only():
     assert list(again) == first and sorted(first) == list(range(200))
     again.set_epoch(4)
     assert list(again) != first
+
+
+def test_evaluating_more_often_trains_the_same_model(compose_config, tmp_path):
+    """Dev evaluations must not move the RNG that training's dropout draws from (tiny_t5 has dropout)."""
+
+    def losses(run_dir):
+        log = [json.loads(line) for line in (run_dir / "train_log.jsonl").read_text().splitlines()]
+        return [(entry["step"], entry["loss"]) for entry in log if "loss" in entry]
+
+    run = ["model=tiny_t5", "optim.max_steps=12", "optim.logging_steps=1", "optim.eval_on_start=false", *QUICK]
+    often = run_experiment(compose_config([*run, "optim.eval_steps=3"]), tmp_path / "often")
+    once = run_experiment(compose_config([*run, "optim.eval_steps=12"]), tmp_path / "once")
+    assert len(losses(tmp_path / "often")) == 12
+    assert losses(tmp_path / "often") == losses(tmp_path / "once")  # step by step, to the last digit
+    assert often["train_loss"] == once["train_loss"]
