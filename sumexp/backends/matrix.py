@@ -64,12 +64,14 @@ def unknown_backend(name: str) -> str | None:
 
 
 def select_backend(cfg) -> Backend:
-    """The backend that will train: the requested one, or (backend.fallback=true) the first in
-    FALLBACK_ORDER after it that can serve, with the reason in its `note`. Raises BackendUnsupported
-    when none can. A backend that needs unsloth has it imported on return; no weights are loaded."""
+    """The backend that will train: the requested one, or (backend.fallback=true) the first on its
+    fallback chain (each entry's `falls_back_to`) that can serve, with the reason in its `note`. Raises
+    BackendUnsupported when none can. A backend that needs unsloth has it imported on return; no
+    weights are loaded."""
     requested = cfg.backend.name
-    if unknown_backend(requested):
-        raise UserError(unknown_backend(requested))
+    unknown = unknown_backend(requested)
+    if unknown:
+        raise UserError(unknown)
     device = probes.device()
     family = _LazyFamily(cfg.model)
     refusals = []

@@ -102,8 +102,9 @@ def _kind(path: Path) -> str | None:
 def _hold_out(dev: tuple[pd.DataFrame, str], fraction: float, seed: int, missing: Path):
     """Split dev into a training part and a held-out part, so dev scores never see trained rows."""
     frame, source = dev
-    if holdout_problem(fraction):
-        raise UserError(holdout_problem(fraction))
+    problem = holdout_problem(fraction)
+    if problem:
+        raise UserError(problem)
     order = list(range(len(frame)))
     random.Random(seed).shuffle(order)
     n_held = max(1, round(len(frame) * fraction))
