@@ -57,11 +57,17 @@ install-unsloth: $(VENV)/.installed-unsloth ## install-dev, plus unsloth the way
 run: install ## Run the embedded default experiment (extra Hydra overrides: make run ARGS="model=tiny_t5")
 	$(PY) -m sumexp $(ARGS)
 
-test: install-unsloth lint ## The whole test suite, as CI runs it (unsloth included: its tests fail rather than skip here)
-	SUMEXP_REQUIRE_UNSLOTH=1 $(PY) -m pytest -q
+# The suite runs a pytest-xdist worker per core (each module on one worker, so its shared runs are made once),
+# then, alone, the tests that time a stop or signal by the clock. TEST_WORKERS=0: everything in one process.
+TEST_WORKERS ?= auto
+XDIST = $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
-test-fast: install-dev ## The quick loop: every test that starts no process and trains no model (about a minute)
-	$(PY) -m pytest -q -m "not slow"
+test: install-unsloth lint ## The whole test suite, as CI runs it (unsloth included: its tests fail rather than skip here)
+	SUMEXP_REQUIRE_UNSLOTH=1 $(PY) -m pytest -q $(XDIST) -m "not serial" --durations=20
+	SUMEXP_REQUIRE_UNSLOTH=1 $(PY) -m pytest -q -m serial --durations=10
+
+test-fast: install-dev ## The quick loop: every test that starts no process and trains no model (under a minute)
+	$(PY) -m pytest -q $(XDIST) -m "not slow and not serial"
 
 lint: install-dev ## ruff: lint and format check (line length 120, settings in pyproject.toml)
 	$(PY) -m ruff check sumexp hydra_plugins tests bench

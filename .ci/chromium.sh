@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Headless Chromium and its WebDriver from Debian's packages, for the report.html browser test (root needed).
-#   .ci/chromium.sh    install chromium, chromium-driver and a Korean font if missing; print the two paths
-# Exit 3: cannot install here (not root, no apt-get); the test skips then, or fails under SUMEXP_REQUIRE_CHROMIUM=1.
+#   .ci/chromium.sh install    install chromium, chromium-driver and a Korean font if missing (.ci/run does this)
+#   .ci/chromium.sh            print the two paths; exit 3 when they are not installed (tests never install)
+# Exit 3: not here; the test skips then, or fails under SUMEXP_REQUIRE_CHROMIUM=1.
 set -euo pipefail
 
 installed() { command -v chromium >/dev/null && command -v chromedriver >/dev/null && fc-list 2>/dev/null | grep -qi nanum; }
 
 if ! installed; then
+    [[ ${1:-} == install ]] || { echo "chromium, chromium-driver or fonts-nanum is not installed (as root: bash .ci/chromium.sh install)" >&2; exit 3; }
     [[ $(id -u) -eq 0 ]] || { echo "not root: cannot install chromium" >&2; exit 3; }
     command -v apt-get >/dev/null || { echo "no apt-get: cannot install chromium" >&2; exit 3; }
     apt-get update -qq

@@ -1,22 +1,32 @@
 #!/usr/bin/env bash
 # A single-node SLURM cluster for the SLURM launcher test (Debian's packages; root needed).
-#   .ci/slurm.sh up STATE_FILE    install if missing, start what is not running, record the pids it started
+#   .ci/slurm.sh install          install Debian's packages if missing (.ci/run does this; tests never install)
+#   .ci/slurm.sh up STATE_FILE    start what is not running, record the pids it started (exit 3: not installed)
 #   .ci/slurm.sh down STATE_FILE  stop exactly those pids, nothing else
 # proctrack/linuxproc and task/none need no cgroups; DefMemPerCPU lets several jobs share the node.
 set -euo pipefail
-action=${1:?up or down}
-state=${2:?a state file}
+action=${1:?install, up or down}
+state=${2:-}
+
+installed() {
+    command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v sbatch >/dev/null \
+        && command -v munged >/dev/null
+}
+
+install() {
+    installed && exit 0
+    [[ $(id -u) -eq 0 ]] || { echo "not root: cannot install SLURM" >&2; exit 3; }
+    command -v apt-get >/dev/null || { echo "no apt-get: cannot install SLURM" >&2; exit 3; }
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurmctld slurmd slurm-client munge >/dev/null
+}
 
 daemon_running() { [[ -s $1 ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 up() {
-    [[ $(id -u) -eq 0 ]] || { echo "not root: cannot install or start SLURM" >&2; exit 3; }
-    if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! command -v sbatch >/dev/null \
-        || ! command -v munged >/dev/null; then
-        command -v apt-get >/dev/null || { echo "no apt-get: cannot install SLURM" >&2; exit 3; }
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurmctld slurmd slurm-client munge >/dev/null
-    fi
+    [[ -n $state ]] || { echo "up needs a state file" >&2; exit 2; }
+    installed || { echo "SLURM is not installed (as root: bash .ci/slurm.sh install)" >&2; exit 3; }
+    [[ $(id -u) -eq 0 ]] || { echo "not root: cannot start SLURM" >&2; exit 3; }
     : > "$state"
     if ! daemon_running /run/munge/munged.pid; then
         mkdir -p /run/munge && chown munge:munge /run/munge
@@ -69,7 +79,7 @@ wait_for_pid() {
 }
 
 down() {
-    [[ -f $state ]] || exit 0
+    [[ -n $state && -f $state ]] || exit 0
     if [[ -s $state ]]; then  # a cluster this script started: let its jobs' steps finish (they report to slurmd)
         for _ in $(seq 60); do [[ -z $(squeue -h 2>/dev/null) ]] && break; sleep 0.5; done
     fi

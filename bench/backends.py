@@ -206,7 +206,7 @@ def compose(args):
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
-    from sumexp.__main__ import CONF_DIR
+    from sumexp.package_data import CONF_DIR
     from sumexp.schema import register_configs
 
     register_configs()
@@ -218,7 +218,7 @@ def compose(args):
         f"optim.precision={'bf16' if args.device == 'cuda' else 'fp32'}",
         f"optim.gradient_checkpointing={str(args.gradient_checkpointing).lower()}",
     ]
-    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         return hydra_compose(config_name="config", overrides=overrides)
 
 

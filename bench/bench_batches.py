@@ -50,14 +50,14 @@ def padding_fractions(overrides: list[str]) -> dict[bool, tuple[float, float]]:
     """{group_by_length: (source padding, label padding)} over one epoch of sumexp's train dataloader."""
     from hydra import compose, initialize_config_dir
 
-    from sumexp.__main__ import CONF_DIR
     from sumexp.data.splits import load_splits
-    from sumexp.encoding import Encoder
-    from sumexp.encoding_cache import encode_splits
+    from sumexp.features import Encoder
+    from sumexp.features_cache import encode_splits
     from sumexp.models.loading import load_model, load_model_config, load_tokenizer
+    from sumexp.package_data import CONF_DIR
     from sumexp.training.trainer import build_trainer, training_arguments
 
-    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose(config_name="config", overrides=overrides)
     splits = load_splits(cfg.data, cfg.seed)
     texts = splits.train.dialogues + [r for refs in splits.train.references for r in refs]

@@ -113,7 +113,7 @@ def main() -> int:
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
     from bench.tiny import save_checkpoint
-    from sumexp.encoding import Encoder
+    from sumexp.features import Encoder
     from sumexp.generation import generate_summaries
 
     with tempfile.TemporaryDirectory(prefix="sumexp-bench-") as tmp:

@@ -45,6 +45,7 @@ def check_config(cfg) -> None:
     except UserError as err:
         problems.append(str(err))
     problems += _number_problems(cfg) + _data_problems(cfg.data) + remote_code_problems(cfg.model)
+    problems += unread_key_problems(cfg)
     if problems:
         raise UserError("; ".join(problems))
 
@@ -227,3 +228,43 @@ def check_schedule(cfg, train_rows: int, processes: int = 1) -> None:
         f"at most {share:.2g} of its peak in the {horizon} steps the run can take before it ends "
         f"({steps_per_epoch} steps an epoch); {fix}"
     )
+
+
+def unread_key_problems(cfg) -> list[str]:
+    """Keys added with `+` that nothing in sumexp reads (`+optim.lrr=0.5`): the run would record them and go on
+    with the default. Secrets are the exception (`+hf_token=...`): named like one, they are read by the
+    libraries that log in, and kept out of every file (docs/security.md)."""
+    import dataclasses
+    import difflib
+
+    from omegaconf import DictConfig, OmegaConf
+
+    from sumexp.security.secrets import is_secret_key
+
+    def secret_only(node, key) -> bool:
+        if isinstance(node, DictConfig):
+            return all(secret_only(node._get_node(k), k) for k in node.keys())
+        return is_secret_key(str(key))
+
+    problems = []
+
+    def walk(node: DictConfig, prefix: str) -> None:
+        schema = OmegaConf.get_type(node)
+        if not dataclasses.is_dataclass(schema):
+            return  # a free-form mapping (optim.scheduler_kwargs, model.tokenizer_kwargs) takes any key
+        fields = [f.name for f in dataclasses.fields(schema)]
+        for key in node.keys():
+            child = node._get_node(key)
+            if key in fields:
+                if isinstance(child, DictConfig):
+                    walk(child, f"{prefix}{key}.")
+            elif not secret_only(child, key):
+                close = difflib.get_close_matches(str(key), fields, n=1)
+                hint = f"did you mean {prefix}{close[0]}? " if close else ""
+                problems.append(
+                    f"+{prefix}{key}: sumexp reads no such key; {hint}the keys of {prefix.rstrip('.') or 'the run'} "
+                    f"are in docs/configuration.md"
+                )
+
+    walk(cfg, "")
+    return problems

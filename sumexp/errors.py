@@ -1,4 +1,9 @@
-"""Errors a user can cause and fix: reported as one line, never as a traceback."""
+"""Errors a user can cause and fix: reported as one line, never as a traceback, through `say_error` alone."""
+
+from __future__ import annotations
+
+import sys
+from typing import NoReturn
 
 
 class UserError(Exception):
@@ -43,15 +48,34 @@ class EvaluationStopped(Exception):
     that the checkpoint is saved within the grace period a scheduler gives."""
 
 
+def say(line: str) -> None:
+    """One line on stderr, on a line of its own even when a progress bar was cut off mid-line."""
+    if "tqdm" in sys.modules:  # only a process that drew bars has any to close
+        from tqdm import tqdm
+
+        for bar in list(getattr(tqdm, "_instances", ())):
+            bar.close()
+    print(line, file=sys.stderr, flush=True)
+
+
+def say_error(message: str, prog: str = "sumexp") -> None:
+    """The one way a user's error reaches the terminal: `PROG: error: MESSAGE`."""
+    say(f"{prog}: error: {message}")
+
+
+def refuse(message: str) -> NoReturn:
+    """Stop the command for a user's error before a run starts: one line, exit status 2, no traceback."""
+    say_error(message)
+    raise SystemExit(2)
+
+
 def run_cli(action, prog: str = "sumexp") -> int:
     """A command line's exit status: 0 when `action()` returns, 2 with one `PROG: error: ...` line on stderr
     when it raises a UserError. Tracebacks stay for bugs."""
-    import sys
-
     try:
         action()
     except UserError as err:
-        print(f"{prog}: error: {err}", file=sys.stderr)
+        say_error(str(err), prog)
         return 2
     return 0
 

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from sumexp.errors import UserError, run_cli
-from sumexp.results import run_record
+from sumexp.run import record as run_record
 
 MERGED_DIR = "model_merged"
 # What an --output must never replace: the run's record, its results, its logs and everything in its folders.
@@ -104,7 +104,7 @@ def check_output(output: Path, run_dir: Path, input_file: Path | None) -> None:
 
 def summarize(cfg, model, tokenizer, dialogues: list[str]) -> list[str]:
     """Summaries of `dialogues` with the run's own encoding and generation settings."""
-    from sumexp.encoding import Encoder
+    from sumexp.features import Encoder
     from sumexp.generation import generate_summaries, new_token_limit
 
     encoder = Encoder.from_config(cfg.model, tokenizer, model.config.is_encoder_decoder)

@@ -6,13 +6,14 @@ tests), so a misspelt key or a wrong type fails at composition time, before anyt
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING, OmegaConf
+from omegaconf import MISSING, DictConfig, OmegaConf, open_dict, read_write
 
 
 @dataclass
@@ -151,6 +152,14 @@ class RunConfig:
     cache_dir: str | None = None  # encoded splits are kept here by content hash; null: no cache
     force: bool = False  # run even when the run folder holds a completed run of the same config
     verbose: bool = False  # every log line and progress bar on the terminal, not only in sumexp.log
+
+
+def task_config(config: DictConfig) -> DictConfig:
+    """The run config as the task sees it: a copy of what Hydra composed, without Hydra's own node."""
+    task_cfg = copy.deepcopy(config)
+    with read_write(task_cfg), open_dict(task_cfg):
+        task_cfg.pop("hydra", None)
+    return task_cfg
 
 
 def register_configs() -> None:

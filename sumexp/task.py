@@ -8,13 +8,25 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sumexp.checks import check_config, check_model_limits, check_schedule
 from sumexp.data.splits import Split, Splits, load_splits
 from sumexp.errors import RunInterrupted
 from sumexp.generation import generate_summaries, new_token_limit
-from sumexp.results.run_record import config_hash, write_completed, write_running
 from sumexp.run.distributed import is_main_process, world_size
+from sumexp.run.record import config_hash, write_completed, write_running
+
+if TYPE_CHECKING:  # the types alone: importing these modules here would import transformers before unsloth
+    from omegaconf import DictConfig
+    from transformers import PretrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
+    from transformers.trainer_utils import TrainOutput
+
+    from sumexp.backends.base import BuiltModel
+    from sumexp.features_cache import EncodedSplits
+    from sumexp.models.fidelity import Fidelity
+    from sumexp.training.evaluation import DevEvaluation, DevEvaluator
+    from sumexp.training.trainer import SummarizationTrainer
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +49,8 @@ def run_experiment(cfg, run_dir: str | Path | None = None) -> dict:
     quiet_libraries(cfg.verbose)  # imports transformers: after anything that must be imported before it
     from transformers import set_seed
 
-    from sumexp.encoding import Encoder
-    from sumexp.encoding_cache import encode_splits
+    from sumexp.features import Encoder
+    from sumexp.features_cache import encode_splits
     from sumexp.models.fidelity import check_tokenizer, fidelity_sample
     from sumexp.models.loading import load_model_config, load_tokenizer
     from sumexp.results.resources import reset_peak_memory
@@ -58,7 +70,7 @@ def run_experiment(cfg, run_dir: str | Path | None = None) -> dict:
     evaluator = _dev_evaluator(cfg, tokenizer, encoded.dev_prompts, splits.dev.references)
 
     from sumexp.results.metrics import collect_metrics, untrained_metrics
-    from sumexp.training.measured import training_metrics
+    from sumexp.training.figures import training_metrics
 
     if cfg.train:
         fit = _fit(cfg, built.model, tokenizer, encoded, evaluator, run_dir)
@@ -107,31 +119,31 @@ def run_experiment(cfg, run_dir: str | Path | None = None) -> dict:
 class RunParts:
     """What one run built and measured, for its metrics.json."""
 
-    cfg: object
+    cfg: DictConfig
     run_dir: Path
     splits: Splits
-    tokenizer: object
-    fidelity: object  # models.fidelity.Fidelity
-    model_config: object
-    built: object  # backends.base.BuiltModel: requested and effective backend
-    model: object  # the weights the dev and test summaries came from
-    encoded: object  # encoding_cache.EncodedSplits
-    best: object  # training.trainer.DevEvaluation
+    tokenizer: PreTrainedTokenizerBase
+    fidelity: Fidelity
+    model_config: PretrainedConfig
+    built: BuiltModel  # requested and effective backend
+    model: PreTrainedModel  # the weights the dev and test summaries came from
+    encoded: EncodedSplits
+    best: DevEvaluation
     seconds: float
 
 
 @dataclass
 class Fit:
-    trainer: object
-    evaluator: object  # the DevEvaluator, holding every evaluation's dev predictions and scores
-    train_result: object
+    trainer: SummarizationTrainer
+    evaluator: DevEvaluator  # holds every evaluation's dev predictions and scores
+    train_result: TrainOutput
     precision: str
     precision_note: str | None
 
 
 def _dev_evaluator(cfg, tokenizer, prompts, references):
     from sumexp.scoring.rouge import RougeScorer
-    from sumexp.training.trainer import DevEvaluator
+    from sumexp.training.evaluation import DevEvaluator
 
     return DevEvaluator(
         tokenizer,
@@ -232,10 +244,13 @@ def _save_best_model(model, tokenizer, run_dir: Path) -> None:
     """The best weights and the tokenizer, loadable with from_pretrained: written beside model/ and renamed,
     so model/ is always whole (a kill while saving leaves a staging folder, removed by the next start).
     What the backend put in model/ when it built the model (an adapter's base/) moves along."""
+    from sumexp.results.files import follow_umask
+
     staging, target = run_dir / f".model.{os.getpid()}", run_dir / "model"
     shutil.rmtree(staging, ignore_errors=True)
     model.save_pretrained(staging)
     tokenizer.save_pretrained(staging)
+    follow_umask(staging)
     for built in target.iterdir() if target.is_dir() else ():
         if not (staging / built.name).exists():
             os.replace(built, staging / built.name)

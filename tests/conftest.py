@@ -5,11 +5,17 @@ from __future__ import annotations
 import os
 import tempfile
 
+# One torch thread per pytest-xdist worker (and per CLI process it starts): make test runs a worker per core, and a
+# second thread per worker would only contend. Set before anything imports torch. The serial pass keeps torch's
+# default: its tests stop runs and sweeps by the clock, and are sized for it.
+if "PYTEST_XDIST_WORKER" in os.environ:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import open_dict
 
-from sumexp.__main__ import CONF_DIR
+from sumexp.package_data import CONF_DIR
 from sumexp.schema import register_configs
 from tests.support.repo import TINY_MODELS
 
@@ -23,7 +29,7 @@ def compose_config():
     register_configs()
 
     def _compose(overrides=()):
-        with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
             return compose(config_name="config", overrides=list(overrides))
 
     return _compose
@@ -67,12 +73,44 @@ def hub_model_config(compose_config, hub_folders):
 
 
 @pytest.fixture(scope="session")
+def checkpointed_run(tmp_path_factory):
+    """A completed CLI run of the default model with QUICK_CHECKPOINTED (8 steps, checkpoints at 4 and 8), made
+    once a session (once per xdist worker): the reference of the fault tests and the completed folder the
+    run-folder tests copy. Read it; copy it to write into it."""
+    from tests.support.cli import QUICK_CHECKPOINTED, sumexp_cli
+
+    run_dir = tmp_path_factory.mktemp("checkpointed") / "run"
+    run = sumexp_cli(f"hydra.run.dir={run_dir}", *QUICK_CHECKPOINTED)
+    assert run.returncode == 0, run.stderr[-2000:]
+    return run_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoints(tmp_path_factory, compose_config, sample_texts):
+    """The same tiny BART saved twice: as safetensors (save_pretrained) and as a pickle .bin only."""
+    import torch
+
+    from sumexp.models.loading import load_model, load_model_config, load_tokenizer
+
+    scratch = compose_config(["model=tiny_bart"]).model
+    tokenizer = load_tokenizer(scratch, sample_texts)
+    model = load_model(scratch, tokenizer, load_model_config(scratch, tokenizer))
+    safe, pickled = tmp_path_factory.mktemp("safe"), tmp_path_factory.mktemp("pickled")
+    model.save_pretrained(safe)
+    for folder in (safe, pickled):
+        tokenizer.save_pretrained(folder)
+    model.config.save_pretrained(pickled)
+    torch.save(model.state_dict(), pickled / "pytorch_model.bin")
+    return {"safe": safe, "pickled": pickled, "state": model.state_dict(), "tokenizer": tokenizer}
+
+
+@pytest.fixture(scope="session")
 def job_config():
     """compose(...) with the hydra node, as the launcher sees a job."""
     register_configs()
 
     def _compose(overrides=()):
-        with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
             cfg = compose(config_name="config", overrides=list(overrides), return_hydra_config=True)
         with open_dict(cfg):
             cfg.hydra.job.num = 0  # the launcher numbers its jobs

@@ -7,6 +7,7 @@ from collections import Counter
 
 from sumexp.data.tables import is_blank, shown
 from sumexp.errors import UserError
+from sumexp.text import visible_form
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +53,15 @@ def rows_to_keep(
 
 
 def check_unique_ids(source: str, ids: list[str], id_column: str) -> None:
-    """Predictions and the submission are keyed by id, so an id that repeats would be ambiguous."""
-    repeated = {i: n for i, n in Counter(ids).items() if n > 1}
+    """Predictions and the submission are keyed by id, so an id that repeats would be ambiguous; so would two
+    ids that look the same and differ only in Unicode composition or in characters that print as nothing."""
+    repeated = {i: n for i, n in Counter(visible_form(i) for i in ids).items() if n > 1}
     if repeated:
         listed = _few([f"{shown(i) or '(empty)'} x{n}" for i, n in repeated.items()])
+        invisible = " (some differ only in characters that print as nothing, or in Unicode composition)"
         raise UserError(
-            f"{source}: {len(repeated)} {id_column} value(s) appear more than once ({listed}); "
+            f"{source}: {len(repeated)} {id_column} value(s) appear more than once ({listed})"
+            f"{invisible if len(set(ids)) != len(set(map(visible_form, ids))) else ''}; "
             f"make each id unique, or set data.id_column to a column that is"
         )
 

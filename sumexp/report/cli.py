@@ -29,7 +29,7 @@ def main(argv=None) -> int:
 
 def write_report(dirs: list[Path], out: Path, baseline: str = "full"):
     """Build the table from the runs' folders, print it and write the four files; returns the table."""
-    from sumexp.report.runs import load_runs
+    from sumexp.run.listing import load_runs
 
     for path in dirs:
         if not path.is_dir():
@@ -82,14 +82,16 @@ def _write_files(dirs, runs: list[dict], out: Path, baseline: str):
 
 
 def _plot_bytes(plot_report, table, out: Path) -> bytes:
-    """Draw report.png beside a temporary name, then rename it into place; its bytes go into report.html."""
-    import os
+    """Draw report.png, replacing the old one whole; its bytes go into report.html too."""
+    import io
 
-    tmp = out / ".report.tmp.png"
-    plot_report(table, tmp)
-    png = tmp.read_bytes()
-    os.replace(tmp, out / "report.png")
-    return png
+    from sumexp.results.files import replacing
+
+    drawn = io.BytesIO()
+    plot_report(table, drawn)
+    with replacing(out / "report.png") as handle:
+        handle.write(drawn.getvalue())
+    return drawn.getvalue()
 
 
 def _document(dirs, table, guide: str, markdown: str, groups_md: str, notes: str, errors: str) -> str:

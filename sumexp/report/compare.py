@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numbers
 
-from sumexp.results import run_record
+from sumexp.run import record as run_record
 from sumexp.scoring import bootstrap
 
 CPU = "cpu"

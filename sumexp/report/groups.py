@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sumexp.results import run_record
+from sumexp.run import record as run_record
 
 
 def label_groups(table: pd.DataFrame) -> pd.Series:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from sumexp.report.markdown import flag
-from sumexp.results import run_record
+from sumexp.run import record as run_record
 from sumexp.scoring import bootstrap
 
 

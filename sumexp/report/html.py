@@ -6,13 +6,12 @@ import base64
 import html
 import json
 import re
-from pathlib import Path
 
 import pandas as pd
 
+from sumexp.package_data import report_asset
 from sumexp.report.markdown import GROUP_HEADERS, HEADERS, cells, flag, group_cells
 
-HERE = Path(__file__).parent
 # The value each column sorts by (a number where there is one); same order as HEADERS.
 SORT_KEYS = [
     "run",
@@ -41,7 +40,7 @@ def render_html(
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in viewer.get("notes", []))
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>{(HERE / "page.css").read_text(encoding="utf-8")}</style></head>
+<style>{report_asset("page.css")}</style></head>
 <body>
 <h1>{html.escape(title)}</h1>
 <p class="guide">{_inline_markdown(guide)}</p>
@@ -61,7 +60,7 @@ def render_html(
 </div>
 <div id="viewer-dialogue"></div>
 <script type="application/json" id="viewer-data">{data}</script>
-<script>{(HERE / "page.js").read_text(encoding="utf-8")}</script>
+<script>{report_asset("page.js")}</script>
 </body></html>
 """
 

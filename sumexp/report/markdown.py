@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from sumexp.results import run_record
+from sumexp.run import record as run_record
 
 ERROR_WIDTH = 60  # longer errors are cut in the table; the full one is listed under it
 HEADERS = [

@@ -7,16 +7,18 @@ many runs there are (annotating scatter points could not promise that).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import BinaryIO
 
 import pandas as pd
 
-from sumexp.results import run_record
+from sumexp.run import record as run_record
 
 ROW_INCHES = 0.34  # height per run
 LABEL_CHAR_INCHES = 0.075  # width of one character of an 8-point run label
 
 
-def plot_report(table: pd.DataFrame, path: Path) -> None:
+def plot_report(table: pd.DataFrame, path: Path | BinaryIO) -> None:
+    """The comparison drawn as a PNG, into a file or a binary handle."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only: no display on servers and in CI
@@ -58,7 +60,7 @@ def plot_report(table: pd.DataFrame, path: Path) -> None:
         bottom=0.9 / height,
         top=1 - 1.0 / height,
     )
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, format="png")
     plt.close(fig)
 
 

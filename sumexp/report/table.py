@@ -6,7 +6,7 @@ import pandas as pd
 
 from sumexp.report import compare
 from sumexp.report.groups import label_groups
-from sumexp.results import run_record
+from sumexp.run import record as run_record
 
 # (column, metrics.json key): what the report keeps of each run as it is recorded.
 FIELDS = [

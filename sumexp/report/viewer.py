@@ -6,7 +6,7 @@ import math
 
 from sumexp.report.dialogues import DialogueSource
 from sumexp.report.examples import SCORE_COLUMNS
-from sumexp.results import run_record
+from sumexp.run import record as run_record
 
 
 def viewer_data(runs: list[dict], labels: dict[str, str], source: DialogueSource | None = None) -> dict:

@@ -1,1 +1,1 @@
-"""A run's results: what it measured (metrics.json) and the files written beside it, each atomically."""
+"""A run's results: what it measured and the files written beside metrics.json, each atomically."""

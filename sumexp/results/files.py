@@ -5,25 +5,38 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 import pandas as pd
 
 from sumexp.scoring.rouge import PER_EXAMPLE
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write to a temporary file beside `path`, then rename: readers never see half a file."""
+@contextmanager
+def replacing(path: Path, owner_only: bool = False) -> Iterator[BinaryIO]:
+    """A binary handle on a new file beside `path`, renamed over `path` when the block ends: readers see the
+    whole new file or the old one, never half of either; on an error the new file is removed. An owner-only
+    file is born 0600; any other follows the umask, like every file the user writes."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
-        as_umask_allows(fd)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        if not owner_only:
+            as_umask_allows(fd)
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """`text` as UTF-8, replacing `path` whole (see `replacing`)."""
+    with replacing(path) as handle:
+        handle.write(text.encode("utf-8"))
 
 
 def as_umask_allows(fd: int) -> None:
@@ -31,6 +44,16 @@ def as_umask_allows(fd: int) -> None:
     umask = os.umask(0o077)  # reading the umask means setting it; put back at once
     os.umask(umask)
     os.fchmod(fd, 0o666 & ~umask)
+
+
+def follow_umask(folder: Path) -> None:
+    """Give every file under `folder` the mode the umask gives a new file: some writers (safetensors) make
+    theirs owner-only, and a model shared with a group must be readable like the rest of its run."""
+    umask = os.umask(0o077)  # reading the umask means setting it; put back at once
+    os.umask(umask)
+    for path in folder.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            path.chmod(0o666 & ~umask)
 
 
 def write_json(path: Path, data: dict) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from sumexp.results import resources, run_record
+from sumexp.results import resources
+from sumexp.run import record as run_record
 from sumexp.scoring.rouge import BEST_METRIC, METRICS, PER_EXAMPLE
 
 

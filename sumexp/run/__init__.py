@@ -1,1 +1,2 @@
-"""What one run needs around the task function: its folder's rules, its lock, its stops."""
+"""The run-time services below the task: a run folder's record (metrics.json), rules, lock and listing, the
+console, distributed setup, lineage and a full disk."""

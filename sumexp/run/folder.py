@@ -12,8 +12,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from sumexp.results import run_record
 from sumexp.run import lock
+from sumexp.run import record as run_record
 
 log = logging.getLogger(__name__)
 

@@ -37,6 +37,12 @@ def release(run_dir: Path) -> None:
         os.close(fd)  # closing the descriptor drops the lock
 
 
+def release_all() -> None:
+    """Drop every lock this process holds: for a process that runs several runs in turn (the tests' in-process CLI)."""
+    for run_dir in list(_held):
+        release(run_dir)
+
+
 def is_locked_elsewhere(run_dir: Path) -> bool:
     """True while another process holds the folder's lock (this process's own lock does not count)."""
     run_dir = Path(run_dir).resolve()

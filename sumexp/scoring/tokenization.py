@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterable
 
 from sumexp.errors import UserError
+from sumexp.text import visible_form
 
 TOKENIZERS = ("morpheme", "whitespace", "char", "rouge_score")
 # Special tokens that KoBART-style models leave in decoded text when skip_special_tokens is off.
@@ -26,7 +27,9 @@ _kiwi_lock = threading.Lock()
 
 
 def normalize(text: str) -> str:
-    """Strip model special tokens and collapse runs of whitespace to one space."""
+    """One spelling for one text (text.visible_form: composed, nothing invisible), model special tokens stripped,
+    runs of whitespace collapsed to one space."""
+    text = visible_form(text)
     # A space, not "", so that "a</s>b" cannot glue two words together.
     return _SPACES_RE.sub(" ", _SPECIAL_RE.sub(" ", text)).strip()
 

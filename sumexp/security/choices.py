@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+from sumexp.package_data import CONF_DIR
 
 
 def choice_problems(choices: Mapping, conf_dir: Path = CONF_DIR) -> list[str]:

@@ -10,8 +10,8 @@ from collections.abc import Iterable, Mapping
 REDACTED = "REDACTED"  # a plain YAML scalar, so a redacted .hydra/*.yaml still loads
 # Environment variables whose names say they hold a credential (HF_TOKEN, WANDB_API_KEY, ...).
 SECRET_ENV_NAME = re.compile(r"TOKEN|KEY|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
-# Config keys that hold one (hf_token, api_key, password, ...); max_new_tokens and tokenizer do not match.
-SECRET_CONFIG_KEY = re.compile(r"(^|_)(token|key|secret|password|passwd|credentials?)$|api_?key", re.IGNORECASE)
+# Config keys that hold one (hf_token, hf_token2, api_key, password, ...); max_new_tokens and tokenizer do not match.
+SECRET_CONFIG_KEY = re.compile(r"(^|_)(token|key|secret|password|passwd|credentials?)_?\d*$|api_?key", re.IGNORECASE)
 # A tokenizer's special tokens are text like "</s>", not credentials.
 TOKENIZER_TOKENS = {"bos_token", "eos_token", "pad_token", "unk_token", "mask_token", "sep_token", "cls_token"}
 # Shorter environment values are flags (TOKENIZERS_PARALLELISM=false), and redacting them would mangle files.
@@ -29,7 +29,7 @@ def find_secrets(config: Mapping | None = None, environ: Mapping[str, str] | Non
         for name, value in environ.items()
         if SECRET_ENV_NAME.search(name) and len(value.strip()) >= MIN_ENV_SECRET_LENGTH
     }
-    found |= {value for key, value in _leaves(config or {}) if _is_secret_key(key) and _looks_secret(value)}
+    found |= {value for key, value in _leaves(config or {}) if is_secret_key(key) and _looks_secret(value)}
     return found
 
 
@@ -49,7 +49,7 @@ def redact_tree(node):
     """A copy of a plain dict/list tree with secrets removed from every string in it."""
     if isinstance(node, Mapping):
         return {
-            key: REDACTED if _is_secret_key(key) and _looks_secret(value) else redact_tree(value)
+            key: REDACTED if is_secret_key(key) and _looks_secret(value) else redact_tree(value)
             for key, value in node.items()
         }
     if isinstance(node, list):
@@ -90,7 +90,7 @@ def _leaves(node, key: str = ""):
         yield key, node
 
 
-def _is_secret_key(key) -> bool:
+def is_secret_key(key) -> bool:
     key = str(key)
     return key not in TOKENIZER_TOKENS and SECRET_CONFIG_KEY.search(key) is not None
 

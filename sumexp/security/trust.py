@@ -6,10 +6,11 @@ import logging
 from pathlib import Path
 
 from sumexp.errors import UserError
+from sumexp.package_data import CONF_DIR
 
 log = logging.getLogger(__name__)
 
-MODEL_CONF_DIR = Path(__file__).resolve().parents[2] / "conf" / "model"
+MODEL_CONF_DIR = CONF_DIR / "model"
 PICKLE_SUFFIXES = {".bin", ".pt", ".pth", ".ckpt", ".pkl"}
 
 

@@ -9,7 +9,6 @@ which only its owner can read (/proc/PID/environ is mode 0400), and are never wr
 
 from __future__ import annotations
 
-import os
 import pickle
 import re
 from collections.abc import Mapping, MutableMapping
@@ -35,13 +34,11 @@ def take_secrets(environ: MutableMapping[str, str]) -> list[str]:
 
 
 def dump(path: Path, obj, secrets: list[str]) -> None:
-    """Pickle `obj` (cloudpickle) to `path`, created owner-only, replaced atomically, with no secret in it."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.unlink(missing_ok=True)
-    descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # born 0600, never world-readable
-    with os.fdopen(descriptor, "wb") as handle:
+    """Pickle `obj` (cloudpickle) to `path`, born owner-only, replaced atomically, with no secret in it."""
+    from sumexp.results.files import replacing
+
+    with replacing(path, owner_only=True) as handle:  # never world-readable; the reader sees a whole file or none
         _SecretFreePickler(handle, secrets).dump(obj)
-    os.replace(tmp, path)  # the reader sees a whole file or none
 
 
 def load(path: Path, secrets: list[str]):

@@ -8,7 +8,6 @@ Jobs whose folder already holds a completed run of the same config are skipped w
 
 from __future__ import annotations
 
-import copy
 import logging
 import os
 import signal
@@ -22,9 +21,9 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, JobStatus, configure_log, setup_globals
-from omegaconf import DictConfig, OmegaConf, open_dict, read_write
+from omegaconf import DictConfig, OmegaConf, open_dict
 
-from sumexp.results import run_record
+from sumexp.run import record as run_record
 from sumexp.sweep import job_files
 from sumexp.sweep.progress import Progress
 from sumexp.sweep.stopping import StopSignals, SweepStopped, forwarded
@@ -50,10 +49,9 @@ class Job:
 
     @property
     def task_config(self) -> DictConfig:
-        cfg = copy.deepcopy(self.config)
-        with read_write(cfg), open_dict(cfg):
-            del cfg["hydra"]
-        return cfg
+        from sumexp.schema import task_config
+
+        return task_config(self.config)
 
 
 def launch_jobs(launcher, job_overrides, initial_job_idx: int) -> list[JobReturn]:

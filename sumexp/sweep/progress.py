@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sumexp.results import run_record
+from sumexp.run import record as run_record
 
 
 class Progress:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 from dataclasses import dataclass
+
+from sumexp.errors import refuse
 
 
 @dataclass
@@ -27,8 +28,7 @@ def refuse_unfit(params: dict) -> None:
         return
     problem = unfit(params, nodes)
     if problem:
-        print(f"sumexp: error: {problem}", file=sys.stderr, flush=True)
-        raise SystemExit(2)
+        refuse(problem)
 
 
 def unfit(params: dict, nodes: list[Node]) -> str | None:

@@ -16,7 +16,7 @@ import signal
 from pathlib import Path
 
 from sumexp.errors import StopSignal
-from sumexp.results import run_record
+from sumexp.run import record as run_record
 
 log = logging.getLogger("sumexp")
 PREEMPT_SIGNAL = signal.SIGUSR2  # submitit's: `--signal=USR2@signal_delay_s` before the time limit, and pre-emption

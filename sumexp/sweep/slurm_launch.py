@@ -20,10 +20,11 @@ import sys
 import time
 from pathlib import Path
 
-from omegaconf import OmegaConf, open_dict, read_write
+from omegaconf import OmegaConf, open_dict
 
-from sumexp.errors import first_line
-from sumexp.results import run_record
+from sumexp.errors import first_line, say_error
+from sumexp.run import record as run_record
+from sumexp.schema import task_config
 from sumexp.sweep.slurm_fit import refuse_unfit
 
 log = logging.getLogger(__name__)
@@ -146,7 +147,7 @@ def _plain_return(config, value):
 
     return JobReturn(
         overrides=OmegaConf.to_container(config.hydra.overrides.task),
-        cfg=_task_config(config),
+        cfg=task_config(config),
         hydra_cfg=config,
         working_dir=os.getcwd(),
         task_name=config.hydra.job.name,
@@ -159,7 +160,7 @@ def _verdict(config, run_dir: Path):
     """What the job's folder allows (sumexp/run/folder.py), decided before submitting; None for another app."""
     from sumexp.run.folder import assess
 
-    task_cfg = _task_config(config)
+    task_cfg = task_config(config)
     if "model" not in task_cfg or "backend" not in task_cfg or not run_dir.is_dir():
         return None
     return assess(run_dir, task_cfg)
@@ -169,7 +170,7 @@ def _say(verdict, run_dir: Path) -> None:
     if verdict.action == "skip":
         print(verdict.message, flush=True)
         return
-    print(f"sumexp: error: {verdict.message}", file=sys.stderr, flush=True)
+    say_error(verdict.message)
     from sumexp.sweep import launching
 
     refused = getattr(launching, "REFUSED", None)  # where the sweep's summary looks for refused jobs, when it does
@@ -180,17 +181,10 @@ def _say(verdict, run_dir: Path) -> None:
 def _record_failure(config, run_dir: Path, reason: str) -> None:
     """Record `failed` unless the run already said how it stopped (interrupted, failed, completed)."""
     metrics = run_record.read_metrics(run_dir)
-    print(f"sumexp: error: {run_dir.name}: {reason}", file=sys.stderr, flush=True)
+    say_error(f"{run_dir.name}: {reason}")
     if metrics is not None and metrics.get("status") != run_record.RUNNING:
         return
-    task_cfg = _task_config(config)
+    task_cfg = task_config(config)
     if "model" in task_cfg and "backend" in task_cfg:  # a sumexp run; another app's config has no record
         run_dir.mkdir(parents=True, exist_ok=True)
         run_record.write_failed(task_cfg, run_dir, run_record.FAILED, "slurm", reason, 0.0)
-
-
-def _task_config(config):
-    task_cfg = config.copy()
-    with read_write(task_cfg), open_dict(task_cfg):
-        del task_cfg["hydra"]
-    return task_cfg

@@ -11,8 +11,9 @@ from pathlib import Path
 
 from hydra.experimental.callback import Callback
 
-from sumexp.report.runs import load_runs
-from sumexp.results import run_record
+from sumexp.errors import say_error
+from sumexp.run import record as run_record
+from sumexp.run.listing import load_runs
 
 
 class SweepSummary(Callback):
@@ -38,11 +39,9 @@ class SweepSummary(Callback):
                 flush=True,
             )
         elif unfinished:
-            print(
-                f"sumexp: error: {len(unfinished)} of {len(runs)} jobs did not complete ({', '.join(unfinished)}); "
-                "each job's metrics.json has its error and its stderr.log the details",
-                file=sys.stderr,
-                flush=True,
+            say_error(
+                f"{len(unfinished)} of {len(runs)} jobs did not complete ({', '.join(unfinished)}); "
+                "each job's metrics.json has its error and its stderr.log the details"
             )
             raise SystemExit(1)  # a SystemExit passes through Hydra's callback guard; no traceback
 

@@ -1,10 +1,10 @@
-"""The Trainer that fine-tunes, scores dev ROUGE by generation at every evaluation and keeps the best."""
+"""The Trainer that fine-tunes, scores dev ROUGE by generation at every evaluation (training/evaluation.py) and
+keeps the best, and its assembly: the arguments, the callbacks, the collator."""
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 
 from transformers import (
     DataCollatorForSeq2Seq,
@@ -16,10 +16,10 @@ from transformers import (
 )
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
-from sumexp.encoding import IGNORE_INDEX
 from sumexp.errors import EvaluationStopped
-from sumexp.generation import generate_summaries
+from sumexp.features import IGNORE_INDEX
 from sumexp.scoring.rouge import BEST_METRIC
+from sumexp.training.evaluation import DevEvaluator, rng_untouched, stopped_evaluation
 from sumexp.training.guards import (
     InterruptOnSignal,
     LogAtEverySave,
@@ -27,59 +27,12 @@ from sumexp.training.guards import (
     StopOnNonFiniteLoss,
     likely_cause,
 )
+from sumexp.training.meters import StepTimer
+from sumexp.training.progress import ConsoleProgress
+from sumexp.training.sampling import SeededLengthGroupedSampler
 from sumexp.training.schedule import scheduler_kwargs
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class DevEvaluation:
-    """One evaluation's dev summaries and their ROUGE, kept so the best one needs no second pass."""
-
-    step: int
-    predictions: list[str]
-    scores: dict  # RougeScorer.score output: P/R/F on 0-1, rouge_mean on 0-100
-
-
-class DevEvaluator:
-    """Generates dev summaries with the current weights and scores them; keeps every evaluation by step."""
-
-    def __init__(self, tokenizer, prompts, references, gen_cfg, max_new_tokens, batch_size, scorer, progress=False):
-        self.tokenizer, self.prompts, self.references = tokenizer, prompts, references
-        self.gen_cfg, self.max_new_tokens, self.batch_size = gen_cfg, max_new_tokens, batch_size
-        self.scorer, self.progress = scorer, progress  # progress: the generate/tokenize/rouge bars (verbose)
-        self.should_stop = None  # asked between batches: a stop abandons the evaluation (training.guards)
-        self.by_step: dict[int, DevEvaluation] = {}  # a few KB each: dev summaries are short
-        self.seconds = 0.0  # generation and scoring, every evaluation together
-
-    def __call__(self, model, step: int) -> dict[str, float]:
-        """ROUGE F1 of each kind and their mean, all on the 0-100 scale, for the Trainer's log."""
-        evaluation = self.evaluate(model, step)
-        f1 = {name: 100 * evaluation.scores[name]["fmeasure"] for name in ("rouge1", "rouge2", "rougeL")}
-        return {**f1, BEST_METRIC: evaluation.scores[BEST_METRIC]}
-
-    def evaluate(self, model, step: int) -> DevEvaluation:
-        from sumexp.results.memory import GENERATION
-
-        start = time.perf_counter()
-        with GENERATION:
-            predictions = generate_summaries(
-                model,
-                self.tokenizer,
-                self.prompts,
-                self.gen_cfg,
-                self.max_new_tokens,
-                self.batch_size,
-                desc="dev generate",
-                progress=self.progress,
-                should_stop=self.should_stop,
-            )
-        if self.should_stop is not None and self.should_stop():
-            raise EvaluationStopped("a stop was asked for before scoring")
-        scores = self.scorer.score(predictions, self.references, progress=self.progress)
-        self.by_step[step] = DevEvaluation(step, predictions, scores)
-        self.seconds += time.perf_counter() - start
-        return self.by_step[step]
 
 
 class SummarizationTrainer(Trainer):
@@ -134,7 +87,7 @@ class SummarizationTrainer(Trainer):
         try:
             if self.stop_guard is not None and self.stop_guard.stop_requested():
                 raise EvaluationStopped("a stop was asked for before the evaluation")
-            with _rng_untouched():
+            with rng_untouched():
                 # Loss only: logits of a whole dev set are large and the summaries come from generate().
                 output = super().evaluation_loop(dataloader, description, True, ignore_keys, metric_key_prefix)
                 scores = self.dev_evaluator(self.model, self.state.global_step)
@@ -147,47 +100,6 @@ class SummarizationTrainer(Trainer):
         return output
 
 
-def _rng_untouched():
-    """The global torch RNG (CPU and this process's GPU) as it was before, whatever runs inside.
-
-    Each DataLoader iterator draws its base seed from the global RNG, even without workers, so every dev
-    evaluation used to move the RNG that training's dropout masks come from: a run evaluated every 30
-    steps trained another model than the same run evaluated once at the end.
-    """
-    import torch
-
-    return torch.random.fork_rng(devices=[torch.cuda.current_device()] if torch.cuda.is_available() else [])
-
-
-def stopped_evaluation(prefix: str):
-    """What an abandoned evaluation returns: scores no checkpoint can beat, and none is saved after it."""
-    from transformers.trainer_utils import EvalLoopOutput
-
-    metrics = {f"{prefix}_{name}": float("-inf") for name in ("rouge1", "rouge2", "rougeL", BEST_METRIC)}
-    return EvalLoopOutput(
-        predictions=None, label_ids=None, metrics={f"{prefix}_loss": float("nan"), **metrics}, num_samples=0
-    )
-
-
-class SeededLengthGroupedSampler(LengthGroupedSampler):
-    """Length-grouped batches in an order fixed by (seed, epoch), as accelerate fixes the plain shuffle.
-
-    transformers' LengthGroupedSampler draws from the global RNG when an epoch starts; a resumed run
-    has restored that RNG to the checkpoint's state, so its interrupted epoch would go on in another
-    order and the result would differ from an uninterrupted run.
-    """
-
-    def __init__(self, batch_size: int, lengths: list[int], seed: int):
-        import torch
-
-        super().__init__(batch_size, lengths=lengths, generator=torch.Generator())
-        self.seed = seed
-        self.set_epoch(0)
-
-    def set_epoch(self, epoch: int) -> None:  # the Trainer calls it at the start of every epoch
-        self.generator.manual_seed(self.seed + epoch)
-
-
 def count_tokens(batch, is_encoder_decoder: bool):
     """(processed, trained) tokens of a training batch, as tensors on the batch's device. Processed: the
     non-padding tokens through the model, the source plus the summary for an encoder-decoder (a causal
@@ -198,78 +110,6 @@ def count_tokens(batch, is_encoder_decoder: bool):
     if is_encoder_decoder:
         processed = processed + trained
     return processed, trained
-
-
-class StepTimer(TrainerCallback):
-    """Seconds spent in optimizer steps only, so throughput excludes evaluation and saving."""
-
-    def __init__(self):
-        self.seconds = 0.0
-        self._start = None
-
-    def on_step_begin(self, args, state, control, **kwargs):
-        self._start = time.perf_counter()
-
-    def on_step_end(self, args, state, control, **kwargs):
-        if self._start is not None:
-            self.seconds += time.perf_counter() - self._start
-
-
-class ConsoleProgress(TrainerCallback):
-    """The terminal during training: one bar (loss and last dev ROUGE mean in its postfix) and one line per
-    evaluation. Every Trainer log entry goes to the run's log (sumexp.log; the terminal too with verbose)."""
-
-    def __init__(self):
-        self.bar = None
-        self.postfix: dict[str, str] = {}
-
-    def on_train_begin(self, args, state, control, **kwargs):
-        if state.is_world_process_zero:
-            from tqdm.auto import tqdm
-
-            self.bar = tqdm(total=state.max_steps, desc="train", unit="step", dynamic_ncols=True)
-
-    def on_step_end(self, args, state, control, **kwargs):
-        if self.bar is not None:
-            self.bar.update(state.global_step - self.bar.n)
-
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        if not state.is_world_process_zero or not logs:
-            return
-        log.info(
-            "step %d: %s", state.global_step, {k: round(v, 5) if isinstance(v, float) else v for k, v in logs.items()}
-        )
-        if "loss" in logs:
-            self._show(loss=f"{logs['loss']:.3f}")
-
-    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
-        if not state.is_world_process_zero or not metrics:
-            return
-        score = metrics.get(f"eval_{BEST_METRIC}")
-        if score == float("-inf"):  # abandoned by a stop (stopped_evaluation)
-            self._write(f"dev @ step {state.global_step}: not scored, the run is stopping")
-            return
-        when = "untrained" if state.global_step == 0 else f"epoch {state.epoch:.2f}"
-        self._write(
-            f"dev @ step {state.global_step} ({when}): loss {metrics.get('eval_loss', float('nan')):.4f}, "
-            f"ROUGE mean {score:.2f}"
-        )
-        self._show(**{"dev ROUGE": f"{score:.2f}"})
-
-    def on_train_end(self, args, state, control, **kwargs):
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
-
-    def _show(self, **values):
-        self.postfix.update(values)
-        if self.bar is not None:
-            self.bar.set_postfix(self.postfix, refresh=True)
-
-    def _write(self, line: str):
-        from tqdm.auto import tqdm
-
-        tqdm.write(line) if self.bar is not None else print(line, flush=True)
 
 
 def training_arguments(cfg, output_dir: str, precision: str, learning_rate: float) -> TrainingArguments:
@@ -331,7 +171,7 @@ def guard_callbacks(cfg, args: TrainingArguments) -> list[TrainerCallback]:
 
 def build_trainer(cfg, model, tokenizer, train_set, dev_set, evaluator, args: TrainingArguments):
     """The trainer with early stopping, step timing and logged progress wired in."""
-    from sumexp.training.measurement import TrainingMeasurements
+    from sumexp.training.meters import TrainingMeasurements
 
     callbacks = [StepTimer(), TrainingMeasurements(), *guard_callbacks(cfg, args)]
     if cfg.optim.early_stopping_patience is not None and cfg.optim.evaluate:

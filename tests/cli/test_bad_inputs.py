@@ -23,8 +23,6 @@ from tests.support.inputs import (
     run_case,
 )
 
-pytestmark = pytest.mark.slow  # every test here starts a process or trains a model
-
 
 def remove(name: str) -> Callable[[Path], None]:
     return lambda folder: (folder / name).unlink()
@@ -68,6 +66,13 @@ BLANK_ROWS = frame_csv(
 ALL_BLANK = frame_csv([{"fname": f"train_{i}", "dialogue": "#Person1#: 네.", "summary": " "} for i in range(3)])
 DUPLICATES = frame_csv(
     [{"fname": f"dev_{i // 2}", "dialogue": "#Person1#: 네.", "summary": "답한다."} for i in range(4)]
+)
+# Two ids that look the same: one carries a zero-width space, a pair differs in Hangul composition (NFC vs NFD).
+LOOK_ALIKE_IDS = frame_csv(
+    [
+        {"fname": fname, "dialogue": "#Person1#: 네.", "summary": "답한다."}
+        for fname in ("dev_0", "dev_\u200b0", "대화_1", "\u1103\u1162\u1112\u116a_1")
+    ]
 )
 CP949 = (HEADER + KOREAN_ROW).encode("cp949")
 
@@ -150,6 +155,16 @@ MATRIX = [
         ["dev.csv: 2 fname value(s) appear more than once (dev_0 x2, dev_1 x2)", "make each id unique"],
         rewrite("dev.csv", DUPLICATES),
     ),
+    Case(
+        "ids that differ only in invisible characters or composition",
+        [],
+        [
+            "dev.csv: 2 fname value(s) appear more than once (dev_0 x2, 대화_1 x2)",
+            "print as nothing",
+            "make each id unique",
+        ],
+        rewrite("dev.csv", LOOK_ALIKE_IDS),
+    ),
     # Encodings and formats
     Case(
         "cp949 file",
@@ -182,6 +197,11 @@ MATRIX = [
     ),
     # Config values
     Case("zero lr", ["optim.lr=0"], ["optim.lr=0.0: must be above 0", "optim.lr=5e-5"]),
+    Case(
+        "keys nothing reads, added with +",
+        ["+optim.lrr=0.5", "+foo=1"],
+        ["+optim.lrr: sumexp reads no such key; did you mean optim.lr?", "+foo: sumexp reads no such key"],
+    ),
     Case("negative lr", ["optim.lr=-1e-4"], ["optim.lr=-0.0001: must be above 0"]),
     Case("negative family lr", ["model.learning_rate=-1"], ["model.learning_rate=-1.0: must be above 0"]),
     Case("zero batch size", ["optim.batch_size=0"], ["optim.batch_size=0: must be at least 1"]),
@@ -241,6 +261,7 @@ MATRIX = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", MATRIX, ids=[c.name for c in MATRIX])
 def test_bad_input_is_one_line_with_the_fix(case, tmp_path):
     assert_case_is_one_line_with_the_fix(case, tmp_path)
@@ -250,6 +271,7 @@ def test_matrix_is_large_enough():
     assert len(MATRIX) >= 20
 
 
+@pytest.mark.slow
 def test_full_error_shows_the_traceback_of_a_user_error(tmp_path):
     case = next(c for c in MATRIX if c.name == "zero lr")
     run = run_case(case, tmp_path, HYDRA_FULL_ERROR="1")
@@ -267,6 +289,7 @@ COMPOSITION = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("overrides, expected", COMPOSITION, ids=[o[0] for o, _ in COMPOSITION])
 def test_composition_mistake_lists_the_choices_without_a_traceback(overrides, expected, tmp_path):
     run = sumexp_cli(f"hydra.run.dir={tmp_path}/run", *overrides)

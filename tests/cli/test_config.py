@@ -11,7 +11,7 @@ import pytest
 from hydra.errors import ConfigCompositionException
 from omegaconf.errors import ConfigKeyError, ValidationError
 
-from sumexp.__main__ import CONF_DIR
+from sumexp.package_data import CONF_DIR
 from tests.support.limits import hang_limit
 
 MODELS = sorted(p.stem for p in (Path(CONF_DIR) / "model").glob("*.yaml"))

@@ -74,7 +74,7 @@ def test_saved_model_reproduces_the_dev_predictions(compose_config, tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from sumexp.data.sample import make_sample_splits
-    from sumexp.encoding import Encoder
+    from sumexp.features import Encoder
     from sumexp.generation import generate_summaries
     from sumexp.schema import GenerationConfig
 
@@ -153,6 +153,12 @@ def test_real_korean_data_writes_a_complete_submission(tmp_path):
         f"data.dir={data_dir}",
         "model=tiny_bart",
         "optim.max_steps=50",
+        # what is tested is the data's path (the held-out dev split, 499 test rows in their order), not the
+        # summaries: one short greedy summary per dialogue, dev scored once, on a few rows
+        "optim.eval_on_start=false",
+        "data.max_eval_samples=16",
+        "generation.num_beams=1",
+        "generation.max_new_tokens=16",
         timeout=1200,
     )
     assert run.returncode == 0, run.stderr[-3000:]
@@ -161,3 +167,32 @@ def test_real_korean_data_writes_a_complete_submission(tmp_path):
     assert len(submission) == 499 and list(submission["fname"]) == list(expected)
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["data"]["train"]["rows"] == 399 and "train.csv not found" in metrics["data"]["notes"][0]
+
+
+@pytest.mark.slow
+def test_a_cli_run_records_the_memory_speed_and_load_fields(tmp_path):
+    """In a process of its own: the RSS a run's training adds is measured against the process's peak."""
+    fp32 = 4  # bytes per parameter of an fp32 weight or gradient
+    run = sumexp_cli(
+        f"hydra.run.dir={tmp_path}",
+        "model=tiny_llama",
+        "backend=lora",
+        "optim.max_steps=3",
+        "data.max_eval_samples=4",
+        "generation.num_beams=1",
+        "generation.max_new_tokens=8",
+        "score.tokenizer=whitespace",
+        process=True,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    parts = ("memory_weights_bytes", "memory_gradients_bytes", "memory_optimizer_bytes")
+    assert metrics["memory_model_state_bytes"] == sum(metrics[key] for key in parts)
+    assert metrics["memory_weights_bytes"] == fp32 * metrics["params_total"]  # lora: an fp32 base and adapters
+    assert metrics["memory_gradients_bytes"] == fp32 * metrics["params_trainable"]
+    # A CPU run: no CUDA peaks; training adds a little RSS, far below the process's peak with the libraries.
+    assert metrics["memory_train_peak_mb"] is None and metrics["memory_generation_peak_mb"] is None
+    assert 0 < metrics["memory_train_rss_added_mb"] < metrics["peak_memory_mb"] / 4
+    assert 0 < metrics["train_tokens_trained"] < metrics["train_tokens_processed"] == metrics["train_tokens"]
+    assert metrics["train_trained_tokens_per_second"] < metrics["train_tokens_per_second"]
+    assert metrics["train_load_average"] >= 0 and metrics["cpu_count"] >= 1

@@ -16,25 +16,28 @@ import sys
 import pytest
 
 from sumexp.run import lock
-from tests.support.cli import QUICK_CHECKPOINTED, REPO_ROOT_ENV, sumexp_cli
+from sumexp.training.checkpoints import last_complete_checkpoint
+from tests.support.cli import QUICK_CHECKPOINTED, REPO_ROOT_ENV, assert_one_log_entry_per_evaluation, sumexp_cli
 from tests.support.fault_runner import POINTS
 from tests.support.limits import hang_limit
 
 pytestmark = pytest.mark.slow  # every test here starts a process or trains a model
 
-# SIGTERM where a run meets it in life: before training, in a step, in an evaluation, in test generation, writing.
-SIGTERM_POINTS = ("load_data", "train_step", "evaluate", "predict_test", "write_submission")
+# SIGTERM where a run meets it in life: before training, in a step (before and after the first checkpoint), in an
+# evaluation, in test generation, writing.
+SIGTERM_POINTS = ("load_data", "train_step", "train_after_checkpoint", "evaluate", "predict_test", "write_submission")
+# Measured on a CPU: a resumed run's dev ROUGE is identical and its mean train loss differs in the 8th
+# significant digit (float summation order); 1e-6 relative allows that and nothing more.
+LOSS_TOLERANCE = 1e-6
 
 
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("reference")
-    run = sumexp_cli(f"hydra.run.dir={run_dir}", *QUICK_CHECKPOINTED)
-    assert run.returncode == 0, run.stderr[-2000:]
-    return run_dir
+@pytest.fixture
+def reference(checkpointed_run):
+    """The same run, never stopped (conftest.py's checkpointed_run)."""
+    return checkpointed_run
 
 
-def stop_at(point: str, signal_name: str, run_dir) -> subprocess.CompletedProcess:
+def stop_at(point: str, signal_name: str, run_dir, *extra) -> subprocess.CompletedProcess:
     return subprocess.run(
         [
             sys.executable,
@@ -44,6 +47,7 @@ def stop_at(point: str, signal_name: str, run_dir) -> subprocess.CompletedProces
             signal_name,
             f"hydra.run.dir={run_dir}",
             *QUICK_CHECKPOINTED,
+            *extra,
         ],
         capture_output=True,
         text=True,
@@ -52,15 +56,19 @@ def stop_at(point: str, signal_name: str, run_dir) -> subprocess.CompletedProces
     )
 
 
-def assert_resumes_to_the_reference(run_dir, reference):
-    resumed = sumexp_cli(f"hydra.run.dir={run_dir}", *QUICK_CHECKPOINTED, "resume=true")
+def assert_resumes_to_the_reference(run_dir, reference, *extra) -> dict:
+    resumed = sumexp_cli(f"hydra.run.dir={run_dir}", *QUICK_CHECKPOINTED, *extra, "resume=true")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     metrics, expected = (json.loads((d / "metrics.json").read_text()) for d in (run_dir, reference))
     assert metrics["status"] == "completed"
     assert metrics["dev_rouge_mean"] == expected["dev_rouge_mean"] and metrics["dev_step"] == expected["dev_step"]
+    assert metrics["train_steps"] == expected["train_steps"] == 8
+    for loss in ("train_loss", "train_loss_last"):  # every step trained once: the losses of the whole run
+        assert metrics[loss] == pytest.approx(expected[loss], rel=LOSS_TOLERANCE), loss
     for name in ("submission.csv", "dev_predictions.csv"):
         assert (run_dir / name).read_bytes() == (reference / name).read_bytes(), name
     assert not (run_dir / "checkpoints").exists() and not list(run_dir.glob(".model.*"))
+    return metrics
 
 
 @pytest.mark.slow
@@ -72,6 +80,9 @@ def test_a_run_killed_at_any_point_resumes_to_the_same_result(point, reference, 
     assert status == ("completed" if point == "clean_up" else "running")  # all a kill -9 can leave
     assert not lock.is_locked_elsewhere(tmp_path)  # the dead process holds nothing: the folder is free
     assert_resumes_to_the_reference(tmp_path, reference)
+    if point == "train_after_checkpoint":
+        assert "resuming from" in (tmp_path / "sumexp.log").read_text()
+        assert_one_log_entry_per_evaluation(tmp_path)  # the evaluation of step 4 is not logged again
 
 
 @pytest.mark.slow
@@ -83,7 +94,27 @@ def test_sigterm_at_any_phase_records_interrupted_and_resumes(point, reference, 
     record = json.loads((tmp_path / "metrics.json").read_text())
     assert record["status"] == "interrupted" and "SIGTERM" in record["error"], record
     assert not (tmp_path / "submission.csv").exists() or point == "write_submission"
+    if point.startswith("train"):  # saved where it stopped: the record names the checkpoint a resume continues from
+        checkpoint = last_complete_checkpoint(tmp_path / "checkpoints")
+        assert checkpoint is not None and f"resumable from {checkpoint}" in record["error"], record["error"]
     assert_resumes_to_the_reference(tmp_path, reference)
+    if point == "train_after_checkpoint":
+        assert "resuming from" in (tmp_path / "sumexp.log").read_text()
+
+
+@pytest.mark.slow
+def test_a_lora_run_stopped_after_a_checkpoint_resumes_the_same_adapter(tmp_path):
+    """The resumed LoRA run continues the adapter of its checkpoint: wrapped once (the same trainable
+    parameters), not restarted from zero (the same losses and ROUGE as an uninterrupted run)."""
+    lora = ["backend=lora", "optim.early_stopping_patience=null"]
+    reference = sumexp_cli(f"hydra.run.dir={tmp_path / 'reference'}", *QUICK_CHECKPOINTED, *lora)
+    assert reference.returncode == 0, reference.stderr[-2000:]
+    stopped = stop_at("train_after_checkpoint", "SIGTERM", tmp_path / "run", *lora)
+    assert stopped.returncode == 128 + signal.SIGTERM, stopped.stderr[-3000:]
+    resumed = assert_resumes_to_the_reference(tmp_path / "run", tmp_path / "reference", *lora)
+    expected = json.loads((tmp_path / "reference" / "metrics.json").read_text())
+    assert resumed["backend_effective"] == "lora" and resumed["params_trainable"] == expected["params_trainable"]
+    assert resumed["params_trainable"] < resumed["params_total"] / 10
 
 
 # A dev evaluation long enough to matter (beam search, long summaries, one dialogue a batch): SLURM gives
@@ -101,6 +132,7 @@ STOP_SECONDS = 10  # from the signal to the process's exit
 
 
 @pytest.mark.slow
+@pytest.mark.serial  # times the stop against an evaluation's length
 def test_a_stop_during_a_long_evaluation_exits_quickly_and_resumes(tmp_path):
     import time
 

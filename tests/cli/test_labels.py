@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.support.cli import sumexp_cli
+from tests.support.cli import expect_one_line_error, sumexp_cli
 from tests.support.skips import skip_unless_unsloth
 
 SHORT = [
@@ -51,3 +51,12 @@ def test_a_fallback_prints_one_warning_line_naming_both_backends(tmp_path):
     assert (metrics["backend_requested"], metrics["backend_effective"]) == ("unsloth", "qlora")
     assert line.endswith(metrics["backend_note"])
     assert "sumexp: tiny_t5 / unsloth -> qlora | dev ROUGE" in run.stdout
+
+
+@pytest.mark.slow
+def test_unservable_pairing_without_fallback_is_one_line_exit_2_and_unsupported(tmp_path):
+    run = sumexp_cli(f"hydra.run.dir={tmp_path}", "model=tiny_t5", "backend=unsloth", "backend.fallback=false")
+    expect_one_line_error(run, "backend=unsloth cannot serve model=tiny_t5 (seq2seq) on cpu", "backend.fallback=true")
+    record = json.loads((tmp_path / "metrics.json").read_text())
+    assert record["status"] == "unsupported" and record["stage"] == "backend"
+    assert "FastModel on a GPU only" in record["error"]

@@ -15,8 +15,6 @@ from tests.support.limits import hang_limit
 from tests.support.repo import REPO
 from tests.support.runs import finished_run
 
-pytestmark = pytest.mark.slow  # every test here starts a process or trains a model
-
 # Enough training (40 steps) that summaries differ from row to row (at least 5 of 50), so reproducing them
 # means something; with 12 steps every row got the same summary and the check counted fnames instead.
 LEARNING_RUN = [
@@ -52,6 +50,7 @@ def sample_dir(tmp_path_factory):
     return folder
 
 
+@pytest.mark.slow
 def test_predict_reproduces_a_lora_runs_submission(lora_run, sample_dir, tmp_path):
     out = subprocess.run(
         [
@@ -76,6 +75,7 @@ def test_predict_reproduces_a_lora_runs_submission(lora_run, sample_dir, tmp_pat
     assert not (lora_run / "model" / "config.json").exists()  # model/ holds the adapter, not a full copy
 
 
+@pytest.mark.slow  # lora_run trains a model
 def test_the_adapter_matters_to_what_predict_writes(lora_run, sample_dir, tmp_path):
     """Without the trained adapter the same base writes other summaries: predict really loaded it."""
     from sumexp.backends.adapters import base_config
@@ -91,6 +91,7 @@ def test_the_adapter_matters_to_what_predict_writes(lora_run, sample_dir, tmp_pa
     assert predict.summarize(cfg, base, tokenizer, dialogues) != trained
 
 
+@pytest.mark.slow  # lora_run trains a model
 def test_merge_writes_a_plain_model_that_computes_what_the_adapter_does(lora_run):
     import torch
     from transformers import AutoModelForCausalLM
@@ -107,6 +108,7 @@ def test_merge_writes_a_plain_model_that_computes_what_the_adapter_does(lora_run
         torch.testing.assert_close(merged.eval()(**ids).logits, adapted(**ids).logits, atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_predict_reproduces_a_full_runs_submission_and_never_uses_fname_as_a_path(compose_config, sample_dir, tmp_path):
     run = finished_run(
         compose_config, tmp_path / "run", "model=tiny_llama", "backend=full", *LEARNING_RUN, "optim.lr=1e-3"
@@ -124,6 +126,7 @@ def test_predict_reproduces_a_full_runs_submission_and_never_uses_fname_as_a_pat
     assert not (tmp_path.parent / "escape").exists() and not Path("/tmp/x,y").exists()
 
 
+@pytest.mark.slow  # lora_run trains a model
 def test_errors_are_one_line_and_exit_2(lora_run, tmp_path, capsys):
     (tmp_path / "bad.csv").write_text("id,text\n1,hello\n")
     (tmp_path / "empty_run" / ".hydra").mkdir(parents=True)
@@ -140,6 +143,7 @@ def test_errors_are_one_line_and_exit_2(lora_run, tmp_path, capsys):
         assert len(lines) == 1 and lines[0].startswith("sumexp: error:") and fragment in lines[0], (argv, lines)
 
 
+@pytest.mark.slow
 def test_a_run_without_a_model_is_a_one_line_error_from_the_cli(lora_run, tmp_path):
     broken = tmp_path / "broken"
     (broken / ".hydra").mkdir(parents=True)

@@ -31,12 +31,10 @@ def record(run_dir: Path) -> dict:
     return json.loads((run_dir / "metrics.json").read_text())
 
 
-@pytest.fixture(scope="module")
-def completed(tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("completed") / "run"
-    run = sumexp_cli(f"hydra.run.dir={run_dir}", *QUICK_CHECKPOINTED)
-    assert run.returncode == 0, run.stderr[-2000:]
-    return run_dir
+@pytest.fixture
+def completed(checkpointed_run):
+    """A completed run of QUICK_CHECKPOINTED (conftest.py's checkpointed_run); copy it to run into its folder."""
+    return checkpointed_run
 
 
 @pytest.fixture
@@ -318,3 +316,37 @@ def test_a_sweep_job_refused_by_its_folder_is_not_started_and_the_sweep_says_so(
     assert folder_state(job) == before  # not started: .hydra/ and its logs included
     summary = next(line for line in again.stdout.splitlines() if line.strip().startswith("0_tiny_bart_full"))
     assert "refused" in summary
+
+
+@pytest.mark.slow
+def test_a_running_record_whose_process_is_gone_is_reported_as_such(tmp_path):
+    import subprocess
+    import sys
+
+    from sumexp.run import lock
+    from sumexp.run.listing import load_run
+
+    dead, live = tmp_path / "dead", tmp_path / "live"
+    for folder in (dead, live):
+        folder.mkdir()
+        (folder / "metrics.json").write_text('{"status": "running", "model": "tiny_bart", "backend_requested": "full"}')
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from sumexp.run import lock; "
+            f"lock.acquire({str(live)!r}); print('held', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert load_run(live)["status"] == "running"
+        gone = load_run(dead)
+        assert gone["status"] == "process gone" and "resume=true" in gone["error"]
+        assert lock.is_locked_elsewhere(live) and not lock.is_locked_elsewhere(dead)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert load_run(live)["status"] == "process gone"  # the kernel dropped the lock with the process

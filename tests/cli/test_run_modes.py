@@ -10,8 +10,6 @@ import pytest
 
 from sumexp.task import run_experiment
 
-pytestmark = pytest.mark.slow  # every test here starts a process or trains a model
-
 QUICK = [
     "data.max_train_samples=48",
     "data.max_eval_samples=8",
@@ -21,6 +19,7 @@ QUICK = [
 ]
 
 
+@pytest.mark.slow
 def test_train_false_scores_the_model_as_loaded_and_writes_a_complete_folder(compose_config, tmp_path):
     from tests.support.cli import assert_outputs_rescore_to_the_metrics
 
@@ -34,6 +33,7 @@ def test_train_false_scores_the_model_as_loaded_and_writes_a_complete_folder(com
     assert_outputs_rescore_to_the_metrics(tmp_path, metrics, "whitespace")
 
 
+@pytest.mark.slow
 def test_training_without_evaluation_scores_the_final_weights_once(compose_config, tmp_path):
     metrics = run_experiment(compose_config(["optim.evaluate=false", "optim.max_steps=6", *QUICK]), tmp_path)
     log = [json.loads(line) for line in (tmp_path / "train_log.jsonl").read_text().splitlines()]
@@ -42,6 +42,7 @@ def test_training_without_evaluation_scores_the_final_weights_once(compose_confi
     assert (tmp_path / "model" / "config.json").is_file()
 
 
+@pytest.mark.slow
 def test_without_evaluation_checkpoints_are_spaced_out_in_time(compose_config, tmp_path):
     # The loss is logged at every checkpoint (and otherwise only every 1000 steps): the log shows the saves.
     def saved_steps(run_dir):
@@ -58,11 +59,12 @@ def test_without_evaluation_checkpoints_are_spaced_out_in_time(compose_config, t
     assert spaced["dev_rouge_mean"] == every_epoch["dev_rouge_mean"]
 
 
+@pytest.mark.slow
 def test_train_tokens_count_every_real_token_of_an_epoch(compose_config, tmp_path):
     from transformers import AutoTokenizer
 
     from sumexp.data.splits import load_splits
-    from sumexp.encoding import Encoder
+    from sumexp.features import Encoder
 
     cfg = compose_config(["optim.evaluate=false", "optim.epochs=1", "optim.batch_size=16", *QUICK])
     metrics = run_experiment(cfg, tmp_path)
@@ -76,11 +78,12 @@ def test_train_tokens_count_every_real_token_of_an_epoch(compose_config, tmp_pat
     assert metrics["train_tokens_trained"] == sum(len(e["labels"]) for e in examples)  # the summaries
 
 
+@pytest.mark.slow
 def test_a_causal_model_trains_on_its_summary_tokens_and_processes_its_prompts_too(compose_config, tmp_path):
     from transformers import AutoTokenizer
 
     from sumexp.data.splits import load_splits
-    from sumexp.encoding import IGNORE_INDEX, Encoder
+    from sumexp.features import IGNORE_INDEX, Encoder
 
     cfg = compose_config(["model=tiny_llama", "optim.evaluate=false", "optim.epochs=1", "optim.batch_size=16", *QUICK])
     metrics = run_experiment(cfg, tmp_path)
@@ -95,6 +98,7 @@ def test_a_causal_model_trains_on_its_summary_tokens_and_processes_its_prompts_t
     assert metrics["train_tokens_trained"] < metrics["train_tokens_processed"] / 2
 
 
+@pytest.mark.slow
 def test_the_second_run_reads_the_encoded_splits_from_the_cache(compose_config, tmp_path):
     overrides = ["model=tiny_llama", f"cache_dir={tmp_path / 'cache'}", "optim.max_steps=2", *QUICK]
     first = run_experiment(compose_config(overrides), tmp_path / "first")
@@ -107,10 +111,11 @@ def test_the_second_run_reads_the_encoded_splits_from_the_cache(compose_config, 
     assert off["encode_cache"] == "off"
 
 
+@pytest.mark.slow
 def test_cached_splits_equal_freshly_encoded_ones(tiny_tokenizers, compose_config, tmp_path):
     from sumexp.data.splits import load_splits
-    from sumexp.encoding import Encoder
-    from sumexp.encoding_cache import encode_splits
+    from sumexp.features import Encoder
+    from sumexp.features_cache import encode_splits
 
     cfg = compose_config(["model=tiny_gpt2"])
     splits = load_splits(cfg.data, cfg.seed)
@@ -136,13 +141,14 @@ def padding_share(trainer) -> float:
     return pad / total
 
 
+@pytest.mark.slow
 def test_length_grouped_batches_pad_less(compose_config, tiny_tokenizers, tmp_path):
     import random
 
     from transformers.trainer_pt_utils import LengthGroupedSampler
 
     from sumexp.data.sample import make_sample_splits
-    from sumexp.encoding import Encoder
+    from sumexp.features import Encoder
     from sumexp.models.loading import load_model, load_model_config
     from sumexp.training.trainer import build_trainer, training_arguments
 
@@ -167,7 +173,7 @@ def test_length_grouped_order_depends_on_seed_and_epoch_only():
     interrupted epoch must still come in the uninterrupted run's order."""
     import torch
 
-    from sumexp.training.trainer import SeededLengthGroupedSampler
+    from sumexp.training.sampling import SeededLengthGroupedSampler
 
     lengths = [(7 * i) % 53 + 1 for i in range(200)]
     sampler = SeededLengthGroupedSampler(8, lengths=lengths, seed=42)
@@ -181,6 +187,7 @@ def test_length_grouped_order_depends_on_seed_and_epoch_only():
     assert list(again) != first
 
 
+@pytest.mark.slow
 def test_evaluating_more_often_trains_the_same_model(compose_config, tmp_path):
     """Dev evaluations must not move the RNG that training's dropout draws from (tiny_t5 has dropout)."""
 

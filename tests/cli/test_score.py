@@ -228,3 +228,21 @@ def test_english_multi_reference_equals_rouge_score(capsys, agg):
         for f, name in enumerate(("precision", "recall", "fmeasure")):
             expected = sum(s[f] for s in per_example) / len(per_example)
             assert abs(result[m][name] - expected) <= 1e-9
+
+
+@pytest.mark.parametrize("tokenizer", ["morpheme", "whitespace", "char"])
+def test_the_same_korean_spelt_decomposed_or_with_invisible_characters_scores_100(capsys, tmp_path, tokenizer):
+    """NFD Hangul (typed on some systems, copied from file names) and zero-width characters are the same text."""
+    import unicodedata
+
+    references = ["두 사람이 내일 도서관에서 만나기로 한다.", "#Person1#은 #Person2#에게 전화번호를 묻는다."]
+    ref = write_csv(tmp_path / "ref.csv", {"fname": ["d0", "d1"], "summary": references})
+    for name, spelt in (
+        ("decomposed", [unicodedata.normalize("NFD", text) for text in references]),
+        ("invisible", [text.replace(" ", " \u200b", 2).replace("다", "\ufeff다") for text in references]),
+    ):
+        assert spelt != references, name
+        pred = write_csv(tmp_path / f"{name}.csv", {"fname": ["d0", "d1"], "summary": spelt})
+        code, out, err = cli(capsys, pred, ref, "--tokenizer", tokenizer, "--json")
+        assert code == 0, err
+        assert json.loads(out)["rouge_mean"] == pytest.approx(100.0), name

@@ -3,6 +3,7 @@ or the model's name say."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -116,3 +117,21 @@ def test_a_model_name_cannot_place_the_run_folder_outside_outputs(tmp_path):
     finally:
         for metrics in made:
             shutil.rmtree(metrics.parent)
+
+
+@pytest.mark.slow
+def test_pickle_checkpoint_through_the_cli_is_one_line(tiny_checkpoints, tmp_path):
+    write_sample(tmp_path / "data")
+    run = sumexp_cli(
+        f"hydra.run.dir={tmp_path}/run",
+        "model=bart_base",
+        f"model.checkpoint={tiny_checkpoints['pickled']}",
+        "model.max_source_length=256",
+        "model.max_target_length=64",
+        "data=csv",
+        f"data.dir={tmp_path}/data",
+    )
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    [line] = [line for line in run.stderr.splitlines() if line.startswith("sumexp: error:")]
+    assert "only pickle (.bin)" in line and "model.allow_pickle=true" in line
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["status"] == "failed"

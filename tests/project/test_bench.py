@@ -14,8 +14,6 @@ import yaml
 from tests.support.limits import hang_limit
 from tests.support.repo import REPO
 
-pytestmark = pytest.mark.slow  # every test here starts a process or trains a model
-
 BENCHMARKS = sorted(p.stem for p in (REPO / "bench").glob("bench_*.py"))
 
 
@@ -77,6 +75,7 @@ def test_generation_benchmark_quick_gives_identical_summaries(monkeypatch, capsy
     assert "summaries: identical" in out and "sumexp generate_summaries" in out
 
 
+@pytest.mark.slow
 def test_startup_benchmark_quick_runs_both_apps_without_torch():
     done = subprocess.run(
         [sys.executable, "bench/bench_startup.py", "--quick"],
@@ -90,6 +89,7 @@ def test_startup_benchmark_quick_runs_both_apps_without_torch():
     assert "sumexp / bare Hydra, --cfg job:" in done.stdout and "sumexp / bare Hydra, --help:" in done.stdout
 
 
+@pytest.mark.slow
 def test_overhead_benchmark_quick_trains_both_sides_to_identical_losses():
     done = subprocess.run(
         [sys.executable, "bench/bench_overhead.py", "--quick"],

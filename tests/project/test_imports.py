@@ -1,12 +1,19 @@
-"""The import graph has a direction: the CLIs and run/ and sweep/ on top, task.py below them, and the
-rooms that do the work (data, models, backends, training, scoring, results) below it, knowing nothing
-of how they are launched. Read from the source (every import, top-level or inside a function)."""
+"""The import graph has a direction: the CLIs, app/ (the job wrapper and Hydra's callbacks) and sweep/ on top,
+task.py below them, and below it the rooms that do the work (data, models, backends, training, scoring,
+results) and run/, the run-time services they share, knowing nothing of how they are launched. Read from
+the source (every import, top-level or inside a function)."""
 
 from __future__ import annotations
 
 import ast
+import json
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
+
+from tests.support.limits import hang_limit
 from tests.support.repo import REPO
 
 PACKAGE = REPO / "sumexp"
@@ -18,17 +25,20 @@ LOWER = (
     "sumexp.training",
     "sumexp.scoring",
     "sumexp.results",
+    "sumexp.run",
     "sumexp.security",
-    "sumexp.encoding",
-    "sumexp.encoding_cache",
+    "sumexp.features",
+    "sumexp.features_cache",
     "sumexp.generation",
     "sumexp.checks",
     "sumexp.schema",
     "sumexp.errors",
+    "sumexp.package_data",
+    "sumexp.text",
 )
 UPPER = (
     "sumexp.task",
-    "sumexp.run",
+    "sumexp.app",
     "sumexp.sweep",
     "sumexp.report",
     "sumexp.predict",
@@ -84,5 +94,30 @@ def test_no_two_modules_import_each_other():
     assert loops == []
 
 
-def test_the_graph_is_read():  # the two tests above must see real edges, or they prove nothing
-    assert "sumexp.task" in GRAPH["sumexp.run.job"] and "sumexp.results.run_record" in GRAPH["sumexp.run.folder"]
+def test_every_module_is_in_a_layer():  # a new room must say where it sits, or the direction test cannot see it
+    unplaced = sorted(m for m in GRAPH if m != "sumexp" and not within(m, LOWER + UPPER))
+    assert unplaced == []
+
+
+def test_the_graph_is_read():  # the tests above must see real edges, or they prove nothing
+    assert "sumexp.task" in GRAPH["sumexp.app.job"] and "sumexp.run.record" in GRAPH["sumexp.run.folder"]
+    assert "sumexp.run.console" in GRAPH["sumexp.task"]  # the task uses run/'s services, from above them
+
+
+@pytest.mark.slow  # a fresh interpreter
+def test_the_matrix_reads_the_family_without_importing_transformers(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "t5", "is_encoder_decoder": True}))
+    code = (
+        "import sys; from types import SimpleNamespace as S; from sumexp.backends import probes, matrix\n"
+        "scratch = S(scratch=S(model_type='llama', config={}))\n"
+        f"folder = S(scratch=None, checkpoint={str(tmp_path)!r})\n"
+        "print(probes.model_family(scratch), probes.model_family(folder), 'transformers' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=hang_limit(120),
+        cwd=REPO,
+    )
+    assert out.stdout.split() == ["causal", "seq2seq", "False"], out.stderr[-2000:]

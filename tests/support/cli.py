@@ -1,5 +1,5 @@
-"""The CLI as the tests run it: `python -m sumexp` offline from the repository root, its one-line errors, and the
-argument lists of the short runs that several test modules start."""
+"""The CLI as the tests run it: `python -m sumexp` offline from the repository root (in-process unless a test needs a
+process), its one-line errors, and the argument lists of the short runs that several test modules start."""
 
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ import sys
 
 import pytest
 
+from tests.support.in_process import run_module
 from tests.support.limits import hang_limit
 from tests.support.repo import REPO
 
-# How every CLI subprocess of the tests runs: offline, from the repository root.
+# How every CLI run of the tests runs: offline, from the repository root.
+OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 REPO_ROOT_ENV = {
-    "env": {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"},
+    "env": {**os.environ, **OFFLINE},
     "cwd": REPO,
 }
 
@@ -45,11 +47,32 @@ QUICK_CHECKPOINTED = [
     "score.tokenizer=whitespace",
 ]
 
+# Four steps at a rate adapters learn at on the tiny models, the loss logged at each: a run that trained shows a
+# falling loss. For the hub-shaped folders under each backend.
+FOUR_LOGGED_STEPS = [
+    "data.max_train_samples=32",
+    "data.max_eval_samples=4",
+    "optim.max_steps=4",
+    "optim.batch_size=8",
+    "optim.lr=1e-2",
+    "optim.logging_steps=1",
+    "optim.eval_on_start=false",
+    "generation.num_beams=1",
+    "generation.max_new_tokens=8",
+    "score.tokenizer=whitespace",
+]
 
-def sumexp_cli(*args, timeout=600, env=None):
-    """`python -m sumexp ARGS` offline; `env` adds to the environment; `timeout` is for a calm machine (limits.py)."""
+
+def sumexp_cli(*args, timeout=600, env=None, process=False, module="sumexp"):
+    """`python -m sumexp ARGS` offline, in this process (tests/support/in_process.py); `process=True` starts a
+    real one, for what only a process shows (an exit by signal, a lock between processes, import order).
+    `env` adds to the environment; `timeout`, for a process, is for a calm machine (limits.py)."""
+    # A sweep's jobs and unsloth's patching (it must be imported before transformers) need a fresh interpreter.
+    process = process or "-m" in args or "backend=unsloth" in args
+    if not process:
+        return run_module(module, list(args), env={**OFFLINE, **(env or {})}, cwd=REPO)
     return subprocess.run(
-        [sys.executable, "-m", "sumexp", *args],
+        [sys.executable, "-m", module, *args],
         capture_output=True,
         text=True,
         timeout=hang_limit(timeout),

@@ -20,9 +20,11 @@ from pathlib import Path
 POINTS = {
     "load_data": ("sumexp.task", "load_splits", 1, "after"),
     "load_tokenizer": ("sumexp.models.loading", "load_tokenizer", 1, "after"),
-    "encode": ("sumexp.encoding_cache", "encode_splits", 1, "before"),
+    "encode": ("sumexp.features_cache", "encode_splits", 1, "before"),
     "train_step": ("sumexp.training.trainer", "SummarizationTrainer.training_step", 3, "before"),
-    "evaluate": ("sumexp.training.trainer", "generate_summaries", 2, "before"),  # the 2nd dev evaluation
+    # step 6 of 8: training goes on from the checkpoint of step 4, not from the start
+    "train_after_checkpoint": ("sumexp.training.trainer", "SummarizationTrainer.training_step", 6, "before"),
+    "evaluate": ("sumexp.training.evaluation", "generate_summaries", 2, "before"),  # the 2nd dev evaluation
     "save_checkpoint": ("transformers.trainer", "Trainer._save_optimizer_and_scheduler", 2, "before"),
     "save_model": ("sumexp.task", "_save_best_model", 1, "staging"),
     "predict_test": ("sumexp.task", "generate_summaries", 1, "before"),
@@ -30,7 +32,7 @@ POINTS = {
     "write_submission": ("sumexp.results.files", "write_submission", 1, "after"),
     "clean_up": ("shutil", "rmtree", 1, "checkpoints"),  # after metrics.json says completed
     # a second into the first dev evaluation, while it generates: how long does stopping take?
-    "evaluating": ("sumexp.training.trainer", "generate_summaries", 1, "during"),
+    "evaluating": ("sumexp.training.evaluation", "generate_summaries", 1, "during"),
 }
 DURING_SECONDS = 1.0
 

@@ -100,6 +100,12 @@ def metrics(run_dir: Path) -> dict:
     return json.loads((run_dir / "metrics.json").read_text())
 
 
+def train_losses(run_dir) -> list[float]:
+    """The training losses train_log.jsonl recorded, in step order."""
+    entries = [json.loads(line) for line in (run_dir / "train_log.jsonl").read_text().splitlines()]
+    return [entry["loss"] for entry in entries if "loss" in entry]
+
+
 def job_dirs(sweep_dir: Path) -> list[Path]:
     return sorted(
         (p for p in sweep_dir.iterdir() if p.is_dir() and p.name[0].isdigit()), key=lambda p: int(p.name.split("_")[0])

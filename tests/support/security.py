@@ -10,7 +10,11 @@ FAKE_ENV = {
     "MLFLOW_TRACKING_PASSWORD": "fake-mlflow-pass-12345",
     "MY_SERVICE_SECRET": "s3cr3t-from-the-environment",
 }
-FAKE_OVERRIDES = {"+hf_token": "hf_FakeOverrideToken0987654321", "+wandb.api_key": "FAKEKEYFROMTHECOMMANDLINE42"}
+FAKE_OVERRIDES = {
+    "+hf_token": "hf_FakeOverrideToken0987654321",
+    "+hf_token2": "hf_FakeSuffixedToken1122334455",  # a secret's name with a suffix is still a secret's name
+    "+wandb.api_key": "FAKEKEYFROMTHECOMMANDLINE42",
+}
 ENV_SET_FAKE = "fake-token-set-through-hydra-env-set"  # hydra.job.env_set: Hydra's own way to set a variable
 FAKES = [*FAKE_ENV.values(), *FAKE_OVERRIDES.values(), ENV_SET_FAKE]
 PICKLE_SUFFIXES = {".bin", ".pt", ".pth", ".pkl", ".ckpt"}

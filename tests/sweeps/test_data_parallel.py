@@ -15,6 +15,8 @@ from tests.support.cli import QUICK_NO_CHECKPOINT
 from tests.support.limits import hang_limit
 from tests.support.repo import REPO
 
+pytestmark = pytest.mark.serial  # two ranks meet within a time limit
+
 # 32 samples, one epoch: 4 optimizer steps at a global batch of 8 (one process x 8, or two x 4).
 TRAIN = ["data.max_train_samples=32", "optim.max_steps=-1", "optim.epochs=1", "optim.early_stopping_patience=null"]
 

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from sumexp.report import write_report
+from sumexp.sweep import launching
 from tests.support.cli import QUICK_NO_CHECKPOINT, sumexp_cli
+from tests.support.limits import hang_limit
 from tests.support.repo import REPO
 from tests.support.runs import job_dirs, metrics
 
@@ -135,3 +141,33 @@ def test_lora_rank_search_composes(tmp_path):
     assert "backend.lora.r: choice(4, 8, 16, 32)" in run.stdout and "direction: maximize" in run.stdout
     job = sumexp_cli("hparams_search=lora_lr_rank", "--cfg", "job")
     assert job.returncode == 0 and "name: lora" in job.stdout
+
+
+def test_a_stopped_sweep_ends_its_children_and_marks_their_runs(job_config, tmp_path):
+    job = launching.Job(0, job_config(), tmp_path / "0_tiny_bart_full")
+    job.run_dir.mkdir()
+    (job.run_dir / "metrics.json").write_text(json.dumps({"status": "running"}))
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    launching._stop([(job, child, 0.0)])
+    assert child.returncode is not None
+    assert json.loads((job.run_dir / "metrics.json").read_text())["status"] == "interrupted"
+
+
+def test_the_launcher_plugin_is_found_from_any_folder_once_installed(tmp_path):
+    where = subprocess.run(
+        [sys.executable, "-c", "import sumexp; print(sumexp.__file__)"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=hang_limit(60),
+    ).stdout.strip()
+    if not where or not Path(where).resolve().is_relative_to(REPO):
+        pytest.skip("sumexp is not installed from this checkout (make install does that)")
+    code = (
+        "from hydra.core.plugins import Plugins; from hydra.plugins.launcher import Launcher; "
+        "print(sorted(p.__name__ for p in Plugins.instance().discover(Launcher)))"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=hang_limit(120)
+    )
+    assert "LocalProcessLauncher" in run.stdout and "SlurmLauncher" in run.stdout, run.stderr

@@ -21,6 +21,8 @@ from tests.support.cli import REPO_ROOT_ENV
 from tests.support.limits import hang_limit
 from tests.support.runs import job_dirs, metrics
 
+pytestmark = pytest.mark.serial  # signals a sweep once its jobs are under way, by the clock
+
 TOKEN = "hf_abcdefSECRET"
 # Two jobs, one at a time; the first is stopped mid-training (2000 steps take far longer than the test waits).
 TWO_LONG_JOBS = [
@@ -28,6 +30,7 @@ TWO_LONG_JOBS = [
     "optim.lr=1e-4,2e-4",
     "hydra.launcher.max_parallel=1",
     "optim.max_steps=2000",
+    "optim.eval_steps=1000",  # no evaluation near the stop: a stop that lands in one saves no checkpoint there
     "optim.eval_on_start=false",
     "generation.num_beams=1",
     "generation.max_new_tokens=8",

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from sumexp.encoding import Encoder
+from sumexp.features import Encoder
 from sumexp.generation import generate_summaries
 from sumexp.schema import GenerationConfig
-
-pytestmark = pytest.mark.slow  # every test here starts a process or trains a model
 
 DIALOGUES = [
     "#Person1#: 안녕하세요.",
@@ -73,6 +71,7 @@ INPUT_SENSITIVE = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["tiny_bart", "tiny_t5", "tiny_gpt2", "tiny_llama"])
 def test_predictions_do_not_depend_on_the_batch(compose_config, tiny_tokenizers, name):
     """The 50 sample dev dialogues (32-43 tokens) one at a time and in one padded batch: the same

@@ -4,21 +4,17 @@ recorded, and every tiny model trains end to end under lora and qlora."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from sumexp.__main__ import CONF_DIR
 from sumexp.backends import probes
 from sumexp.backends.base import BackendUnsupported
 from sumexp.backends.matrix import BACKENDS as REGISTERED
 from sumexp.backends.matrix import backend_for, fallback_chain, select_backend
 from sumexp.errors import UserError
-from tests.support.cli import expect_one_line_error, sumexp_cli
-from tests.support.limits import hang_limit
-from tests.support.repo import REPO, TINY_MODELS
+from sumexp.package_data import CONF_DIR
+from tests.support.repo import TINY_MODELS
 
 BACKENDS = ["full", "lora", "qlora", "unsloth"]
 SHORT_RUN = [
@@ -117,33 +113,6 @@ def test_the_family_table_agrees_with_transformers():
     assert {t for t in SEQ2SEQ if encoder_decoder(t)} == probes.ENCODER_DECODER_TYPES
     for model_type in ("gpt2", "llama", "qwen2", "mistral", "gemma"):
         assert not encoder_decoder(model_type) and model_type not in probes.ENCODER_DECODER_TYPES
-
-
-def test_the_matrix_reads_the_family_without_importing_transformers(tmp_path):
-    (tmp_path / "config.json").write_text(json.dumps({"model_type": "t5", "is_encoder_decoder": True}))
-    code = (
-        "import sys; from types import SimpleNamespace as S; from sumexp.backends import probes, matrix\n"
-        "scratch = S(scratch=S(model_type='llama', config={}))\n"
-        f"folder = S(scratch=None, checkpoint={str(tmp_path)!r})\n"
-        "print(probes.model_family(scratch), probes.model_family(folder), 'transformers' in sys.modules)"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=hang_limit(120),
-        cwd=REPO,
-    )
-    assert out.stdout.split() == ["causal", "seq2seq", "False"], out.stderr[-2000:]
-
-
-@pytest.mark.slow
-def test_unservable_pairing_without_fallback_is_one_line_exit_2_and_unsupported(tmp_path):
-    run = sumexp_cli(f"hydra.run.dir={tmp_path}", "model=tiny_t5", "backend=unsloth", "backend.fallback=false")
-    expect_one_line_error(run, "backend=unsloth cannot serve model=tiny_t5 (seq2seq) on cpu", "backend.fallback=true")
-    record = json.loads((tmp_path / "metrics.json").read_text())
-    assert record["status"] == "unsupported" and record["stage"] == "backend"
-    assert "FastModel on a GPU only" in record["error"]
 
 
 @pytest.mark.slow

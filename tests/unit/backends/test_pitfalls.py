@@ -11,8 +11,6 @@ import pytest
 from sumexp.models.loading import PLACEHOLDERS
 from sumexp.schema import GenerationConfig
 
-pytestmark = pytest.mark.slow  # every test here starts a process or trains a model
-
 
 def build(compose_config, tiny_tokenizers, tmp_path, model, backend, *overrides):
     """(model config, built model, tokenizer, a training batch) through the backend, as a run builds it."""
@@ -21,7 +19,7 @@ def build(compose_config, tiny_tokenizers, tmp_path, model, backend, *overrides)
 
     from sumexp.backends.matrix import backend_for
     from sumexp.data.sample import make_sample_splits
-    from sumexp.encoding import IGNORE_INDEX, Encoder
+    from sumexp.features import IGNORE_INDEX, Encoder
     from sumexp.models.loading import load_model_config
 
     torch.manual_seed(0)
@@ -63,6 +61,7 @@ def changed_rows(before, after) -> set[int]:
     return {int(i) for i in (before != after).any(dim=1).nonzero().flatten()}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model, backend", [("tiny_llama", "lora"), ("tiny_bart", "lora"), ("tiny_llama", "qlora")])
 def test_placeholder_rows_train_and_no_other_row_moves(compose_config, tiny_tokenizers, tmp_path, model, backend):
     _, peft_model, tok, batch = build(compose_config, tiny_tokenizers, tmp_path, model, backend)
@@ -77,13 +76,14 @@ def test_placeholder_rows_train_and_no_other_row_moves(compose_config, tiny_toke
     assert in_text <= changed_rows(output, output_after) <= placeholders
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["tiny_t5", "tiny_bart"])
 def test_qlora_adapters_still_learn_after_an_evaluation(compose_config, tiny_tokenizers, tmp_path, model):
     """bitsandbytes 0.50 repacks 4-bit weights on the first no-grad forward on AVX512-BF16 CPUs (this
     one has them): afterwards T5's LoRA gradients are zero and BART's biased layers crash."""
     import bitsandbytes as bnb
 
-    from sumexp.encoding import Encoder
+    from sumexp.features import Encoder
     from sumexp.generation import generate_summaries
 
     cfg, peft_model, tok, batch = build(compose_config, tiny_tokenizers, tmp_path, model, "qlora")

@@ -137,9 +137,9 @@ def test_real_korean_folder_loads_with_dev_holdout(compose_config):
 def test_every_data_source_is_one_registered_reader_and_others_are_named_as_unknown(compose_config):
     from pathlib import Path
 
-    from sumexp.__main__ import CONF_DIR
     from sumexp.checks import check_config
     from sumexp.data.sources import SOURCES
+    from sumexp.package_data import CONF_DIR
 
     assert list(SOURCES) == ["sample", "files", "hf"]
     for option in (Path(CONF_DIR) / "data").glob("*.yaml"):

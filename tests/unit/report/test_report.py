@@ -8,7 +8,7 @@ import pytest
 
 from sumexp.report import main as report_main
 from sumexp.report import write_report
-from sumexp.report.runs import find_run_dirs
+from sumexp.run.listing import find_run_dirs
 from tests.support.runs import completed, config, dev_predictions, make_run
 
 BASE = np.linspace(20, 40, 40)  # the baseline's per-example ROUGE mean
@@ -313,36 +313,3 @@ def test_the_viewer_loads_dialogues_from_each_runs_data_most_disputed_first(tmp_
     assert [o[0] for o in data["dialogues"][0]["outputs"]] == [0, 1] and data["dialogues"][0]["outputs"][1][-1] == 10
     assert data["dialogues"][3]["dialogue"] is None and len(data["notes"]) == 1
     assert data["notes"][0].startswith("data csv: dev dialogues not loaded (") and "gone" in data["notes"][0]
-
-
-def test_a_running_record_whose_process_is_gone_is_reported_as_such(tmp_path):
-    import subprocess
-    import sys
-
-    from sumexp.report.runs import load_run
-    from sumexp.run import lock
-
-    dead, live = tmp_path / "dead", tmp_path / "live"
-    for folder in (dead, live):
-        folder.mkdir()
-        (folder / "metrics.json").write_text('{"status": "running", "model": "tiny_bart", "backend_requested": "full"}')
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys, time; from sumexp.run import lock; "
-            f"lock.acquire({str(live)!r}); print('held', flush=True); time.sleep(60)",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "held"
-        assert load_run(live)["status"] == "running"
-        gone = load_run(dead)
-        assert gone["status"] == "process gone" and "resume=true" in gone["error"]
-        assert lock.is_locked_elsewhere(live) and not lock.is_locked_elsewhere(dead)
-    finally:
-        holder.kill()
-        holder.wait()
-    assert load_run(live)["status"] == "process gone"  # the kernel dropped the lock with the process

@@ -3,7 +3,6 @@ for every tiny family and backend, and the training measurements reach metrics.j
 
 from __future__ import annotations
 
-import json
 import math
 
 import pytest
@@ -18,9 +17,9 @@ def one_step(compose_config, tiny_tokenizers, tmp_path, model_name: str, backend
     """The backend's model and a Trainer after one optimizer step, in this process."""
     from sumexp.backends.matrix import backend_for
     from sumexp.data.sample import make_sample_splits
-    from sumexp.encoding import Encoder
+    from sumexp.features import Encoder
     from sumexp.models.loading import load_model_config
-    from sumexp.training.measurement import TrainingMeasurements
+    from sumexp.training.meters import TrainingMeasurements
     from sumexp.training.trainer import build_trainer, training_arguments
 
     cfg = compose_config(
@@ -115,41 +114,13 @@ def test_tied_and_shared_storage_counts_once():
     assert tensor_bytes([shared.data, shared.data.view(40)]) == 160
 
 
-@pytest.mark.slow
-def test_a_cli_run_records_the_memory_speed_and_load_fields(tmp_path):
-    from tests.support.cli import sumexp_cli
-
-    run = sumexp_cli(
-        f"hydra.run.dir={tmp_path}",
-        "model=tiny_llama",
-        "backend=lora",
-        "optim.max_steps=3",
-        "data.max_eval_samples=4",
-        "generation.num_beams=1",
-        "generation.max_new_tokens=8",
-        "score.tokenizer=whitespace",
-    )
-    assert run.returncode == 0, run.stderr[-3000:]
-    metrics = json.loads((tmp_path / "metrics.json").read_text())
-    parts = ("memory_weights_bytes", "memory_gradients_bytes", "memory_optimizer_bytes")
-    assert metrics["memory_model_state_bytes"] == sum(metrics[key] for key in parts)
-    assert metrics["memory_weights_bytes"] == FP32 * metrics["params_total"]  # lora: an fp32 base and adapters
-    assert metrics["memory_gradients_bytes"] == FP32 * metrics["params_trainable"]
-    # A CPU run: no CUDA peaks; training adds a little RSS, far below the process's peak with the libraries.
-    assert metrics["memory_train_peak_mb"] is None and metrics["memory_generation_peak_mb"] is None
-    assert 0 < metrics["memory_train_rss_added_mb"] < metrics["peak_memory_mb"] / 4
-    assert 0 < metrics["train_tokens_trained"] < metrics["train_tokens_processed"] == metrics["train_tokens"]
-    assert metrics["train_trained_tokens_per_second"] < metrics["train_tokens_per_second"]
-    assert metrics["train_load_average"] >= 0 and metrics["cpu_count"] >= 1
-
-
 def test_on_a_gpu_the_training_peak_is_over_steps_only_and_the_lifetime_peak_survives(monkeypatch):
     """CUDA faked: the allocator's peak is reset at each step, so a generation peak between steps does not
     count as training, and peak_memory_mb still sees the highest figure of the run."""
     import torch
 
     from sumexp.results import memory, resources
-    from sumexp.training.measurement import TrainingMeasurements
+    from sumexp.training.meters import TrainingMeasurements
 
     peak = {"now": 0}
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from sumexp.results.files import write_dev_predictions, write_run_outputs
-from sumexp.results.run_record import write_completed
+from sumexp.run.record import write_completed
 from sumexp.scoring.bootstrap import percentile_interval, settings
 from sumexp.scoring.rouge import METRICS, PER_EXAMPLE, score_rouge
 

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
 import pytest
 
-from sumexp.__main__ import CONF_DIR
-from sumexp.data.sample import write_sample
 from sumexp.errors import UserError
+from sumexp.package_data import CONF_DIR
 from sumexp.security.trust import remote_code_problems
-from tests.support.cli import sumexp_cli
 from tests.support.security import PICKLE_SUFFIXES
 
 MODELS = sorted(p.stem for p in (Path(CONF_DIR) / "model").glob("*.yaml"))
@@ -68,25 +65,6 @@ def test_remote_code_refused_when_the_model_file_does_not_say_so(compose_config,
 # --- pickle weights ------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def tiny_checkpoints(tmp_path_factory, compose_config, sample_texts):
-    """The same tiny BART saved twice: as safetensors (save_pretrained) and as a pickle .bin only."""
-    import torch
-
-    from sumexp.models.loading import load_model, load_model_config, load_tokenizer
-
-    scratch = compose_config(["model=tiny_bart"]).model
-    tokenizer = load_tokenizer(scratch, sample_texts)
-    model = load_model(scratch, tokenizer, load_model_config(scratch, tokenizer))
-    safe, pickled = tmp_path_factory.mktemp("safe"), tmp_path_factory.mktemp("pickled")
-    model.save_pretrained(safe)
-    for folder in (safe, pickled):
-        tokenizer.save_pretrained(folder)
-    model.config.save_pretrained(pickled)
-    torch.save(model.state_dict(), pickled / "pytorch_model.bin")
-    return {"safe": safe, "pickled": pickled, "state": model.state_dict(), "tokenizer": tokenizer}
-
-
 def checkpoint_model(compose_config, folder: Path, *overrides: str):
     return compose_config(["model=bart_base", f"model.checkpoint={folder}", *overrides]).model
 
@@ -135,21 +113,3 @@ def test_a_folder_without_weights_is_not_called_pickle(compose_config, tiny_chec
             model_cfg, tiny_checkpoints["tokenizer"], load_model_config(model_cfg, tiny_checkpoints["tokenizer"])
         )
     assert "cannot load" in str(err.value) and "allow_pickle" not in str(err.value)
-
-
-@pytest.mark.slow
-def test_pickle_checkpoint_through_the_cli_is_one_line(tiny_checkpoints, tmp_path):
-    write_sample(tmp_path / "data")
-    run = sumexp_cli(
-        f"hydra.run.dir={tmp_path}/run",
-        "model=bart_base",
-        f"model.checkpoint={tiny_checkpoints['pickled']}",
-        "model.max_source_length=256",
-        "model.max_target_length=64",
-        "data=csv",
-        f"data.dir={tmp_path}/data",
-    )
-    assert run.returncode == 2 and "Traceback" not in run.stderr
-    [line] = [line for line in run.stderr.splitlines() if line.startswith("sumexp: error:")]
-    assert "only pickle (.bin)" in line and "model.allow_pickle=true" in line
-    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["status"] == "failed"

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from sumexp.results import run_record as records
+from sumexp.run import record as records
 from sumexp.run.console import ConsoleFilter
 from sumexp.sweep import launching
-from tests.support.limits import hang_limit
-from tests.support.repo import REPO
 
 
 def task_only(cfg):
@@ -60,16 +56,6 @@ def test_a_child_that_died_is_recorded_as_failed(job_config, tmp_path, capsys):
     assert "0_tiny_bart_full: failed in 3 s" in capsys.readouterr().out
 
 
-def test_a_stopped_sweep_ends_its_children_and_marks_their_runs(job_config, tmp_path):
-    job = launching.Job(0, job_config(), tmp_path / "0_tiny_bart_full")
-    job.run_dir.mkdir()
-    (job.run_dir / "metrics.json").write_text(json.dumps({"status": "running"}))
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    launching._stop([(job, child, 0.0)])
-    assert child.returncode is not None
-    assert json.loads((job.run_dir / "metrics.json").read_text())["status"] == "interrupted"
-
-
 @pytest.mark.parametrize(
     "name, level, verbose, shown",
     [
@@ -85,30 +71,10 @@ def test_console_filter(name, level, verbose, shown):
     assert ConsoleFilter(verbose).filter(record) is shown
 
 
-def test_the_launcher_plugin_is_found_from_any_folder_once_installed(tmp_path):
-    where = subprocess.run(
-        [sys.executable, "-c", "import sumexp; print(sumexp.__file__)"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=hang_limit(60),
-    ).stdout.strip()
-    if not where or not Path(where).resolve().is_relative_to(REPO):
-        pytest.skip("sumexp is not installed from this checkout (make install does that)")
-    code = (
-        "from hydra.core.plugins import Plugins; from hydra.plugins.launcher import Launcher; "
-        "print(sorted(p.__name__ for p in Plugins.instance().discover(Launcher)))"
-    )
-    run = subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=hang_limit(120)
-    )
-    assert "LocalProcessLauncher" in run.stdout and "SlurmLauncher" in run.stdout, run.stderr
-
-
 def test_a_backend_that_cannot_serve_is_recorded_as_unsupported():
+    from sumexp.app.job import _status_of
     from sumexp.backends.base import BackendUnsupported
     from sumexp.errors import UserError
-    from sumexp.run.job import _status_of
 
     assert _status_of(BackendUnsupported("qlora needs CUDA")) == "unsupported"
     assert _status_of(UserError("optim.lr=-1: must be positive")) == "failed"

@@ -107,8 +107,17 @@ def test_the_requeue_runs_with_sigterm_ignored_so_that_scontrol_survives_it():
 
 
 @pytest.mark.parametrize("tasks", [1, 2])
-def test_the_batch_script_runs_one_task_itself_and_several_under_srun_that_stops_all_when_one_fails(tasks, tmp_path):
+def test_the_batch_script_runs_one_task_itself_and_several_under_srun_that_stops_all_when_one_fails(
+    tasks, tmp_path, monkeypatch
+):
     from sumexp.sweep.slurm_launch import _executor
+
+    # submitit's executor looks for srun on PATH before it writes a script; the script's text needs no cluster.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "srun").write_text("#!/bin/sh\necho 'slurm 0.0'\n")
+    (bin_dir / "srun").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
 
     params = {"submitit_folder": str(tmp_path), "max_num_timeout": 3, "tasks_per_node": tasks, "nodes": 1}
     params.update(timeout_min=10, signal_delay_s=120, cpus_per_task=1, mem_gb=1)

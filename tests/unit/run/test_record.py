@@ -1,4 +1,4 @@
-"""The run record (sumexp/results/run_record.py): every status a run can end in is written and read
+"""The run record (sumexp/run/record.py): every status a run can end in is written and read
 back by the one module that owns metrics.json, and the readers compare against its constants."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from sumexp.results import run_record
+from sumexp.run import record as run_record
 from tests.support.repo import REPO
 
 
@@ -41,5 +41,5 @@ def test_the_status_values_are_spelt_only_in_the_record_module():
         text=True,
         cwd=REPO,
     ).stdout.splitlines()
-    elsewhere = [line for line in spelt if not re.match(r"sumexp/results/run_record\.py:", line)]
-    assert elsewhere == [] and any(line.startswith("sumexp/results/run_record.py:") for line in spelt)
+    elsewhere = [line for line in spelt if not re.match(r"sumexp/run/record\.py:", line)]
+    assert elsewhere == [] and any(line.startswith("sumexp/run/record.py:") for line in spelt)

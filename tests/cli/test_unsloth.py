@@ -14,9 +14,11 @@ import sys
 import pytest
 
 from sumexp.data.sample import write_sample
-from tests.support.cli import sumexp_cli
+from tests.support.cli import FOUR_LOGGED_STEPS, sumexp_cli
+from tests.support.hub_models import HUB_SHAPES
 from tests.support.limits import hang_limit
 from tests.support.repo import REPO
+from tests.support.runs import train_losses
 from tests.support.skips import skip_unless_unsloth
 
 pytestmark = pytest.mark.slow  # every test here starts a process or trains a model
@@ -39,11 +41,11 @@ LEARNING_RUN = [
 def in_subprocess(code: str):
     prelude = (
         "from hydra import compose, initialize_config_dir\n"
-        "from sumexp.__main__ import CONF_DIR\n"
+        "from sumexp.package_data import CONF_DIR\n"
         "from sumexp.schema import register_configs\n"
         "register_configs()\n"
         "def config(*overrides):\n"
-        "    with initialize_config_dir(config_dir=CONF_DIR, version_base='1.3'):\n"
+        "    with initialize_config_dir(config_dir=str(CONF_DIR), version_base='1.3'):\n"
         "        return compose(config_name='config', overrides=list(overrides))\n"
     )
     return subprocess.run(
@@ -142,3 +144,27 @@ def test_other_backends_refuse_a_process_that_unsloth_patched():
             pytest.fail("SUMEXP_REQUIRE_UNSLOTH=1 but unsloth is not installed")
         pytest.skip("unsloth is not installed")
     assert "REFUSED backend=lora: this process already imported unsloth" in out.stdout, out.stderr[-2000:]
+
+
+@pytest.mark.parametrize("shape", [s for s in HUB_SHAPES if s in ("kogpt2", "qwen")])
+def test_causal_hub_shaped_folders_train_under_unsloth(hub_folders, tmp_path, shape):
+    option = HUB_SHAPES[shape][1]
+    run = sumexp_cli(
+        f"hydra.run.dir={tmp_path}",
+        f"model={option}",
+        f"model.checkpoint={hub_folders[shape]}",
+        "backend=unsloth",
+        "backend.fallback=false",
+        *FOUR_LOGGED_STEPS,
+    )
+    skip_unless_unsloth(run)
+    assert run.returncode == 0, run.stderr[-3000:]
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    # On a CPU unsloth's loader builds stock transformers + bitsandbytes + peft: recorded as what it computes.
+    assert (metrics["status"], metrics["backend_requested"], metrics["backend_effective"]) == (
+        "completed",
+        "unsloth",
+        "qlora",
+    )
+    losses = train_losses(tmp_path)
+    assert len(losses) == 4 and losses[-1] < losses[0], losses

@@ -1,14 +1,12 @@
 """Encoded splits, cached by content so that the next run over the same model and data (a sweep's
-other backends, a re-run) skips tokenization. The key covers the texts, the tokenizer, the encoding
-settings and the encoding code itself; entries are plain integer arrays (.npz, no pickle)."""
+other backends, a re-run) skips tokenization. The key covers the texts, the tokenizer, the feature
+settings and the code of features.py itself; entries are plain integer arrays (.npz, no pickle)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
-import os
-import tempfile
 import time
 import zipfile
 from dataclasses import dataclass
@@ -16,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sumexp.results.files import as_umask_allows
+from sumexp.results.files import replacing
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +94,7 @@ def _entry(cache_dir: str, encoder, splits) -> Path | None:
                 encoder.max_target_length,
             ]
         ),
-        Path(__file__).with_name("encoding.py").read_text(encoding="utf-8"),
+        Path(__file__).with_name("features.py").read_text(encoding="utf-8"),
         json.dumps([_split_content(s) for s in (splits.train, splits.dev, splits.test)], ensure_ascii=False),
     ):
         digest.update(part.encode("utf-8"))
@@ -122,22 +120,13 @@ def _load(path: Path) -> dict | None:
 
 def _save(path: Path, arrays: dict) -> None:
     """Written beside the final name and renamed: parallel jobs never read half an entry."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        flat = {}
-        for name in FIELDS:
-            flat[f"{name}.values"], flat[f"{name}.lengths"] = _flatten(arrays[name])
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
-    except OSError as err:  # a read-only disk costs the cache, never the run
-        log.warning("could not write the encoding cache at %s (%s)", path, err)
-        return
-    try:
-        as_umask_allows(fd)  # a shared cache folder: the other users' runs read it too
-        with os.fdopen(fd, "wb") as handle:
+    flat = {}
+    for name in FIELDS:
+        flat[f"{name}.values"], flat[f"{name}.lengths"] = _flatten(arrays[name])
+    try:  # follows the umask: in a shared cache folder the other users' runs read it too
+        with replacing(path) as handle:
             np.savez(handle, **flat)
-        os.replace(tmp, path)
-    except OSError as err:  # a full disk costs the cache, never the run, and leaves no half entry behind
-        Path(tmp).unlink(missing_ok=True)
+    except OSError as err:  # a read-only or full disk costs the cache, never the run, and leaves no half entry
         log.warning("could not write the encoding cache at %s (%s)", path, err)
 
 

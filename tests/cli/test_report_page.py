@@ -1,6 +1,6 @@
-"""report.html in a real headless Chromium (Debian's chromium and chromium-driver, installed by .ci/chromium.sh).
+"""report.html in a real headless Chromium (Debian's chromium and chromium-driver; `bash .ci/chromium.sh install`).
 
-Skips with the reason where Chromium cannot be installed (not root, no apt-get); fails instead when
+Nothing is installed here. Skips with the reason where Chromium is not installed; fails instead when
 SUMEXP_REQUIRE_CHROMIUM=1 (set by .ci/run), so CI cannot pass without running it.
 Set SUMEXP_REPORT_SCREENSHOT=docs/images/report.png to refresh the README's screenshot.
 """

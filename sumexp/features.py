@@ -1,4 +1,4 @@
-"""Turn (dialogue, summary) pairs into token ids and labels, for both model families.
+"""The features a model trains on: (dialogue, summary) pairs turned into token ids and labels, for both families.
 
 The label masking for the whole project lives here: seq2seq labels are the summary ending in EOS;
 causal labels are -100 over the prompt, then the summary and EOS. Padding is masked by the collator.

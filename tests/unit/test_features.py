@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sumexp.encoding import IGNORE_INDEX, Encoder, with_eos
+from sumexp.features import IGNORE_INDEX, Encoder, with_eos
 from sumexp.models.loading import PLACEHOLDERS
 
 DIALOGUE = "#Person1#: 내일 도서관에서 만나요.\n#Person2#: 좋아요, #PhoneNumber#로 연락할게요."

@@ -11,12 +11,11 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import sys
 import time
 from pathlib import Path
 
-from sumexp.errors import RunInterrupted, StopSignal, UserError
-from sumexp.results import run_record
+from sumexp.errors import RunInterrupted, StopSignal, UserError, say, say_error
+from sumexp.run import record as run_record
 from sumexp.run.disk import disk_full, free_incomplete_files
 from sumexp.schema import register_resolvers
 
@@ -47,7 +46,7 @@ def run_task(cfg) -> float | None:
             print(verdict.message, flush=True)
             return verdict.record.get("dev_rouge_mean")
         if verdict.action == "refuse":  # nothing was written: the folder stays as it was
-            _say(f"sumexp: error: {verdict.message}")
+            say_error(verdict.message)
             if in_sweep:
                 return None
             raise SystemExit(2)
@@ -74,19 +73,19 @@ class Outcome:
             return run_experiment(self.cfg, self.run_dir)["dev_rouge_mean"]
         except RunInterrupted as err:  # a checkpoint was saved: resume=true continues from it
             self._write(run_record.INTERRUPTED, "train", str(err))
-            _say(f"sumexp: {err}")
+            say(f"sumexp: {err}")
             return self._stop(128 + signal.Signals[err.signal_name].value)
         except StopSignal as err:  # outside training: checkpoints already written are kept
             message = f"interrupted by {err.signal_name} outside training; run again with resume=true to continue"
             self._write(run_record.INTERRUPTED, "run", message)
-            _say(f"sumexp: {message}")
+            say(f"sumexp: {message}")
             return self._stop(128 + signal.Signals[err.signal_name].value)
         except KeyboardInterrupt:  # Ctrl-C outside training, where no checkpoint is due
             self._write(run_record.INTERRUPTED, "run", "interrupted by SIGINT outside training")
             raise SystemExit(128 + signal.SIGINT.value) from None
         except UserError as err:
             message = self._write(_status_of(err), err.stage, str(err))
-            _say(f"sumexp: error: {message}")
+            say_error(message)
             if os.environ.get("HYDRA_FULL_ERROR") == "1":  # debugging: the traceback too
                 raise
             return self._stop(2)
@@ -94,7 +93,7 @@ class Outcome:
             full = disk_full(err, self.run_dir)
             if full:  # not a bug: one line, and a record that says failed
                 self._write(run_record.FAILED, "write", full)
-                _say(f"sumexp: error: {full}")
+                say_error(full)
                 return self._stop(1)
             # a bug: keep the traceback, and leave a record in the run folder
             self._write(run_record.FAILED, "run", f"{type(err).__name__}: {err}")
@@ -136,12 +135,3 @@ def _status_of(err: UserError) -> str:
     from sumexp.backends.base import BackendUnsupported
 
     return run_record.UNSUPPORTED if isinstance(err, BackendUnsupported) else run_record.FAILED
-
-
-def _say(line: str) -> None:
-    """One line on stderr, on a line of its own even when a progress bar was cut off mid-line."""
-    from tqdm import tqdm
-
-    for bar in list(getattr(tqdm, "_instances", ())):
-        bar.close()
-    print(line, file=sys.stderr, flush=True)

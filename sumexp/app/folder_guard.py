@@ -9,11 +9,12 @@ options that are paths are refused here too, before Hydra builds anything from t
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig, OmegaConf, open_dict, read_write
+from omegaconf import DictConfig, OmegaConf
+
+from sumexp.errors import refuse
 
 
 class RunGuard(Callback):
@@ -35,7 +36,7 @@ class RunGuard(Callback):
         verdict = assess(run_dir, task_cfg) if lock.acquire(run_dir) else Verdict("refuse", _live(run_dir))
         if verdict.action == "refuse":
             lock.release(run_dir)
-            _exit(verdict.message)
+            refuse(verdict.message)
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         _refuse_path_choices(config)
@@ -49,7 +50,7 @@ def _refuse_path_choices(config: DictConfig) -> None:
 
     problems = choice_problems(OmegaConf.to_container(config.hydra.runtime.choices))
     if problems:
-        _exit("; ".join(problems))
+        refuse("; ".join(problems))
 
 
 def _run_dir(config: DictConfig) -> Path | None:
@@ -63,19 +64,13 @@ def _task_config(config: DictConfig) -> DictConfig | None:
     """The run config as the task will see it (the hydra node removed), or None for another app's config."""
     if "model" not in config or "backend" not in config:
         return None
-    task_cfg = config.copy()
-    with read_write(task_cfg), open_dict(task_cfg):
-        del task_cfg["hydra"]
-    return task_cfg
+    from sumexp.schema import task_config
+
+    return task_config(config)
 
 
 def _live(run_dir: Path) -> str:
-    from sumexp.results.run_record import read_metrics
     from sumexp.run.folder import live_run_message
+    from sumexp.run.record import read_metrics
 
     return live_run_message(run_dir, read_metrics(run_dir))
-
-
-def _exit(message: str) -> None:
-    print(f"sumexp: error: {message}", file=sys.stderr, flush=True)
-    raise SystemExit(2)

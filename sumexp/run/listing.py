@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from sumexp.results.run_record import PROCESS_GONE, read_metrics
 from sumexp.run.folder import live_status
+from sumexp.run.record import PROCESS_GONE, read_metrics
 
 # Folders inside a run, or beside a sweep's jobs, that never hold a run themselves.
 NOT_RUNS = {"model", "checkpoints", "tensorboard", ".hydra", ".submitit", ".launcher"}

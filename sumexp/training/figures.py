@@ -5,8 +5,7 @@ results/metrics.py."""
 from __future__ import annotations
 
 from sumexp.results.metrics import last_logged, logged_at, mean_train_loss, untrained_score
-from sumexp.training.measurement import TrainingMeasurements
-from sumexp.training.trainer import StepTimer
+from sumexp.training.meters import StepTimer, TrainingMeasurements
 
 
 def training_metrics(cfg, fit) -> dict:

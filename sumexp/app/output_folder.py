@@ -7,12 +7,13 @@ comes from the same config object Hydra then uses, whose `${now:...}` is cached,
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
+
+from sumexp.errors import refuse
 
 EXAMPLES = {"hydra.run.dir": "outputs/my_run", "hydra.sweep.dir": "multirun/my_sweep"}
 
@@ -35,10 +36,7 @@ def make_output_folder(config: DictConfig, key: str) -> None:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         reason = err.strerror or type(err).__name__
-        print(
-            f"sumexp: error: {key}={folder}: cannot create the folder ({reason}); "
-            f"pass a folder you can write to, e.g. {key}={EXAMPLES[key]}",
-            file=sys.stderr,
-            flush=True,
+        refuse(
+            f"{key}={folder}: cannot create the folder ({reason}); "
+            f"pass a folder you can write to, e.g. {key}={EXAMPLES[key]}"
         )
-        raise SystemExit(2) from None

@@ -4,6 +4,7 @@ training memory peak apart from loading, evaluation and generation, and the mach
 from __future__ import annotations
 
 import os
+import time
 
 from transformers import TrainerCallback
 
@@ -58,3 +59,18 @@ class TrainingMeasurements(TrainerCallback):
             "memory_train_rss_added_mb": None if self._cuda else self.rss_added_mb,
             "train_load_average": sum(self.load_samples) / len(self.load_samples) if self.load_samples else None,
         }
+
+
+class StepTimer(TrainerCallback):
+    """Seconds spent in optimizer steps only, so throughput excludes evaluation and saving."""
+
+    def __init__(self):
+        self.seconds = 0.0
+        self._start = None
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        self._start = time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self._start is not None:
+            self.seconds += time.perf_counter() - self._start
