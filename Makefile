@@ -57,14 +57,27 @@ install-unsloth: $(VENV)/.installed-unsloth ## install-dev, plus unsloth the way
 run: install ## Run the embedded default experiment (extra Hydra overrides: make run ARGS="model=tiny_t5")
 	$(PY) -m sumexp $(ARGS)
 
-# The suite runs a pytest-xdist worker per core (each module on one worker, so its shared runs are made once),
-# then, alone, the tests that time a stop or signal by the clock. TEST_WORKERS=0: everything in one process.
+# The suite: a pytest-xdist worker per core (each module on one worker, so its shared runs are made once; the
+# modules that train most start first, conftest.py), and beside it one process for the `serial` tests, which
+# stop or signal runs, sweeps and SLURM jobs by the clock and spend most of their time waiting for them.
+# Their output is shown after the parallel pass. TEST_WORKERS=0: both passes in turn, each in one process.
 TEST_WORKERS ?= auto
-XDIST = $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
+XDIST = $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder)
+PARALLEL_PASS = SUMEXP_REQUIRE_UNSLOTH=1 $(PY) -m pytest -q $(XDIST) -m "not serial" --durations=20
+SERIAL_PASS = SUMEXP_REQUIRE_UNSLOTH=1 OMP_NUM_THREADS=1 $(PY) -m pytest -q -p no:cacheprovider -m serial --durations=10
 
 test: install-unsloth lint ## The whole test suite, as CI runs it (unsloth included: its tests fail rather than skip here)
-	SUMEXP_REQUIRE_UNSLOTH=1 $(PY) -m pytest -q $(XDIST) -m "not serial" --durations=20
-	SUMEXP_REQUIRE_UNSLOTH=1 $(PY) -m pytest -q -m serial --durations=10
+ifeq ($(TEST_WORKERS),0)
+	$(PARALLEL_PASS)
+	$(SERIAL_PASS)
+else
+	@log=$$(mktemp); $(SERIAL_PASS) > $$log 2>&1 & serial=$$!; \
+	trap 'kill $$serial 2>/dev/null; rm -f $$log' EXIT; \
+	$(PARALLEL_PASS); parallel_status=$$?; \
+	wait $$serial; serial_status=$$?; \
+	echo "== the serial pass (run beside the parallel one)"; cat $$log; \
+	test $$parallel_status -eq 0 -a $$serial_status -eq 0
+endif
 
 test-fast: install-dev ## The quick loop: every test that starts no process and trains no model (under a minute)
 	$(PY) -m pytest -q $(XDIST) -m "not slow and not serial"

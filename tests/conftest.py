@@ -6,8 +6,8 @@ import os
 import tempfile
 
 # One torch thread per pytest-xdist worker (and per CLI process it starts): make test runs a worker per core, and a
-# second thread per worker would only contend. Set before anything imports torch. The serial pass keeps torch's
-# default: its tests stop runs and sweeps by the clock, and are sized for it.
+# second thread per worker would only contend. Set before anything imports torch. The serial pass, which runs
+# beside the workers, gets one thread from the Makefile.
 if "PYTEST_XDIST_WORKER" in os.environ:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -117,3 +117,14 @@ def job_config():
         return cfg
 
     return _compose
+
+
+def pytest_collection_modifyitems(items):
+    """Modules with the most slow tests first (each keeps its own order): make test hands a pytest-xdist worker a
+    whole module at a time in this order, so the long ones start early instead of leaving one worker busy at the
+    end while the other waits."""
+    slow_per_module: dict[str, int] = {}
+    for item in items:
+        slow_per_module.setdefault(item.nodeid.split("::")[0], 0)
+        slow_per_module[item.nodeid.split("::")[0]] += item.get_closest_marker("slow") is not None
+    items.sort(key=lambda item: -slow_per_module[item.nodeid.split("::")[0]])
