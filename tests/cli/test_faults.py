@@ -118,12 +118,13 @@ def test_a_lora_run_stopped_after_a_checkpoint_resumes_the_same_adapter(tmp_path
 
 
 # A dev evaluation long enough to matter (beam search, long summaries, one dialogue a batch): SLURM gives
-# about 30 s after its signal, so a stop must not wait for it.
+# about 30 s after its signal, so a stop must not wait for it. It is long (about 10 s on a calm machine) so that
+# a process's own exit on a loaded machine, 2 to 3 s, stays well under half of it.
 SLOW_EVALUATION = [
-    "data.max_eval_samples=40",
+    "data.max_eval_samples=50",
     "optim.eval_batch_size=1",
-    "generation.num_beams=4",
-    "generation.max_new_tokens=64",
+    "generation.num_beams=8",
+    "generation.max_new_tokens=128",
     "optim.eval_on_start=false",
     "optim.max_steps=4",
     "optim.eval_steps=2",
