@@ -21,8 +21,8 @@ DATA = REPO.parent / "shared" / "data"
 sys.path.insert(0, str(REPO))  # run as a script, the repo root is not on sys.path
 
 from sumexp.data.tables import read_table  # noqa: E402
-from sumexp.scoring.rouge import METRICS, RougeScorer  # noqa: E402
-from sumexp.scoring.tokenization import Tokenizer, get_kiwi  # noqa: E402
+from sumexp.score.rouge import METRICS, RougeScorer  # noqa: E402
+from sumexp.score.tokenization import Tokenizer, get_kiwi  # noqa: E402
 
 
 def real_rows(data: Path, rows: int) -> tuple[list[str], list[list[str]]] | None:

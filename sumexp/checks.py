@@ -20,7 +20,7 @@ TRACKERS = {"none": None, "tensorboard": "tensorboard", "wandb": "wandb", "mlflo
 
 def check_config(cfg) -> None:
     """Raise one UserError listing every problem found, each naming its key and the fix."""
-    from sumexp.scoring.rouge import TOKENIZERS
+    from sumexp.score.rouge import TOKENIZERS
 
     problems = []
     if not cfg.model.checkpoint and cfg.model.scratch is None:

@@ -142,7 +142,7 @@ class Fit:
 
 
 def _dev_evaluator(cfg, tokenizer, prompts, references):
-    from sumexp.scoring.rouge import RougeScorer
+    from sumexp.score.rouge import RougeScorer
     from sumexp.training.evaluation import DevEvaluator
 
     return DevEvaluator(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numbers
 
 from sumexp.run import record as run_record
-from sumexp.scoring import bootstrap
+from sumexp.score import bootstrap
 
 CPU = "cpu"
 MODEL_STATE, TRAIN_PEAK = "model state", "train peak"  # the two memory kinds a ratio may use

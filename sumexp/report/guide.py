@@ -6,7 +6,7 @@ import pandas as pd
 
 from sumexp.report.markdown import flag
 from sumexp.run import record as run_record
-from sumexp.scoring import bootstrap
+from sumexp.score import bootstrap
 
 
 def how_to_read(table: pd.DataFrame, baseline: str) -> str:

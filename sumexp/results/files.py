@@ -12,7 +12,7 @@ from typing import BinaryIO
 
 import pandas as pd
 
-from sumexp.scoring.rouge import PER_EXAMPLE
+from sumexp.score.rouge import PER_EXAMPLE
 
 
 @contextmanager

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sumexp.results import resources
 from sumexp.run import record as run_record
-from sumexp.scoring.rouge import BEST_METRIC, METRICS, PER_EXAMPLE
+from sumexp.score.rouge import BEST_METRIC, METRICS, PER_EXAMPLE
 
 
 def collect_metrics(run, training: dict) -> dict:
@@ -52,7 +52,7 @@ def collect_metrics(run, training: dict) -> dict:
 
 def dev_rouge_interval(scores: dict) -> dict:
     """The 95% percentile bootstrap interval of dev_rouge_mean over the dev examples, and how it was drawn."""
-    from sumexp.scoring import bootstrap
+    from sumexp.score import bootstrap
 
     per_example = scores[PER_EXAMPLE]
     means = [100 * sum(f1) / len(METRICS) for f1 in zip(*(per_example[m] for m in METRICS))]

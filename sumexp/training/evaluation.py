@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sumexp.errors import EvaluationStopped
 from sumexp.generation import generate_summaries
-from sumexp.scoring.rouge import BEST_METRIC
+from sumexp.score.rouge import BEST_METRIC
 
 
 @dataclass

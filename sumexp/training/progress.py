@@ -6,7 +6,7 @@ import logging
 
 from transformers import TrainerCallback
 
-from sumexp.scoring.rouge import BEST_METRIC
+from sumexp.score.rouge import BEST_METRIC
 
 log = logging.getLogger("sumexp.training.trainer")  # the logger name the run's log has always used
 

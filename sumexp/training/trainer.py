@@ -18,7 +18,7 @@ from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from sumexp.errors import EvaluationStopped
 from sumexp.features import IGNORE_INDEX
-from sumexp.scoring.rouge import BEST_METRIC
+from sumexp.score.rouge import BEST_METRIC
 from sumexp.training.evaluation import DevEvaluator, rng_untouched, stopped_evaluation
 from sumexp.training.guards import (
     InterruptOnSignal,

@@ -11,8 +11,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sumexp.score import main
-from sumexp.scoring.rouge import METRICS, score_rouge
+from sumexp.score.cli import main
+from sumexp.score.rouge import METRICS, score_rouge
 from tests.support.limits import hang_limit
 from tests.support.repo import REPO
 

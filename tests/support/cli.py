@@ -92,7 +92,7 @@ def expect_one_line_error(run, *fragments):
 
 def assert_outputs_rescore_to_the_metrics(run_dir, metrics, tokenizer):
     """The run's own dev_predictions.csv, scored by `python -m sumexp.score`, gives its metrics.json."""
-    from sumexp.score import build_parser, score_files
+    from sumexp.score.cli import build_parser, score_files
 
     predictions = str(run_dir / "dev_predictions.csv")
     again = score_files(build_parser().parse_args([predictions, predictions, "--tokenizer", tokenizer]))

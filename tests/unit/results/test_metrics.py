@@ -14,7 +14,7 @@ from sumexp.results.metrics import (
     summary_line,
     untrained_score,
 )
-from sumexp.scoring import bootstrap
+from sumexp.score import bootstrap
 
 # A resumed run's log as the Trainer keeps it: loss windows (each the mean since the previous log), evaluations,
 # one at step 0 (optim.eval_on_start), not in step order.

@@ -11,8 +11,8 @@ import pytest
 
 from sumexp.results.files import write_dev_predictions, write_run_outputs
 from sumexp.run.record import write_completed
-from sumexp.scoring.bootstrap import percentile_interval, settings
-from sumexp.scoring.rouge import METRICS, PER_EXAMPLE, score_rouge
+from sumexp.score.bootstrap import percentile_interval, settings
+from sumexp.score.rouge import METRICS, PER_EXAMPLE, score_rouge
 
 PREDS = ["a b c", "d e", "x y z w", "g h i"]
 REFS = [["a b c d", "a c"], ["d e f", "e d"], ["p q", "r s"], ["g h i", "g h"]]
@@ -27,7 +27,7 @@ def test_the_corpus_f1_is_the_mean_of_the_per_example_f1():
 
 
 def test_dev_predictions_carry_per_example_scores_and_still_rescore_exactly(tmp_path):
-    from sumexp.score import build_parser, score_files
+    from sumexp.score.cli import build_parser, score_files
 
     result = score_rouge(PREDS, REFS, tokenizer="whitespace")
     path = tmp_path / "dev_predictions.csv"

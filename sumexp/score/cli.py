@@ -12,8 +12,8 @@ import sys
 
 from sumexp.data.tables import read_table, reference_columns, reference_lists
 from sumexp.errors import UserError, run_cli
-from sumexp.scoring.rouge import AGGREGATES, METRICS, RougeScorer
-from sumexp.scoring.tokenization import TOKENIZERS
+from sumexp.score.rouge import AGGREGATES, METRICS, RougeScorer
+from sumexp.score.tokenization import TOKENIZERS
 
 PROG = "sumexp.score"
 # The first one present is the default prediction column: a run's dev_predictions.csv has both a
@@ -165,7 +165,3 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result, indent=2, ensure_ascii=False) if args.json else format_table(result))
 
     return run_cli(score_and_print, PROG)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,11 +1,11 @@
-"""sumexp.scoring.bootstrap against independent computations: a hand-written resampling loop and scipy."""
+"""sumexp.score.bootstrap against independent computations: a hand-written resampling loop and scipy."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from sumexp.scoring import bootstrap
+from sumexp.score import bootstrap
 
 VALUES = np.random.default_rng(7).uniform(0, 100, size=200)  # known per-example scores
 

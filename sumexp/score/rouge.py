@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from sumexp.scoring.tokenization import TOKENIZERS, Tokenizer, check_choice, progress_bar
+from sumexp.score.tokenization import TOKENIZERS, Tokenizer, check_choice, progress_bar
 
 __all__ = ["RougeScorer", "score_rouge", "TOKENIZERS", "AGGREGATES", "METRICS", "PER_EXAMPLE", "lcs_length"]
 

@@ -1,4 +1,4 @@
-"""sumexp.scoring.rouge: tokenization, placeholders, empty texts, aggregation, cache, rouge-score parity."""
+"""sumexp.score.rouge: tokenization, placeholders, empty texts, aggregation, cache, rouge-score parity."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sumexp.errors import UserError
-from sumexp.scoring.rouge import METRICS, TOKENIZERS, RougeScorer, lcs_length, score_rouge
-from sumexp.scoring.tokenization import Tokenizer, normalize
+from sumexp.score.rouge import METRICS, TOKENIZERS, RougeScorer, lcs_length, score_rouge
+from sumexp.score.tokenization import Tokenizer, normalize
 from tests.support.repo import SHARED_DATA
 
 PLACEHOLDERS = [f"#Person{i}#" for i in range(1, 8)] + [
