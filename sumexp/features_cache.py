@@ -103,7 +103,7 @@ def _entry(cache_dir: str, encoder, splits) -> Path | None:
 
 
 def _split_content(split) -> list | None:
-    return None if split is None else [split.ids, split.dialogues, split.references]
+    return None if split is None else split.content()
 
 
 def _load(path: Path) -> dict | None:
