@@ -25,6 +25,12 @@ def check_config(cfg) -> None:
     problems = []
     if not cfg.model.checkpoint and cfg.model.scratch is None:
         problems.append(f"model={cfg.model.name}: set model.checkpoint (hub id or folder) or model.scratch")
+    if cfg.model.checkpoint and cfg.model.scratch is not None:  # scratch wins: the record would name a model not run
+        problems.append(
+            f"model.checkpoint={cfg.model.checkpoint}: model={cfg.model.name} builds random weights from "
+            f"model.scratch, so the checkpoint would not be loaded; add model.scratch=null to load it, "
+            f"or drop model.checkpoint"
+        )
     if "{dialogue}" not in cfg.model.prompt_template:
         problems.append("model.prompt_template: has no {dialogue} slot; add one")
     if cfg.optim.precision not in PRECISIONS:

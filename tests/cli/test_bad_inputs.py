@@ -114,6 +114,11 @@ MATRIX = [
         rewrite("dev.txt", HEADER + KOREAN_ROW),
     ),
     Case(
+        "a checkpoint given to a model built from scratch",
+        ["model=tiny_t5", "model.checkpoint={tmp}/some_model"],
+        ["model.checkpoint=", "some_model", "model=tiny_t5 builds random weights", "model.scratch=null"],
+    ),
+    Case(
         "model checkpoint folder missing",
         ["model=bart_base", "model.checkpoint={tmp}/no_model"],
         ["model.checkpoint=", "no_model", "cannot load", "check the name"],
