@@ -166,6 +166,7 @@ def _data_problems(data) -> list[str]:
         holdout_problem(data.holdout_when_no_train),
         on_bad_rows_problem(data.on_bad_rows),
         unknown_encoding(data.encoding),
+        None if data.max_file_mb > 0 else f"data.max_file_mb={data.max_file_mb}: must be above 0, e.g. 1024",
     ]
     return [problem for problem in found if problem]
 

@@ -56,10 +56,10 @@ def _read_files(cfg, seed: int) -> tuple[dict[str, Frame], list[str]]:
     if not folder.is_dir():
         raise UserError(f"data.dir={cfg.dir}: folder not found; pass an existing folder")
     frames, notes = {}, []
-    frames["dev"] = _read_split_file(folder, "dev_file", cfg.dev_file, cfg.encoding)
+    frames["dev"] = _read_split_file(folder, "dev_file", cfg.dev_file, cfg.encoding, cfg.max_file_mb)
     train_path = folder / cfg.train_file
     if _kind(train_path) is not None:
-        frames["train"] = _read_split_file(folder, "train_file", cfg.train_file, cfg.encoding)
+        frames["train"] = _read_split_file(folder, "train_file", cfg.train_file, cfg.encoding, cfg.max_file_mb)
     elif cfg.holdout_when_no_train:
         frames["train"], frames["dev"], note = _hold_out(frames["dev"], cfg.holdout_when_no_train, seed, train_path)
         notes.append(note)
@@ -70,11 +70,11 @@ def _read_files(cfg, seed: int) -> tuple[dict[str, Frame], list[str]]:
             f"or set data.holdout_when_no_train=0.2 to train on part of {cfg.dev_file}"
         )
     if cfg.test_file:
-        frames["test"] = _read_split_file(folder, "test_file", cfg.test_file, cfg.encoding)
+        frames["test"] = _read_split_file(folder, "test_file", cfg.test_file, cfg.encoding, cfg.max_file_mb)
     return frames, notes
 
 
-def _read_split_file(folder: Path, key: str, name: str, encoding: str) -> tuple[pd.DataFrame, str]:
+def _read_split_file(folder: Path, key: str, name: str, encoding: str, max_mb: float) -> tuple[pd.DataFrame, str]:
     path = folder / name
     kind = _kind(path)
     if kind == "folder":
@@ -82,7 +82,7 @@ def _read_split_file(folder: Path, key: str, name: str, encoding: str) -> tuple[
     if kind is None:
         extra = ", or set data.test_file=null to skip the submission" if key == "test_file" else ""
         raise UserError(f"{path}: file not found; add it or point data.{key} at another file{extra}")
-    return read_table(path, encoding), str(path)
+    return read_table(path, encoding, max_mb), str(path)
 
 
 def _kind(path: Path) -> str | None:

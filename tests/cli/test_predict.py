@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -130,12 +131,15 @@ def test_predict_reproduces_a_full_runs_submission_and_never_uses_fname_as_a_pat
 def test_errors_are_one_line_and_exit_2(lora_run, tmp_path, capsys):
     (tmp_path / "bad.csv").write_text("id,text\n1,hello\n")
     (tmp_path / "empty_run" / ".hydra").mkdir(parents=True)
+    os.mkfifo(tmp_path / "pipe.csv")  # read as it is, it would wait for a writer for ever
     cases = [
         ([str(tmp_path / "missing"), "--input", "x.csv"], "run folder not found"),
         ([str(tmp_path / "empty_run"), "--input", "x.csv"], "no .hydra/config.yaml"),
         ([str(lora_run), "--input", str(tmp_path / "bad.csv")], "missing column(s) fname, dialogue"),
         ([str(lora_run), "--input", str(tmp_path / "nope.csv")], "file not found"),
         ([str(lora_run)], "--input: no input file"),
+        ([str(lora_run), "--input", str(tmp_path / "pipe.csv")], "is a named pipe (FIFO), not a regular file"),
+        ([str(lora_run), "--input", str(tmp_path / "bad.csv"), "--max-file-mb", "1e-6"], "raise --max-file-mb"),
     ]
     for argv, fragment in cases:
         assert predict.main(argv) == 2, argv
