@@ -15,7 +15,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from sumexp.errors import UserError, run_cli
+from sumexp.errors import UserError, first_line, run_cli
 from sumexp.run import record as run_record
 
 MERGED_DIR = "model_merged"
@@ -51,10 +51,12 @@ def predict(
     backend.prepare_process()  # unsloth runs: unsloth is imported before transformers
     # A bad file fails before the model loads.
     rows = _read_rows(input_file, cfg, max_file_mb) if input_file is not None else None
-    tokenizer = _tokenizer(run_dir / "model")
+    model_dir = run_dir / "model"
+    tokenizer = _loaded(model_dir, "tokenizer", lambda: _tokenizer(model_dir))
     if rows is not None:
         output = output or run_dir / f"predict_{input_file.stem}.csv"
-        summaries = summarize(cfg, backend.load_trained(cfg, tokenizer, run_dir / "model"), tokenizer, rows[1])
+        model = _loaded(model_dir, "weights", lambda: backend.load_trained(cfg, tokenizer, model_dir))
+        summaries = summarize(cfg, model, tokenizer, rows[1])
         from sumexp.results.files import write_submission
 
         write_submission(output, rows[0], summaries)
@@ -136,6 +138,25 @@ def _read_rows(path: Path, cfg, max_file_mb: float | None) -> tuple[list[str], l
     table = read_table(path, cfg.data.get("encoding", "utf-8"), limit, limit_key="--max-file-mb")
     split = frame_to_split("input", (table, str(path)), cfg.data, labelled=False, notes=[])
     return split.ids, split.dialogues
+
+
+def _loaded(model_dir: Path, what: str, load):
+    """load(), with a damaged or foreign model/ (weights only as a pickle, a safetensors header that lies about
+    its sizes, a cut-off tokenizer.json) reported in one line: the run's own files, never code to run."""
+    from safetensors import SafetensorError
+
+    if what == "weights" and not list(model_dir.glob("*.safetensors")) and list(model_dir.glob("*.bin")):
+        raise UserError(
+            f"{model_dir}: its weights are only pickle (.bin), which sumexp never loads (loading a pickle can run "
+            f"code); a run writes model.safetensors: copy model/ again from the run, or run it again"
+        )
+    try:
+        return load()
+    except (OSError, ValueError, SafetensorError) as err:
+        raise UserError(
+            f"{model_dir}: cannot load its {what} ({first_line(err)}); model/ is damaged or incomplete: copy it "
+            f"again from the run, or run it again (force=true)"
+        ) from None
 
 
 def _tokenizer(model_dir: Path):

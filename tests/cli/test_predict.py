@@ -165,3 +165,43 @@ def test_a_run_without_a_model_is_a_one_line_error_from_the_cli(lora_run, tmp_pa
         f"sumexp: error: {broken}: no model in model/ "
         f"(neither config.json nor adapter_config.json); the run folder is incomplete"
     ]
+
+
+def damage(model_dir: Path, how: str) -> None:
+    """One way a copied or tampered model/ goes wrong."""
+    import json
+    import struct
+
+    weights = sorted(model_dir.glob("*.safetensors"))[0]
+    raw = weights.read_bytes()
+    size = struct.unpack("<Q", raw[:8])[0]
+    if how == "pickle only":
+        weights.rename(weights.with_suffix(".bin"))
+    elif how == "offsets that lie":
+        header = json.loads(raw[8 : 8 + size])
+        name = next(key for key in header if key != "__metadata__")
+        header[name]["data_offsets"] = [0, 10**12]
+        text = json.dumps(header).encode()
+        text += b" " * (-len(text) % 8)
+        weights.write_bytes(struct.pack("<Q", len(text)) + text + raw[8 + size :])
+    elif how == "a 2**62 header length":
+        weights.write_bytes(struct.pack("<Q", 2**62) + raw[8:])
+    else:  # a cut-off tokenizer.json
+        tokenizer = model_dir / "tokenizer.json"
+        tokenizer.write_text(tokenizer.read_text(encoding="utf-8")[:1000], encoding="utf-8")
+
+
+@pytest.mark.slow  # lora_run trains a model
+@pytest.mark.parametrize("how", ["pickle only", "offsets that lie", "a 2**62 header length", "a cut-off tokenizer"])
+def test_a_damaged_model_folder_is_one_line_naming_it(how, lora_run, sample_dir, tmp_path, capsys):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(lora_run, run)
+    damage(run / "model", how)
+    assert predict.main([str(run), "--input", str(sample_dir / "test.csv"), "--output", str(tmp_path / "o.csv")]) == 2
+    err = capsys.readouterr().err
+    [line] = [text for text in err.splitlines() if text.startswith("sumexp: error:")]
+    assert f"{run / 'model'}:" in line and "Traceback" not in err, err[-2000:]
+    assert ("only pickle (.bin)" if how == "pickle only" else "damaged or incomplete") in line, line
+    assert not (tmp_path / "o.csv").exists()
