@@ -123,11 +123,18 @@ def _hold_out(dev: tuple[pd.DataFrame, str], fraction: float, seed: int, missing
 def _read_hf(cfg, seed: int) -> tuple[dict[str, Frame], list[str]]:
     if not cfg.hf_name:
         raise UserError("data.hf_name is not set; pass a datasets name or path, e.g. data.hf_name=knkarthick/dialogsum")
+    folder = Path(str(cfg.hf_name)).expanduser()
+    scripts = sorted(p.name for p in folder.glob("*.py")) if folder.is_dir() else []
+    if scripts:  # a loading script: code from the dataset, which datasets no longer runs (a RuntimeError)
+        raise UserError(
+            f"data.hf_name={cfg.hf_name}: the folder holds a loading script ({scripts[0]}), and code that comes with "
+            f"data is not run; save the splits as CSV or JSONL files and use data=csv data.dir=... (or data=jsonl)"
+        )
     import datasets
 
     try:
         dataset = datasets.load_dataset(cfg.hf_name, cfg.hf_config)
-    except (FileNotFoundError, ConnectionError, ValueError) as err:
+    except (FileNotFoundError, ConnectionError, ValueError, RuntimeError) as err:
         raise UserError(
             f"data.hf_name={cfg.hf_name}: cannot load ({first_line(err)}); check the name and network"
         ) from None

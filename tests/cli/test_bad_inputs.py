@@ -141,6 +141,13 @@ MATRIX = [
         rewrite("dev.csv", HEADER.encode() + b"\0" * 4096),
     ),
     Case(
+        "a datasets folder with a loading script",
+        [],
+        ["data.hf_name=", "holds a loading script (hfdata.py)", "data=csv"],
+        lambda folder: (folder / "hfdata.py").write_text("import datasets\n"),
+        data=["data=hf", "data.hf_name={data}"],
+    ),
+    Case(
         "unsupported file type",
         ["data.dev_file=dev.txt"],
         ["dev.txt: unsupported file type '.txt'", ".csv, .jsonl"],
