@@ -25,6 +25,12 @@ def check_config(cfg) -> None:
     problems = []
     if not cfg.model.checkpoint and cfg.model.scratch is None:
         problems.append(f"model={cfg.model.name}: set model.checkpoint (hub id or folder) or model.scratch")
+    if cfg.model.checkpoint and cfg.model.scratch is not None:  # scratch wins: the record would name a model not run
+        problems.append(
+            f"model.checkpoint={cfg.model.checkpoint}: model={cfg.model.name} builds random weights from "
+            f"model.scratch, so the checkpoint would not be loaded; add model.scratch=null to load it, "
+            f"or drop model.checkpoint"
+        )
     if "{dialogue}" not in cfg.model.prompt_template:
         problems.append("model.prompt_template: has no {dialogue} slot; add one")
     if cfg.optim.precision not in PRECISIONS:
@@ -160,6 +166,7 @@ def _data_problems(data) -> list[str]:
         holdout_problem(data.holdout_when_no_train),
         on_bad_rows_problem(data.on_bad_rows),
         unknown_encoding(data.encoding),
+        None if data.max_file_mb > 0 else f"data.max_file_mb={data.max_file_mb}: must be above 0, e.g. 1024",
     ]
     return [problem for problem in found if problem]
 

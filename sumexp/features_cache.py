@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sumexp.features import IGNORE_INDEX
 from sumexp.results.files import replacing
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ def encode_splits(encoder, splits, cache_dir: str | None) -> EncodedSplits:
     """Encode train, dev and test, or load them from `cache_dir` when the same inputs were seen before."""
     start = time.perf_counter()
     path = _entry(cache_dir, encoder, splits) if cache_dir else None
-    arrays = _load(path) if path else None
+    arrays = _load(path, _expected_rows(splits), len(encoder.tokenizer)) if path else None
     cache = "off" if path is None else "hit" if arrays else "miss"
     if arrays is None:
         arrays = _encode(encoder, splits)
@@ -103,19 +104,48 @@ def _entry(cache_dir: str, encoder, splits) -> Path | None:
 
 
 def _split_content(split) -> list | None:
-    return None if split is None else [split.ids, split.dialogues, split.references]
+    return None if split is None else split.content()
 
 
-def _load(path: Path) -> dict | None:
+def _expected_rows(splits) -> dict[str, int]:
+    train, dev, test = (len(s.ids) if s else 0 for s in (splits.train, splits.dev, splits.test))
+    return {"train_inputs": train, "train_labels": train, "dev_inputs": dev, "dev_labels": dev} | {
+        "dev_prompts": dev,
+        "test_prompts": test,
+    }
+
+
+def _load(path: Path, rows: dict[str, int], vocab_size: int) -> dict | None:
     try:
         with np.load(path, allow_pickle=False) as data:
-            return {name: _unflatten(data[f"{name}.values"], data[f"{name}.lengths"]) for name in FIELDS}
+            arrays = {name: (data[f"{name}.values"], data[f"{name}.lengths"]) for name in FIELDS}
     except FileNotFoundError:
         return None
     # A damaged entry (truncated: BadZipFile; empty: EOFError) is rebuilt and overwritten, never trusted.
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
         log.warning("ignoring unreadable cache entry %s (%s: %s); rebuilding it", path, type(err).__name__, err)
         return None
+    problem = next(filter(None, (_problem(name, *arrays[name], rows[name], vocab_size) for name in FIELDS)), None)
+    if problem:  # it opens, but it is not what this key's encoding makes: a later run must not crash on it
+        log.warning("ignoring cache entry %s (%s); rebuilding it", path, problem)
+        return None
+    return {name: _unflatten(*arrays[name]) for name in FIELDS}
+
+
+def _problem(name: str, values: np.ndarray, lengths: np.ndarray, rows: int, vocab_size: int) -> str | None:
+    """What makes a field unusable: another number of rows, lengths that do not add up, ids outside the
+    vocabulary (labels may also hold the ignore index)."""
+    if values.ndim != 1 or lengths.ndim != 1 or not np.issubdtype(values.dtype, np.integer):
+        return f"{name}: not flat integer arrays"
+    if len(lengths) != rows:
+        return f"{name}: {len(lengths)} rows where the data has {rows}"
+    if (lengths < 0).any() or int(lengths.sum()) != len(values):
+        return f"{name}: its row lengths do not add up to the {len(values)} ids it holds"
+    low = IGNORE_INDEX if name.endswith("_labels") else 0
+    outside = (values >= vocab_size) | ((values < 0) & (values != low))
+    if outside.any():
+        return f"{name}: id {int(values[outside][0])} outside the vocabulary of {vocab_size}"
+    return None
 
 
 def _save(path: Path, arrays: dict) -> None:

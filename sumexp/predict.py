@@ -15,7 +15,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from sumexp.errors import UserError, run_cli
+from sumexp.errors import UserError, first_line, run_cli
 from sumexp.run import record as run_record
 
 MERGED_DIR = "model_merged"
@@ -34,10 +34,12 @@ RUN_FOLDERS = ("model", MERGED_DIR, "checkpoints", ".hydra", ".submitit")
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    return run_cli(lambda: predict(args.run_dir, args.input, args.output, args.merge))
+    return run_cli(lambda: predict(args.run_dir, args.input, args.output, args.merge, args.max_file_mb))
 
 
-def predict(run_dir: Path, input_file: Path | None, output: Path | None, merge: bool) -> None:
+def predict(
+    run_dir: Path, input_file: Path | None, output: Path | None, merge: bool, max_file_mb: float | None = None
+) -> None:
     if input_file is None and not merge:
         raise UserError("--input: no input file; pass --input FILE with fname,dialogue rows (or --merge alone)")
     cfg, backend_name = read_run(run_dir)
@@ -47,11 +49,14 @@ def predict(run_dir: Path, input_file: Path | None, output: Path | None, merge: 
     if merge and not hasattr(backend, "load_merged"):
         raise UserError(f"--merge: {run_dir} is a {backend.name} run; its model/ is a full model already")
     backend.prepare_process()  # unsloth runs: unsloth is imported before transformers
-    rows = _read_rows(input_file, cfg) if input_file is not None else None  # a bad file fails before the model loads
-    tokenizer = _tokenizer(run_dir / "model")
+    # A bad file fails before the model loads.
+    rows = _read_rows(input_file, cfg, max_file_mb) if input_file is not None else None
+    model_dir = run_dir / "model"
+    tokenizer = _loaded(model_dir, "tokenizer", lambda: _tokenizer(model_dir))
     if rows is not None:
         output = output or run_dir / f"predict_{input_file.stem}.csv"
-        summaries = summarize(cfg, backend.load_trained(cfg, tokenizer, run_dir / "model"), tokenizer, rows[1])
+        model = _loaded(model_dir, "weights", lambda: backend.load_trained(cfg, tokenizer, model_dir))
+        summaries = summarize(cfg, model, tokenizer, rows[1])
         from sumexp.results.files import write_submission
 
         write_submission(output, rows[0], summaries)
@@ -124,15 +129,34 @@ def _backend(cfg, name: str):
     return backend_for(cfg.backend, name)
 
 
-def _read_rows(path: Path, cfg) -> tuple[list[str], list[str]]:
+def _read_rows(path: Path, cfg, max_file_mb: float | None) -> tuple[list[str], list[str]]:
     """(ids, dialogues) read and checked exactly as the run read its test split; ids are only ever written out."""
     from sumexp.data.splits import frame_to_split
-    from sumexp.data.tables import read_table
+    from sumexp.data.tables import MAX_FILE_MB, read_table
 
-    split = frame_to_split(
-        "input", (read_table(path, cfg.data.get("encoding", "utf-8")), str(path)), cfg.data, labelled=False, notes=[]
-    )
+    limit = max_file_mb or cfg.data.get("max_file_mb", MAX_FILE_MB)
+    table = read_table(path, cfg.data.get("encoding", "utf-8"), limit, limit_key="--max-file-mb")
+    split = frame_to_split("input", (table, str(path)), cfg.data, labelled=False, notes=[])
     return split.ids, split.dialogues
+
+
+def _loaded(model_dir: Path, what: str, load):
+    """load(), with a damaged or foreign model/ (weights only as a pickle, a safetensors header that lies about
+    its sizes, a cut-off tokenizer.json) reported in one line: the run's own files, never code to run."""
+    from safetensors import SafetensorError
+
+    if what == "weights" and not list(model_dir.glob("*.safetensors")) and list(model_dir.glob("*.bin")):
+        raise UserError(
+            f"{model_dir}: its weights are only pickle (.bin), which sumexp never loads (loading a pickle can run "
+            f"code); a run writes model.safetensors: copy model/ again from the run, or run it again"
+        )
+    try:
+        return load()
+    except (OSError, ValueError, SafetensorError) as err:
+        raise UserError(
+            f"{model_dir}: cannot load its {what} ({first_line(err)}); model/ is damaged or incomplete: copy it "
+            f"again from the run, or run it again (force=true)"
+        ) from None
 
 
 def _tokenizer(model_dir: Path):
@@ -159,6 +183,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--input", type=Path, help="CSV or JSONL with fname,dialogue rows")
     parser.add_argument(
         "--output", type=Path, help="where to write fname,summary (default RUN_DIR/predict_<input name>.csv)"
+    )
+    parser.add_argument(
+        "--max-file-mb", type=float, help="refuse a larger --input (default: the run's data.max_file_mb)"
     )
     parser.add_argument(
         "--merge", action="store_true", help=f"also write the adapter merged into its base to RUN_DIR/{MERGED_DIR}"

@@ -93,6 +93,7 @@ class DataConfig:
     max_eval_samples: int | None = None
     on_bad_rows: str = "drop"  # rows with an empty id, dialogue or summary: drop (counted) | error
     encoding: str = "utf-8"  # of the split files; a BOM is fine. cp949 for Korean files saved by Excel
+    max_file_mb: float = 1024.0  # a larger split file is refused (it is read whole into memory); raise it if meant
 
 
 @dataclass

@@ -73,7 +73,7 @@ def run_experiment(cfg, run_dir: str | Path | None = None) -> dict:
     from sumexp.training.figures import training_metrics
 
     if cfg.train:
-        fit = _fit(cfg, built.model, tokenizer, encoded, evaluator, run_dir)
+        fit = _fit(cfg, built.model, tokenizer, splits, encoded, evaluator, run_dir)
         model, best, training, history = (
             fit.trainer.model,
             _best_evaluation(fit),
@@ -159,7 +159,7 @@ def _dev_evaluator(cfg, tokenizer, prompts, references):
     )
 
 
-def _fit(cfg, model, tokenizer, encoded, evaluator, run_dir: Path) -> Fit:
+def _fit(cfg, model, tokenizer, splits: Splits, encoded, evaluator, run_dir: Path) -> Fit:
     """Build the Trainer on the encoded splits and train."""
     import torch
 
@@ -180,8 +180,8 @@ def _fit(cfg, model, tokenizer, encoded, evaluator, run_dir: Path) -> Fit:
     checkpoints = run_dir / "checkpoints"
     resume_from = resume_checkpoint(cfg.resume, checkpoints)
     args = training_arguments(cfg, str(checkpoints), precision, learning_rate)
-    if resume_from is None:  # a new lineage of checkpoints: record the config a resume must match
-        write_snapshot(checkpoints, cfg)
+    if resume_from is None:  # a new lineage of checkpoints: record the config and data a resume must match
+        write_snapshot(checkpoints, cfg, splits)
     else:  # the Trainer would score the resumed weights again, a second entry for a step already evaluated
         args.eval_on_start = False
     trainer = build_trainer(cfg, model, tokenizer, encoded.train, encoded.dev, evaluator, args)

@@ -56,10 +56,10 @@ def _read_files(cfg, seed: int) -> tuple[dict[str, Frame], list[str]]:
     if not folder.is_dir():
         raise UserError(f"data.dir={cfg.dir}: folder not found; pass an existing folder")
     frames, notes = {}, []
-    frames["dev"] = _read_split_file(folder, "dev_file", cfg.dev_file, cfg.encoding)
+    frames["dev"] = _read_split_file(folder, "dev_file", cfg.dev_file, cfg.encoding, cfg.max_file_mb)
     train_path = folder / cfg.train_file
     if _kind(train_path) is not None:
-        frames["train"] = _read_split_file(folder, "train_file", cfg.train_file, cfg.encoding)
+        frames["train"] = _read_split_file(folder, "train_file", cfg.train_file, cfg.encoding, cfg.max_file_mb)
     elif cfg.holdout_when_no_train:
         frames["train"], frames["dev"], note = _hold_out(frames["dev"], cfg.holdout_when_no_train, seed, train_path)
         notes.append(note)
@@ -70,11 +70,11 @@ def _read_files(cfg, seed: int) -> tuple[dict[str, Frame], list[str]]:
             f"or set data.holdout_when_no_train=0.2 to train on part of {cfg.dev_file}"
         )
     if cfg.test_file:
-        frames["test"] = _read_split_file(folder, "test_file", cfg.test_file, cfg.encoding)
+        frames["test"] = _read_split_file(folder, "test_file", cfg.test_file, cfg.encoding, cfg.max_file_mb)
     return frames, notes
 
 
-def _read_split_file(folder: Path, key: str, name: str, encoding: str) -> tuple[pd.DataFrame, str]:
+def _read_split_file(folder: Path, key: str, name: str, encoding: str, max_mb: float) -> tuple[pd.DataFrame, str]:
     path = folder / name
     kind = _kind(path)
     if kind == "folder":
@@ -82,7 +82,7 @@ def _read_split_file(folder: Path, key: str, name: str, encoding: str) -> tuple[
     if kind is None:
         extra = ", or set data.test_file=null to skip the submission" if key == "test_file" else ""
         raise UserError(f"{path}: file not found; add it or point data.{key} at another file{extra}")
-    return read_table(path, encoding), str(path)
+    return read_table(path, encoding, max_mb), str(path)
 
 
 def _kind(path: Path) -> str | None:
@@ -123,11 +123,18 @@ def _hold_out(dev: tuple[pd.DataFrame, str], fraction: float, seed: int, missing
 def _read_hf(cfg, seed: int) -> tuple[dict[str, Frame], list[str]]:
     if not cfg.hf_name:
         raise UserError("data.hf_name is not set; pass a datasets name or path, e.g. data.hf_name=knkarthick/dialogsum")
+    folder = Path(str(cfg.hf_name)).expanduser()
+    scripts = sorted(p.name for p in folder.glob("*.py")) if folder.is_dir() else []
+    if scripts:  # a loading script: code from the dataset, which datasets no longer runs (a RuntimeError)
+        raise UserError(
+            f"data.hf_name={cfg.hf_name}: the folder holds a loading script ({scripts[0]}), and code that comes with "
+            f"data is not run; save the splits as CSV or JSONL files and use data=csv data.dir=... (or data=jsonl)"
+        )
     import datasets
 
     try:
         dataset = datasets.load_dataset(cfg.hf_name, cfg.hf_config)
-    except (FileNotFoundError, ConnectionError, ValueError) as err:
+    except (FileNotFoundError, ConnectionError, ValueError, RuntimeError) as err:
         raise UserError(
             f"data.hf_name={cfg.hf_name}: cannot load ({first_line(err)}); check the name and network"
         ) from None

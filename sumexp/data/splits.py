@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -24,6 +26,15 @@ class Split:
     def first_references(self) -> list[str]:
         """The first reference of each row: what training (labels, dev loss) uses."""
         return [refs[0] for refs in self.references]
+
+    def content(self) -> list:
+        """Every id, dialogue and reference, in order: what a run of this split reads."""
+        return [self.ids, self.dialogues, self.references]
+
+    def fingerprint(self) -> str:
+        """A hash of the split's content (not of its file's bytes: a re-saved file with the same rows matches)."""
+        text = json.dumps(self.content(), ensure_ascii=False)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 @dataclass

@@ -12,7 +12,9 @@ import csv
 import io
 import json
 import math
+import os
 import re
+import stat
 from pathlib import Path
 
 import pandas as pd
@@ -24,17 +26,28 @@ SEPARATORS = {".csv": ",", ".tsv": "\t"}
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 # Cells that mean "no value" when a spreadsheet or pandas wrote the file; never a real dialogue or summary.
 BLANK_MARKERS = {"", "nan", "none", "null", "na", "n/a", "#n/a", "<na>"}
+# A table is read whole into memory, where it takes several times its size: beyond this a file is refused
+# (a wrong path to a disk image, a file of NULs) rather than left to the out-of-memory killer on a shared node.
+MAX_FILE_MB = 1024
 
 
-def read_table(path: str | Path, encoding: str = "utf-8") -> pd.DataFrame:
-    """Read a CSV or JSONL file with every scalar cell as a string ("" stays "", never NaN)."""
+def read_table(
+    path: str | Path, encoding: str = "utf-8", max_mb: float = MAX_FILE_MB, limit_key: str = "data.max_file_mb"
+) -> pd.DataFrame:
+    """Read a CSV or JSONL file with every scalar cell as a string ("" stays "", never NaN). Only a regular file
+    of at most `max_mb` MB (2**20 bytes) is read; `limit_key` is the setting that raises the limit."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in TABLE_SUFFIXES:
         raise UserError(f"{path}: unsupported file type '{suffix}'; use one of {', '.join(TABLE_SUFFIXES)}")
-    text = _decode(path, _readable_bytes(path), encoding)
+    text = _decode(path, _readable_bytes(path, max_mb, limit_key), encoding)
     if not text.strip():
         raise UserError(f"{path}: the file is empty; write a header row and data rows into it")
+    if "\x00" in text:  # never in a text table; a binary file, or UTF-16 read as UTF-8
+        raise UserError(
+            f"{path}: contains NUL characters, so it is not a text table; point the setting at the CSV or JSONL "
+            f"file (for a UTF-16 file set data.encoding=utf-16)"
+        )
     if suffix in SEPARATORS:
         return _parse_csv(path, text, SEPARATORS[suffix])
     return _parse_json_records(path, text)
@@ -52,15 +65,45 @@ def is_blank(value) -> bool:
     return str(value).strip().lower() in BLANK_MARKERS
 
 
-def _readable_bytes(path: Path) -> bytes:
+def _readable_bytes(path: Path, max_mb: float, limit_key: str) -> bytes:
+    """The file's bytes, if it is a regular file within the size limit. Opened without blocking, so that a FIFO
+    (which would wait for a writer for ever) or a device (/dev/zero never ends) is refused, not read."""
     try:
-        return path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except IsADirectoryError:
         raise UserError(f"{path}: is a folder, not a file; point the setting at the file inside it") from None
     except (FileNotFoundError, NotADirectoryError):
         raise UserError(f"{path}: file not found; check the path") from None
     except OSError as err:
         raise UserError(f"{path}: cannot read ({err.strerror}); check its permissions and its folder's") from None
+    with open(fd, "rb") as handle:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise UserError(f"{path}: is a folder, not a file; point the setting at the file inside it")
+        if not stat.S_ISREG(mode):
+            raise UserError(
+                f"{path}: is a {_kind_of(mode)}, not a regular file; it is not read (it could block or never end). "
+                f"Save the table to a file and point the setting at it"
+            )
+        limit = int(max_mb * 2**20)
+        try:
+            raw = handle.read(limit + 1)
+        except OSError as err:
+            raise UserError(f"{path}: cannot read ({err.strerror}); check the file") from None
+    if len(raw) > limit:
+        raise UserError(
+            f"{path}: is larger than {max_mb:g} MB, the most a data file may be ({limit_key}); raise {limit_key} "
+            f"if the file is meant to be this big, or check the path"
+        )
+    return raw
+
+
+def _kind_of(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "named pipe (FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device"
+    return "socket" if stat.S_ISSOCK(mode) else "special file"
 
 
 def _decode(path: Path, raw: bytes, encoding: str) -> str:
@@ -134,6 +177,8 @@ def _refuse_other_separator(path: Path, text: str, separator: str) -> None:
 def _refuse_short_records(path: Path, text: str, separator: str) -> None:
     """A record with fewer cells than the header: a cell with line breaks that was not quoted, whose
     lines became rows of their own (ids that are pieces of dialogue). pandas would pad them silently."""
+    # The csv module refuses a cell over 131,072 characters by default; the file's size already bounds them.
+    csv.field_size_limit(max(csv.field_size_limit(), len(text)))
     records = csv.reader(io.StringIO(text), delimiter=separator)
     width = len(next(records, []))
     for record in records:

@@ -63,34 +63,36 @@ def _write_files(dirs, runs: list[dict], out: Path, baseline: str):
     from sumexp.report.plot import plot_report
     from sumexp.report.table import build_table
     from sumexp.report.viewer import viewer_data
-    from sumexp.results.files import write_atomic, write_csv
+    from sumexp.results.files import write_together
 
     table = build_table(runs, baseline)
     groups = summarize_groups(table)
     guide, markdown, errors = how_to_read(table, baseline), to_markdown(table, groups), errors_markdown(table)
     groups_md = groups_markdown(groups) if len(groups) else ""
-    out.mkdir(parents=True, exist_ok=True)
-    write_atomic(out / "report.md", _document(dirs, table, guide, markdown, groups_md, notes_markdown(table), errors))
-    write_csv(out / "report.csv", table)
-    png = _plot_bytes(plot_report, table, out)
+    # Everything is drawn before anything is written: a report is written whole or not at all.
+    document = _document(dirs, table, guide, markdown, groups_md, notes_markdown(table), errors)
+    png = _plot_bytes(plot_report, table)
     labels = dict(zip(table["run"], table["backend"]))
     page = render_html("sumexp comparison", guide, table, groups, png, viewer_data(runs, labels))
-    write_atomic(out / "report.html", page)
+    write_together(
+        {
+            out / "report.md": document.encode("utf-8"),
+            out / "report.csv": table.to_csv(index=False).encode("utf-8"),
+            out / "report.png": png,
+            out / "report.html": page.encode("utf-8"),
+        }
+    )
     print(markdown + (f"\nDid not complete:\n{errors}" if errors else ""), end="")
     print(f"sumexp: report of {len(table)} run(s): {out / 'report.md'}, report.csv, report.png, report.html")
     return table
 
 
-def _plot_bytes(plot_report, table, out: Path) -> bytes:
-    """Draw report.png, replacing the old one whole; its bytes go into report.html too."""
+def _plot_bytes(plot_report, table) -> bytes:
+    """report.png's bytes; they go into report.html too."""
     import io
-
-    from sumexp.results.files import replacing
 
     drawn = io.BytesIO()
     plot_report(table, drawn)
-    with replacing(out / "report.png") as handle:
-        handle.write(drawn.getvalue())
     return drawn.getvalue()
 
 

@@ -128,6 +128,7 @@ def notes_markdown(table: pd.DataFrame) -> str:
                 ("memory", "memory_note"),
                 ("speed", "speed_note"),
                 ("backend", "backend_note"),
+                ("record", "record_note"),
             )
             if isinstance(row[key], str) and row[key]
         ]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import pandas as pd
 
 from sumexp.report import compare
@@ -34,6 +37,22 @@ FIELDS = [
     ("trainable_share", "params_trainable_ratio"),
     ("run_dir", "run_dir"),
 ]
+# The columns that hold numbers: a record edited by hand or by another tool may hold anything there.
+NUMERIC = {
+    "seed",
+    "attempts",
+    "rouge1",
+    "rouge2",
+    "rougeL",
+    "rouge_mean",
+    "tokens_per_s",
+    "train_time_s",
+    "train_load_average",
+    "cpu_count",
+    "params_trainable",
+    "params_total",
+    "trainable_share",
+}
 # What the comparison adds, in order.
 COMPARED = [
     "backend",
@@ -55,24 +74,55 @@ COMPARED = [
     "speed_note",
     "config_key",
     "dev_set",
+    "record_note",
 ]
 
 
 def build_table(runs: list[dict], baseline: str = "full") -> pd.DataFrame:
     """The report's rows; `runs` as report.runs.load_runs gives them, with `examples` and `config_key` attached."""
-    rows = [{**{column: run.get(key) for column, key in FIELDS}, **_compared(run, runs, baseline)} for run in runs]
+    rows = [{**_recorded(run), **_compared(run, runs, baseline)} for run in runs]
     table = pd.DataFrame(rows, columns=[c for c, _ in FIELDS] + COMPARED)
     table.insert(table.columns.get_loc("status"), "group", label_groups(table))
     return table
 
 
+def _recorded(run: dict) -> dict:
+    """The record's figures as they are, except a value that is not a finite number where one belongs: shown as
+    missing, and named in the row's record_note, rather than failing the whole report."""
+    row, bad = {}, []
+    for column, key in FIELDS:
+        value = run.get(key)
+        if column in NUMERIC and value is not None and not is_number(value):
+            bad.append(f"{key}={value!r}")
+            value = None
+        row[column] = value
+    notes = [f"not a number, shown as missing: {', '.join(bad)}"] if bad else []
+    row["rouge_mean_lo"], row["rouge_mean_hi"] = _interval(run)
+    if run.get("dev_rouge_mean_ci95") is not None and row["rouge_mean_lo"] is None and row["rouge_mean"] is not None:
+        notes.append(
+            f"dev_rouge_mean_ci95={run['dev_rouge_mean_ci95']!r} is not an interval around the mean, not shown"
+        )
+    row["record_note"] = "metrics.json: " + "; ".join(notes) if notes else None
+    return row
+
+
+def is_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _interval(run: dict) -> tuple:
+    """(lo, hi) of the mean's recorded interval when it is one (two numbers around the mean), else (None, None)."""
+    interval, mean = run.get("dev_rouge_mean_ci95"), run.get("dev_rouge_mean")
+    if isinstance(interval, list | tuple) and len(interval) == 2 and all(map(is_number, interval)) and is_number(mean):
+        if interval[0] <= mean <= interval[1]:
+            return tuple(interval)
+    return None, None
+
+
 def _compared(run: dict, runs: list[dict], baseline: str) -> dict:
-    interval = run.get("dev_rouge_mean_ci95") or (None, None)
     examples = run.get("examples")
     row = {
         "backend": backend_label(run),
-        "rouge_mean_lo": interval[0],
-        "rouge_mean_hi": interval[1],
         "config_key": run.get("config_key"),
         "dev_set": examples.fingerprint if examples else None,
     }

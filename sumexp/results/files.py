@@ -33,6 +33,26 @@ def replacing(path: Path, owner_only: bool = False) -> Iterator[BinaryIO]:
         raise
 
 
+def write_together(files: dict[Path, bytes]) -> None:
+    """Several files that belong together (a report's four): every one written beside its name first, then all
+    renamed, so a failure while writing (a full disk) leaves the old set whole rather than half of each."""
+    staged: list[tuple[str, Path]] = []
+    try:
+        for path, data in files.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+            staged.append((tmp, path))
+            as_umask_allows(fd)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+        for tmp, path in staged:
+            os.replace(tmp, path)
+    except BaseException:
+        for tmp, _ in staged:
+            Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def write_atomic(path: Path, text: str) -> None:
     """`text` as UTF-8, replacing `path` whole (see `replacing`)."""
     with replacing(path) as handle:

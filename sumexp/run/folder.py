@@ -105,7 +105,31 @@ def _resume(run_dir: Path, cfg, record: dict) -> Verdict:
             f"with ({shown}); resume with the same values, or force=true to start over",
             record,
         )
+    changed_sources = _changed_data(run_dir, cfg)
+    if changed_sources:
+        return Verdict(
+            "refuse",
+            f"{run_dir}: resume=true, but {', '.join(changed_sources)} changed since its checkpoints were trained "
+            f"(other rows); resume with the data it was trained on, or force=true to start over",
+            record,
+        )
     return Verdict("start", record=record)
+
+
+def _changed_data(run_dir: Path, cfg) -> list[str] | None:
+    """The data files whose rows changed since the checkpoints were trained; None when it cannot be told here
+    (no record of them, or data that does not load: the run itself then says why, in one line)."""
+    from sumexp.data.splits import load_splits
+    from sumexp.errors import UserError
+    from sumexp.run.lineage import changed_data
+
+    if not (run_dir / "checkpoints").is_dir():
+        return None
+    try:
+        splits = load_splits(cfg.data, cfg.seed)
+    except UserError:
+        return None
+    return changed_data(run_dir / "checkpoints", splits)
 
 
 def _over_completed(run_dir: Path, cfg, record: dict) -> Verdict:

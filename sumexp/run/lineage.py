@@ -2,7 +2,8 @@
 
 A resumed run restores the optimizer, the scheduler and the RNG states of its checkpoint: with another
 learning rate or model it would silently train the old schedule (or fail in the optimizer) while
-recording the new config. The checkpoints folder keeps the config that started it; a resume compares.
+recording the new config. The checkpoints folder keeps the config that started it, and a hash of the
+train and dev rows it read (an edited train.csv changes no config key); a resume compares both.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 SNAPSHOT = "run_config.json"  # in checkpoints/, beside the checkpoint-N folders
+DATA_SNAPSHOT = "run_data.json"  # {split: its source and content hash}, for the splits training reads
+TRAINED_ON = ("train", "dev")  # dev too: it picks the best checkpoint and stops training early
 # What a resumed run may change: how it is shown, cached or kept, and how summaries are generated
 # (generation settings change the dev summaries, never the weights already trained).
 MAY_CHANGE = (
@@ -40,10 +43,28 @@ def flat_config(cfg) -> dict:
     return dict(_flatten(redact_tree(data)))
 
 
-def write_snapshot(checkpoints: Path, cfg) -> None:
+def write_snapshot(checkpoints: Path, cfg, splits) -> None:
     from sumexp.results.files import write_json
 
     write_json(Path(checkpoints) / SNAPSHOT, flat_config(cfg))
+    write_json(Path(checkpoints) / DATA_SNAPSHOT, data_snapshot(splits))
+
+
+def data_snapshot(splits) -> dict:
+    return {
+        name: {"source": getattr(splits, name).source, "sha256": getattr(splits, name).fingerprint()}
+        for name in TRAINED_ON
+    }
+
+
+def changed_data(checkpoints: Path, splits) -> list[str] | None:
+    """The sources of the splits whose rows differ from those the checkpoints were trained on (None: no record)."""
+    try:
+        before = json.loads((Path(checkpoints) / DATA_SNAPSHOT).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    now = data_snapshot(splits)
+    return [now[name]["source"] for name in TRAINED_ON if before.get(name, {}).get("sha256") != now[name]["sha256"]]
 
 
 def changed_keys(checkpoints: Path, cfg) -> list[str] | None:

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from sumexp.run.folder import live_status
-from sumexp.run.record import PROCESS_GONE, read_metrics
+from sumexp.run.record import COMPLETED, COMPLETED_WRITES, INCOMPLETE, PROCESS_GONE, read_metrics
 
 # Folders inside a run, or beside a sweep's jobs, that never hold a run themselves.
 NOT_RUNS = {"model", "checkpoints", "tensorboard", ".hydra", ".submitit", ".launcher"}
@@ -34,7 +34,11 @@ def _job_order(path: Path) -> tuple:
 
 def load_run(run_dir: Path) -> dict:
     """The run's metrics.json, with `status` unknown when there is none, and model/backend always filled in."""
-    metrics = read_metrics(run_dir) or {"status": "unknown"}
+    metrics = read_metrics(run_dir)
+    if metrics is None:
+        metrics = {"status": "unknown"}
+        if (run_dir / "metrics.json").is_file():
+            metrics["error"] = "metrics.json is not a sumexp record (unreadable, or not a JSON object)"
     chosen = _choices(run_dir)
     row = {"run": run_dir.name, **metrics, "run_dir": str(run_dir)}
     row["model"] = metrics.get("model") or chosen.get("model", "?")
@@ -42,6 +46,13 @@ def load_run(run_dir: Path) -> dict:
     row["status"] = live_status(run_dir, metrics)
     if row["status"] == PROCESS_GONE:  # killed (kill -9, the OOM killer, a node lost) before it could say so
         row["error"] = "its process ended without a record (killed?); resume=true in its folder continues it"
+    missing = [name for name in COMPLETED_WRITES if not (run_dir / name).is_file()]
+    if row["status"] == COMPLETED and missing:  # the record vouches for files that are not there
+        row["status"] = INCOMPLETE
+        row["error"] = (
+            f"metrics.json says completed, but {', '.join(missing)} is missing (a partial copy?); "
+            f"copy the whole run folder, or run it again"
+        )
     return row
 
 

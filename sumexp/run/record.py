@@ -27,6 +27,9 @@ UNSUPPORTED = "unsupported"  # the backend cannot serve this model on this machi
 STATUSES = (RUNNING, COMPLETED, FAILED, INTERRUPTED, UNSUPPORTED)
 # Never written: how a reader shows a `running` record whose process died without a word (kill -9).
 PROCESS_GONE = "process gone"
+# Nor this: a `completed` record without the files a completed run always writes beside it (a partial copy).
+INCOMPLETE = "incomplete"
+COMPLETED_WRITES = ("dev_predictions.csv",)
 REFUSED = "refused"  # never written either: a sweep job its folder did not allow to start (the record is another run's)
 
 # Keys that change how a run is shown or whether it is repeated, never what it computes.
@@ -44,11 +47,12 @@ def _plain(value):
 
 
 def read_metrics(run_dir: Path) -> dict | None:
-    """The folder's metrics.json, or None when it is missing or half-written by something else."""
+    """The folder's metrics.json, or None when it is missing, half-written or not a record (a JSON object)."""
     try:
-        return json.loads((Path(run_dir) / "metrics.json").read_text(encoding="utf-8"))
+        record = json.loads((Path(run_dir) / "metrics.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    return record if isinstance(record, dict) else None
 
 
 def write_running(run_dir: Path, cfg) -> None:

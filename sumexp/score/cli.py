@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 
-from sumexp.data.tables import read_table, reference_columns, reference_lists
+from sumexp.data.tables import MAX_FILE_MB, read_table, reference_columns, reference_lists
 from sumexp.errors import UserError, run_cli
 from sumexp.score.rouge import AGGREGATES, METRICS, RougeScorer
 from sumexp.score.tokenization import TOKENIZERS
@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--json", action="store_true", help="print the result as JSON")
     add("--pred-column", help="prediction column in PRED (default: prediction, else summary)")
     add("--ref-columns", help="comma-separated reference columns in REF (default: summary, summary1..N)")
+    add("--max-file-mb", type=float, default=MAX_FILE_MB, help=f"refuse a larger file (default {MAX_FILE_MB})")
     return parser
 
 
@@ -77,9 +78,9 @@ def _few(names: list[str]) -> str:
     return ", ".join(map(str, names[:SHOW])) + more
 
 
-def load_predictions(path: str, column: str | None) -> dict[str, str]:
+def load_predictions(path: str, column: str | None, max_mb: float = MAX_FILE_MB) -> dict[str, str]:
     """fname → prediction text."""
-    frame = read_table(path)
+    frame = read_table(path, max_mb=max_mb, limit_key="--max-file-mb")
     if column is None:
         column = next((c for c in PRED_COLUMNS if c in frame.columns), PRED_COLUMNS[-1])
     _require(frame, path, ["fname", column], "--pred-column")
@@ -89,9 +90,11 @@ def load_predictions(path: str, column: str | None) -> dict[str, str]:
     return dict(zip(frame["fname"], frame[column]))
 
 
-def load_references(path: str, columns: str | None) -> tuple[list[str], list[list[str]], list[str]]:
+def load_references(
+    path: str, columns: str | None, max_mb: float = MAX_FILE_MB
+) -> tuple[list[str], list[list[str]], list[str]]:
     """fnames, their reference lists, and the reference columns used."""
-    frame = read_table(path)
+    frame = read_table(path, max_mb=max_mb, limit_key="--max-file-mb")
     if columns:
         names = [c.strip() for c in columns.split(",") if c.strip()]
     else:
@@ -145,8 +148,8 @@ def score_files(args: argparse.Namespace) -> dict:
     """Load, join and score; the result dict with the inputs recorded."""
     if args.stemmer and args.tokenizer != "rouge_score":
         _warn(f"--stemmer only affects --tokenizer rouge_score; ignored with {args.tokenizer}")
-    preds = load_predictions(args.pred, args.pred_column)
-    fnames, refs, columns = load_references(args.ref, args.ref_columns)
+    preds = load_predictions(args.pred, args.pred_column, args.max_file_mb)
+    fnames, refs, columns = load_references(args.ref, args.ref_columns, args.max_file_mb)
     predictions = join(preds, fnames, args)
     empty = [f for f, r in zip(fnames, refs) if not r]
     if empty:

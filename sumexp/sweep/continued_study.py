@@ -20,6 +20,8 @@ from hydra.utils import instantiate
 from hydra_plugins.hydra_optuna_sweeper._impl import OptunaSweeperImpl
 from omegaconf import OmegaConf
 
+from sumexp.errors import first_line, refuse
+
 log = logging.getLogger(__name__)
 JOB_FOLDER = re.compile(r"^(\d+)_")
 
@@ -41,6 +43,11 @@ class ContinuedStudySweeper(OptunaSweeperImpl):
             if self.storage is not None:
                 _requeue_running(self._asked)
             raise
+        except ValueError as err:  # optuna's words for a user's search space, or for a study with no result
+            problem = _search_problem(err, self.study_name)
+            if problem is None:
+                raise
+            refuse(problem)
 
     def _configure_trials(self, trials, search_space_distributions, fixed_params):
         numbers = [trial.number for trial in trials]
@@ -77,6 +84,33 @@ class ContinuedStudySweeper(OptunaSweeperImpl):
         if sampler_config is None or sampler_config.get("seed") is None or isinstance(self.sampler, functools.partial):
             return
         self.sampler = instantiate(sampler_config, seed=int(sampler_config.seed) + trials_so_far)
+
+
+def _search_problem(err: ValueError, study_name: str) -> str | None:
+    """A one-line message for the ValueErrors optuna raises on a user's mistake, None for any other."""
+    if _raised_in(err, "distributions.py"):  # a distribution it cannot build: a log interval from 0, low > high
+        return (
+            f"hydra.sweeper.params: {first_line(err).rstrip('.')}; give an interval as interval(low, high) with low <= high, "
+            f"and low > 0 for tag(log, ...), e.g. optim.lr: tag(log, interval(1e-5, 3e-3))"
+        )
+    if _raised_in(err, "study.py", "best_trial"):  # the end of a search in which no trial completed
+        return (
+            f"study {study_name}: no trial completed, so there is no best one; the summary above and each job's "
+            f"metrics.json say why they failed: fix that and run the search again"
+        )
+    return None
+
+
+def _raised_in(err: BaseException, file_name: str, function: str | None = None) -> bool:
+    """Whether optuna's `file_name` (in `function`, if given) is on the error's traceback."""
+    tb = err.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        path = Path(code.co_filename)
+        if path.name == file_name and "optuna" in path.parts and function in (None, code.co_name):
+            return True
+        tb = tb.tb_next
+    return False
 
 
 def next_job_number(sweep_dir: Path) -> int:

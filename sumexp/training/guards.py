@@ -41,7 +41,8 @@ class SpaceOutCheckpoints(TrainerCallback):
     Only for checkpoints that exist to resume from (dev evaluation off): a tiny epoch would otherwise
     spend a good share of its time writing the model, optimizer and RNG states. A kill -9 then loses
     at most `seconds` of training; SIGTERM and Ctrl-C still save where they stop (InterruptOnSignal
-    runs after this callback).
+    runs after this callback). The checkpoint at the end of training is always kept: without it a kill
+    while the test split is generated would cost the whole training.
     """
 
     def __init__(self, seconds: float):
@@ -52,7 +53,8 @@ class SpaceOutCheckpoints(TrainerCallback):
         self._last = time.monotonic()
 
     def on_step_end(self, args, state, control, **kwargs):
-        if control.should_save and time.monotonic() - self._last < self.seconds:
+        at_the_end = state.max_steps > 0 and state.global_step >= state.max_steps
+        if control.should_save and not at_the_end and time.monotonic() - self._last < self.seconds:
             control.should_save = False
         return control
 

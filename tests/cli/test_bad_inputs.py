@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,6 +27,14 @@ from tests.support.inputs import (
 
 def remove(name: str) -> Callable[[Path], None]:
     return lambda folder: (folder / name).unlink()
+
+
+def replace_with(name: str, make: Callable[[Path], None]) -> Callable[[Path], None]:
+    def setup(folder: Path) -> None:
+        (folder / name).unlink()
+        make(folder / name)
+
+    return setup
 
 
 def make_folder(name: str) -> Callable[[Path], None]:
@@ -108,10 +117,46 @@ MATRIX = [
         make_folder("train.csv"),
     ),
     Case(
+        "a named pipe where the train file should be",
+        [],
+        ["train.csv: is a named pipe (FIFO), not a regular file", "Save the table to a file"],
+        replace_with("train.csv", os.mkfifo),
+    ),
+    Case(
+        "a device where the dev file should be",
+        [],
+        ["dev.csv: is a device, not a regular file"],
+        replace_with("dev.csv", lambda path: path.symlink_to("/dev/zero")),
+    ),
+    Case(
+        "a file over the size limit",
+        ["data.max_file_mb=0.001"],
+        ["dev.csv: is larger than 0.001 MB", "raise data.max_file_mb"],
+    ),
+    Case("a size limit of zero", ["data.max_file_mb=0"], ["data.max_file_mb=0.0: must be above 0"]),
+    Case(
+        "a file of NUL bytes",
+        [],
+        ["dev.csv: contains NUL characters", "not a text table"],
+        rewrite("dev.csv", HEADER.encode() + b"\0" * 4096),
+    ),
+    Case(
+        "a datasets folder with a loading script",
+        [],
+        ["data.hf_name=", "holds a loading script (hfdata.py)", "data=csv"],
+        lambda folder: (folder / "hfdata.py").write_text("import datasets\n"),
+        data=["data=hf", "data.hf_name={data}"],
+    ),
+    Case(
         "unsupported file type",
         ["data.dev_file=dev.txt"],
         ["dev.txt: unsupported file type '.txt'", ".csv, .jsonl"],
         rewrite("dev.txt", HEADER + KOREAN_ROW),
+    ),
+    Case(
+        "a checkpoint given to a model built from scratch",
+        ["model=tiny_t5", "model.checkpoint={tmp}/some_model"],
+        ["model.checkpoint=", "some_model", "model=tiny_t5 builds random weights", "model.scratch=null"],
     ),
     Case(
         "model checkpoint folder missing",

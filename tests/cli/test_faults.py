@@ -117,6 +117,20 @@ def test_a_lora_run_stopped_after_a_checkpoint_resumes_the_same_adapter(tmp_path
     assert resumed["params_trainable"] < resumed["params_total"] / 10
 
 
+@pytest.mark.slow
+def test_a_run_without_dev_evaluation_killed_in_test_generation_resumes_at_the_end_of_training(tmp_path):
+    """optim.evaluate=false spaces its checkpoints out (optim.checkpoint_minutes), but the one at the end of training
+    is always written: a kill while the test split is generated costs the generation, not the training."""
+    no_evaluation = ["optim.evaluate=false"]
+    reference = sumexp_cli(f"hydra.run.dir={tmp_path / 'reference'}", *QUICK_CHECKPOINTED, *no_evaluation)
+    assert reference.returncode == 0, reference.stderr[-2000:]
+    stopped = stop_at("predict_test", "SIGKILL", tmp_path / "run", *no_evaluation)
+    assert stopped.returncode == -signal.SIGKILL, stopped.stderr[-3000:]
+    assert last_complete_checkpoint(tmp_path / "run" / "checkpoints").name == "checkpoint-8"
+    assert_resumes_to_the_reference(tmp_path / "run", tmp_path / "reference", *no_evaluation)
+    assert "resuming from" in (tmp_path / "run" / "sumexp.log").read_text()
+
+
 # A dev evaluation long enough to matter (beam search, long summaries, one dialogue a batch): SLURM gives
 # about 30 s after its signal, so a stop must not wait for it. It is long (about 10 s on a calm machine) so that
 # a process's own exit on a loaded machine, 2 to 3 s, stays well under half of it.

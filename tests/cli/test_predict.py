@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -130,12 +131,15 @@ def test_predict_reproduces_a_full_runs_submission_and_never_uses_fname_as_a_pat
 def test_errors_are_one_line_and_exit_2(lora_run, tmp_path, capsys):
     (tmp_path / "bad.csv").write_text("id,text\n1,hello\n")
     (tmp_path / "empty_run" / ".hydra").mkdir(parents=True)
+    os.mkfifo(tmp_path / "pipe.csv")  # read as it is, it would wait for a writer for ever
     cases = [
         ([str(tmp_path / "missing"), "--input", "x.csv"], "run folder not found"),
         ([str(tmp_path / "empty_run"), "--input", "x.csv"], "no .hydra/config.yaml"),
         ([str(lora_run), "--input", str(tmp_path / "bad.csv")], "missing column(s) fname, dialogue"),
         ([str(lora_run), "--input", str(tmp_path / "nope.csv")], "file not found"),
         ([str(lora_run)], "--input: no input file"),
+        ([str(lora_run), "--input", str(tmp_path / "pipe.csv")], "is a named pipe (FIFO), not a regular file"),
+        ([str(lora_run), "--input", str(tmp_path / "bad.csv"), "--max-file-mb", "1e-6"], "raise --max-file-mb"),
     ]
     for argv, fragment in cases:
         assert predict.main(argv) == 2, argv
@@ -161,3 +165,43 @@ def test_a_run_without_a_model_is_a_one_line_error_from_the_cli(lora_run, tmp_pa
         f"sumexp: error: {broken}: no model in model/ "
         f"(neither config.json nor adapter_config.json); the run folder is incomplete"
     ]
+
+
+def damage(model_dir: Path, how: str) -> None:
+    """One way a copied or tampered model/ goes wrong."""
+    import json
+    import struct
+
+    weights = sorted(model_dir.glob("*.safetensors"))[0]
+    raw = weights.read_bytes()
+    size = struct.unpack("<Q", raw[:8])[0]
+    if how == "pickle only":
+        weights.rename(weights.with_suffix(".bin"))
+    elif how == "offsets that lie":
+        header = json.loads(raw[8 : 8 + size])
+        name = next(key for key in header if key != "__metadata__")
+        header[name]["data_offsets"] = [0, 10**12]
+        text = json.dumps(header).encode()
+        text += b" " * (-len(text) % 8)
+        weights.write_bytes(struct.pack("<Q", len(text)) + text + raw[8 + size :])
+    elif how == "a 2**62 header length":
+        weights.write_bytes(struct.pack("<Q", 2**62) + raw[8:])
+    else:  # a cut-off tokenizer.json
+        tokenizer = model_dir / "tokenizer.json"
+        tokenizer.write_text(tokenizer.read_text(encoding="utf-8")[:1000], encoding="utf-8")
+
+
+@pytest.mark.slow  # lora_run trains a model
+@pytest.mark.parametrize("how", ["pickle only", "offsets that lie", "a 2**62 header length", "a cut-off tokenizer"])
+def test_a_damaged_model_folder_is_one_line_naming_it(how, lora_run, sample_dir, tmp_path, capsys):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(lora_run, run)
+    damage(run / "model", how)
+    assert predict.main([str(run), "--input", str(sample_dir / "test.csv"), "--output", str(tmp_path / "o.csv")]) == 2
+    err = capsys.readouterr().err
+    [line] = [text for text in err.splitlines() if text.startswith("sumexp: error:")]
+    assert f"{run / 'model'}:" in line and "Traceback" not in err, err[-2000:]
+    assert ("only pickle (.bin)" if how == "pickle only" else "damaged or incomplete") in line, line
+    assert not (tmp_path / "o.csv").exists()

@@ -236,6 +236,28 @@ def test_resume_with_another_config_is_refused_naming_the_keys(tmp_path):
 
 
 @pytest.mark.slow
+def test_resume_after_the_training_data_changed_is_refused_naming_the_file(tmp_path):
+    """An edited train.csv changes no config key; resuming would train on the new rows from a checkpoint of the
+    old ones and record one run. The checkpoints keep a hash of the rows they were trained on."""
+    from sumexp.data.sample import make_sample_splits
+
+    data, run_dir = tmp_path / "data", tmp_path / "run"
+    data.mkdir()
+    for name, frame in make_sample_splits().items():
+        frame.to_csv(data / f"{name}.csv", index=False)
+    on_files = ["data=csv", f"data.dir={data}"]
+    interrupted_run(run_dir, *on_files)
+    train = (data / "train.csv").read_text(encoding="utf-8")
+    (data / "train.csv").write_text(train.replace("train_3,", "train_3_edited,", 1), encoding="utf-8")
+    before = folder_state(run_dir)
+    run = sumexp_cli(
+        f"hydra.run.dir={run_dir}", *QUICK_CHECKPOINTED, "optim.max_steps=40", *on_files, "resume=true", timeout=300
+    )
+    expect_one_line_error(run, "resume=true", f"{data / 'train.csv'} changed", "force=true")
+    assert folder_state(run_dir) == before
+
+
+@pytest.mark.slow
 def test_a_truncated_newest_checkpoint_falls_back_to_the_one_before(tmp_path):
     interrupted_run(tmp_path, "keep_checkpoints=true", "optim.eval_steps=2", checkpoints=2)  # one to fall back to
     newest = last_complete_checkpoint(tmp_path / "checkpoints")

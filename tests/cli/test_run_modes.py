@@ -112,6 +112,31 @@ def test_the_second_run_reads_the_encoded_splits_from_the_cache(compose_config, 
 
 
 @pytest.mark.slow
+def test_a_cache_entry_that_opens_but_holds_other_ids_is_rebuilt_not_trusted(compose_config, tmp_path, caplog):
+    """A well-formed .npz whose ids lie outside the vocabulary (or whose rows do not match the data) is not a hit:
+    trusted, it crashed every later run with an IndexError until someone deleted it by hand."""
+    import numpy as np
+
+    overrides = [f"cache_dir={tmp_path / 'cache'}", "optim.max_steps=2", *QUICK]
+    first = run_experiment(compose_config(overrides), tmp_path / "first")
+    [entry] = (tmp_path / "cache" / "encoded").glob("*.npz")
+    for poison in ("ids", "rows"):
+        with np.load(entry) as data:
+            arrays = dict(data)
+        if poison == "ids":
+            arrays["train_inputs.values"] = arrays["train_inputs.values"] + 10**6
+        else:
+            arrays["dev_prompts.lengths"] = arrays["dev_prompts.lengths"][:-1]
+        with open(entry, "wb") as handle:
+            np.savez(handle, **arrays)
+        caplog.clear()
+        again = run_experiment(compose_config(overrides), tmp_path / poison)
+        assert again["encode_cache"] == "miss" and "ignoring cache entry" in caplog.text, caplog.text
+        assert again["dev_rouge_mean"] == first["dev_rouge_mean"] and again["train_loss"] == first["train_loss"]
+    assert run_experiment(compose_config(overrides), tmp_path / "healed")["encode_cache"] == "hit"  # rewritten
+
+
+@pytest.mark.slow
 def test_cached_splits_equal_freshly_encoded_ones(tiny_tokenizers, compose_config, tmp_path):
     from sumexp.data.splits import load_splits
     from sumexp.features import Encoder

@@ -48,7 +48,11 @@ def completed(model, backend, effective=None, state_mb=1000.0, tokens=100.0, rou
 
 
 def make_run(root, name, metrics=None, overrides=None, config=None, examples=None):
-    """A run folder; `examples`: a DataFrame written as its dev_predictions.csv."""
+    """A run folder; `examples`: a DataFrame written as its dev_predictions.csv. A completed run without them
+    gets a dev_predictions.csv with no per-example ROUGE (as older runs wrote it): a completed record without
+    that file is a partial copy, which the report does not show as completed."""
+    if examples is None and (metrics or {}).get("status") == "completed":
+        examples = pd.DataFrame({"fname": ["dev_0"], "prediction": ["a summary"], "summary": ["a reference"]})
     run = root / name
     (run / ".hydra").mkdir(parents=True)
     if metrics is not None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support.cli import QUICK_NO_CHECKPOINT, REPO_ROOT_ENV, sumexp_cli
+from tests.support.cli import QUICK_NO_CHECKPOINT, REPO_ROOT_ENV, expect_one_line_error, sumexp_cli
 from tests.support.limits import hang_limit
 from tests.support.runs import job_dirs, metrics
 
@@ -128,3 +128,23 @@ def test_a_search_stopped_by_sigterm_runs_its_interrupted_trial_again_in_its_fol
     jobs = job_dirs(tmp_path / "sweep")
     assert [trial_lr(j) for j in jobs] == pytest.approx([t.params["optim.lr"] for t in trials], rel=1e-12)
     assert all(metrics(j)["status"] == "completed" for j in jobs)
+
+
+@pytest.mark.parametrize(
+    "interval, fragment",
+    [
+        ("interval(3e-3,1e-5)", "must be smaller than or equal to the `high` value"),
+        ("interval(0,1e-3)", "larger than 0"),
+    ],
+)
+def test_a_search_space_optuna_cannot_build_is_one_line_and_starts_no_trial(interval, fragment, tmp_path):
+    run = sumexp_cli(*search_args(tmp_path), f"optim.lr=tag(log,{interval})")
+    expect_one_line_error(run, "hydra.sweeper.params:", fragment, "interval(low, high) with low <= high")
+    assert not (tmp_path / "sweep").is_dir() or not job_dirs(tmp_path / "sweep")
+
+
+def test_a_search_in_which_every_trial_failed_ends_in_one_line(tmp_path):
+    run = sumexp_cli(*search_args(tmp_path), "hydra.sweeper.n_trials=1", "optim.batch_size=0")
+    expect_one_line_error(run, "study lr: no trial completed", "metrics.json say why")
+    [job] = job_dirs(tmp_path / "sweep")
+    assert metrics(job)["status"] == "failed" and "optim.batch_size=0" in metrics(job)["error"]
