@@ -55,8 +55,10 @@ def padding_fractions(overrides: list[str]) -> dict[bool, tuple[float, float]]:
     from sumexp.features_cache import encode_splits
     from sumexp.models.loading import load_model, load_model_config, load_tokenizer
     from sumexp.package_data import CONF_DIR
+    from sumexp.schema import register_configs
     from sumexp.training.trainer import build_trainer, training_arguments
 
+    register_configs()  # the run schema conf/config.yaml names; python -m sumexp registers it on import
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose(config_name="config", overrides=overrides)
     splits = load_splits(cfg.data, cfg.seed)

@@ -4,8 +4,8 @@ Run: python bench/bench_report.py [--repeat N] [--quick]
 
 Fabricates run folders as a sweep leaves them (metrics.json, .hydra/config.yaml whose data points at a
 500-row dev CSV, dev_predictions.csv with per-example ROUGE): 3 models x 4 backends x 2 seeds. Times the
-whole command in a fresh process (imports, reading the runs and the dialogues, 1,000-resample paired
-bootstraps, the plot, report.html), best of N. Target: under 10 s.
+whole command in a fresh process (imports, reading the runs and the dialogues, 10,000-resample paired
+bootstraps and 20,000-flip sign-flip tests per Δ, the plot, report.html), best of N. Target: under 10 s.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repo root
 
 from bench.common import PYTHON, fail, header, parser, run_process, table  # noqa: E402
+from sumexp.score.bootstrap import DELTA_RESAMPLES, FLIPS  # noqa: E402
 
 TARGET_S = 10.0
 MODELS = ("tiny_bart", "tiny_t5", "tiny_llama")
@@ -116,15 +117,19 @@ def main() -> int:
         best = min(run_process([PYTHON, "-m", "sumexp.report", str(sweep)])[0] for _ in range(repeat))
         import pandas as pd
 
-        if len(pd.read_csv(sweep / "report.csv")) != runs:
+        written = pd.read_csv(sweep / "report.csv")
+        if len(written) != runs:
             return fail(f"report.csv does not have one row per run ({runs})")
+        compared = int(written["delta_p_holm"].notna().sum())  # every run but the full ones: a Δ and its p-value
+        if compared != runs - len(models) * len(seeds):
+            return fail(f"report.csv has {compared} Δs with an adjusted p-value, not {runs - len(models) * len(seeds)}")
         page = (sweep / "report.html").read_text(encoding="utf-8")
         if page.count('"fname": "dev_') != examples:
             return fail(f"report.html's viewer does not hold all {examples} dev dialogues")
     print(f"best of {repeat} fresh processes; seconds of wall time")
     table(
-        ["runs", "dev examples", "bootstrap resamples", "report s", "target"],
-        [[runs, examples, 1000, best, f"< {TARGET_S:.0f} s"]],
+        ["runs", "dev examples", "Δs", "bootstrap resamples", "sign flips", "report s", "target"],
+        [[runs, examples, compared, DELTA_RESAMPLES, FLIPS, best, f"< {TARGET_S:.0f} s"]],
     )
     print(
         f"report of {runs} runs x {examples} examples: {best:.2f} s (target < {TARGET_S:.0f} s): "

@@ -1,13 +1,17 @@
 """Each run against its baseline: ROUGE Δ with a paired bootstrap, memory % of one kind, speed × on one device.
 
-A figure is only ever divided by one of the same kind from the same device; anything else is None with
-a note saying why, never a mixed ratio.
+A run's baseline is the completed run of the same model and the same seed that the reference names (by default
+backend=full); a Δ pairs the two runs' scores on the dev examples both scored. A figure is only ever divided by
+one of the same kind from the same device; anything else is None with a note saying why, never a mixed ratio.
 """
 
 from __future__ import annotations
 
 import numbers
+from dataclasses import dataclass
 
+from sumexp.errors import UserError
+from sumexp.report.configs import differing_keys, flat
 from sumexp.run import record as run_record
 from sumexp.score import bootstrap
 
@@ -15,44 +19,122 @@ CPU = "cpu"
 MODEL_STATE, TRAIN_PEAK = "model state", "train peak"  # the two memory kinds a ratio may use
 
 
-def choose_baseline(run: dict, runs: list[dict], backend: str) -> dict | None:
-    """The completed `backend` run of the same model, preferring the same dev set, then device, then seed."""
+@dataclass(frozen=True)
+class Reference:
+    """What a baseline run must be: `backend=full` (the backend that ran), or any key of .hydra/config.yaml."""
+
+    key: str
+    value: str
+
+    def matches(self, run: dict) -> bool:
+        if self.key == "backend":
+            return run.get("backend_effective") == self.value
+        config = flat(run.get("config"))
+        return self.key in config and _same_value(config[self.key], self.value)
+
+    def __str__(self) -> str:
+        return f"{self.key}={self.value}"
+
+
+def parse_reference(text: str, runs: list[dict]) -> Reference:
+    """`--baseline`: `lora` (a backend), `backend=lora`, or `KEY=VALUE` for a key the runs' configs have."""
+    key, _, value = text.partition("=") if "=" in text else ("backend", "", text)
+    key, value = key.strip(), value.strip()
+    if not key or not value:
+        raise UserError(f"--baseline {text}: give KEY=VALUE, e.g. --baseline backend=lora or --baseline optim.lr=0.001")
+    if key != "backend" and not any(key in flat(run.get("config")) for run in runs):
+        raise UserError(
+            f"--baseline {text}: no run's .hydra/config.yaml has {key}; use backend=NAME or a key it has, "
+            f"e.g. --baseline optim.lr=0.001"
+        )
+    return Reference(key, value)
+
+
+def choose_baseline(run: dict, runs: list[dict], reference: Reference) -> tuple[dict | None, str | None]:
+    """(the completed run of the same model and seed that matches `reference`, None), or (None, why not). A Δ
+    pairs each dev example's scores under one seed: a run of another seed is never taken in its place. A run that
+    matches the reference is its own baseline; among others, the same dev set and then device come first."""
     candidates = [
         r
         for r in runs
-        if r["status"] == run_record.COMPLETED
-        and r.get("model") == run.get("model")
-        and r.get("backend_effective") == backend
+        if r["status"] == run_record.COMPLETED and r.get("model") == run.get("model") and reference.matches(r)
     ]
-    if not candidates:
-        return None
+    same_seed = [r for r in candidates if r.get("seed") == run.get("seed")]
+    if not same_seed:
+        other_seeds = sorted({str(r.get("seed")) for r in candidates})
+        elsewhere = f" (only with seed {', '.join(other_seeds)})" if other_seeds else ""
+        return None, f"no completed {reference} run of {run.get('model')} with seed {run.get('seed')}{elsewhere}"
 
     def closeness(other):
-        return (
-            _dev_set(other) == _dev_set(run),
-            other.get("device") == run.get("device"),
-            other.get("seed") == run.get("seed"),
-        )
+        return (other is run, _dev_set(other) == _dev_set(run), other.get("device") == run.get("device"))
 
-    return max(candidates, key=closeness)  # max keeps the first of equals: job order
+    return max(same_seed, key=closeness), None  # max keeps the first of equals: job order
 
 
 def rouge_delta(run: dict, base: dict | None) -> dict:
-    """Δ ROUGE mean (run - baseline) over the same dev examples, with its paired 95% interval, or a note."""
-    if base is None:
-        return {"delta_note": "no baseline run"}
+    """Δ ROUGE mean (run - baseline) over the dev examples both scored (paired on fname, with the same
+    references), its paired 95% bootstrap interval and sign-flip p-value, or a note saying why there is none."""
     mine, theirs = run.get("examples"), base.get("examples")
     if mine is None or theirs is None or mine.scores is None or theirs.scores is None:
         return {"delta_note": "no per-example ROUGE in dev_predictions.csv"}
-    if mine.fingerprint != theirs.fingerprint:
-        return {"delta_note": "baseline scored another dev set: not paired"}
-    paired = bootstrap.paired_difference(mine.scores["rouge_mean"], theirs.scores["rouge_mean"])
+    pairs = _common_examples(mine, theirs)
+    if not pairs:
+        return {"delta_note": "no dev example in common with its baseline (another dev set): not paired"}
+    mine_index, their_index = map(list, zip(*pairs))
+    differences = mine.scores["rouge_mean"][mine_index] - theirs.scores["rouge_mean"][their_index]
+    lo, hi = bootstrap.percentile_interval(differences, resamples=bootstrap.DELTA_RESAMPLES)
+    most = max(len(mine.fnames), len(theirs.fnames))
+    partial = f"paired on the {len(pairs)} of {most} dev examples both runs scored" if len(pairs) < most else None
     return {
-        "delta": paired["delta"],
-        "delta_lo": paired["lo"],
-        "delta_hi": paired["hi"],
-        "delta_significant": paired["significant"],
+        "delta": float(differences.mean()),
+        "delta_lo": lo,
+        "delta_hi": hi,
+        "delta_p": bootstrap.sign_flip_p_value(differences),
+        "delta_n": len(pairs),
+        "delta_base_mean": float(theirs.scores["rouge_mean"][their_index].mean()),
+        "delta_note": partial,
     }
+
+
+def mark_significance(table, level: float = 0.05) -> None:
+    """Holm-adjust every Δ's p-value over the report's comparisons (a run against itself is none) and mark a Δ
+    significant when its adjusted p-value is below `level`."""
+    compared = table["delta_p"].notna() & (table["baseline"] != table["run"])
+    table["delta_p_holm"] = None
+    table["delta_significant"] = None
+    if compared.any():
+        adjusted = bootstrap.holm(table.loc[compared, "delta_p"].astype(float).to_numpy())
+        table.loc[compared, "delta_p_holm"] = adjusted
+        table.loc[compared, "delta_significant"] = adjusted < level
+
+
+def what_differs(run: dict, base: dict) -> str | None:
+    """The settings other than the backend and the seed that differ from the baseline's, with the learning rate
+    each run trained at (it may come from the backend's lr_scale), or None when a config is unknown."""
+    keys = differing_keys(run.get("config"), base.get("config"))
+    rates = base.get("learning_rate"), run.get("learning_rate")
+    if all(map(_number, rates)) and rates[0] != rates[1]:
+        keys = [*(keys or []), f"learning rate {rates[0]:g} → {rates[1]:g}"]
+    return "; ".join(keys) if keys is not None else None
+
+
+def _common_examples(mine, theirs) -> list[tuple[int, int]]:
+    """(index in mine, index in theirs) for each fname both scored against the same references."""
+    where = {fname: i for i, fname in enumerate(theirs.fnames)}
+    return [
+        (i, where[fname])
+        for i, fname in enumerate(mine.fnames)
+        if fname in where and mine.references[i] == theirs.references[where[fname]]
+    ]
+
+
+def _same_value(recorded, given: str) -> bool:
+    if str(recorded) == given:
+        return True
+    try:
+        return float(recorded) == float(given)
+    except (TypeError, ValueError):
+        return False
 
 
 def memory(run: dict) -> tuple[str | None, float | None]:

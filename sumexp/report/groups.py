@@ -1,4 +1,8 @@
-"""Seed groups: runs whose configs differ only in `seed`, summarised as mean ± sd over the seeds."""
+"""Seed groups: runs whose configs differ only in `seed`, summarised as mean ± sd over the seeds.
+
+Runs of one config with the same seed are replicates (they measure the machine, not the seed), so a group needs
+two different seeds, its n counts seeds, and each seed's replicates are averaged first.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,8 @@ from sumexp.run import record as run_record
 def label_groups(table: pd.DataFrame) -> pd.Series:
     """`S1`, `S2`, ... for completed runs that share a seed-free config with another run; None for the rest."""
     done = table[(table["status"] == run_record.COMPLETED) & table["config_key"].notna()]
-    sizes = done.groupby("config_key", sort=False).size()
-    names = {key: f"S{i}" for i, key in enumerate(sizes[sizes > 1].index, start=1)}
+    seeds = done.groupby("config_key", sort=False)["seed"].nunique()
+    names = {key: f"S{i}" for i, key in enumerate(seeds[seeds > 1].index, start=1)}
     return pd.Series(
         [
             names.get(key) if status == run_record.COMPLETED else None
@@ -27,18 +31,22 @@ def summarize_groups(table: pd.DataFrame) -> pd.DataFrame:
     """One row per seed group: n, ROUGE mean ± sd, Δ paired by seed ± sd (runs whose baseline has their seed), speed."""
     rows = []
     for name, members in table[table["group"].notna()].groupby("group", sort=False):
-        same_seed = members[members["delta"].notna() & (members["baseline_seed"] == members["seed"])]
+        per_seed = members.groupby("seed", sort=False)  # replicates of a seed count once, at their mean
+        is_baseline = bool((members["baseline"] == members["run"]).all())
+        paired = members[members["delta"].notna() & (members["baseline_seed"] == members["seed"])]
         rows.append(
             {
                 "group": name,
                 "model": members["model"].iloc[0],
                 "backend": members["backend"].iloc[0],
-                "seeds": ", ".join(str(s) for s in members["seed"]),
-                "n": len(members),
-                **_spread("rouge_mean", members["rouge_mean"]),
-                **_spread("delta", same_seed["delta"]),
-                "delta_pairs": len(same_seed),
-                **_spread("speed_x", members["speed_x"]),
+                "seeds": ", ".join(str(s) for s in per_seed.groups),
+                "n": per_seed.ngroups,
+                "replicates": len(members) - per_seed.ngroups,
+                "is_baseline": is_baseline,
+                **_spread("rouge_mean", _per_seed(members, "rouge_mean")),
+                **_spread("delta", _per_seed(paired, "delta")),
+                "delta_pairs": paired["seed"].nunique(),
+                **_spread("speed_x", _per_seed(members, "speed_x")),
             }
         )
     columns = [
@@ -47,6 +55,8 @@ def summarize_groups(table: pd.DataFrame) -> pd.DataFrame:
         "backend",
         "seeds",
         "n",
+        "replicates",
+        "is_baseline",
         "rouge_mean_mean",
         "rouge_mean_sd",
         "delta_mean",
@@ -56,6 +66,11 @@ def summarize_groups(table: pd.DataFrame) -> pd.DataFrame:
         "speed_x_sd",
     ]
     return pd.DataFrame(rows, columns=columns)
+
+
+def _per_seed(members: pd.DataFrame, column: str) -> pd.Series:
+    values = pd.to_numeric(members[column], errors="coerce")
+    return values.groupby(members["seed"], sort=False).mean().dropna()
 
 
 def _spread(name: str, values: pd.Series) -> dict:

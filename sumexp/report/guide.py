@@ -14,13 +14,18 @@ def how_to_read(table: pd.DataFrame, baseline: str) -> str:
     compared = done[done["delta"].notna() & (done["baseline"] != done["run"])]
     significant = compared[[flag(v) for v in compared["delta_significant"]]]
     named = f" ({', '.join(f'`{r}`' for r in significant['run'])})" if len(significant) else ""
+    reference = baseline if "=" in baseline else f"backend={baseline}"
     sentences = [
-        f"**How to read this report.** Each completed run is compared with the completed `{baseline}` run of "
-        "the same model (its baseline: the one on the same dev set, device and seed where there is one).",
-        "Δ ROUGE is the run's dev ROUGE mean minus its baseline's over the same dev examples, with a 95% paired "
-        f"bootstrap interval ({bootstrap.RESAMPLES:,} resamples of the examples, seed {bootstrap.SEED}; "
-        "docs/statistics.md); it is significant when the interval excludes 0.",
+        f"**How to read this report.** Each completed run is compared with its baseline: the completed "
+        f"`{reference}` run of the same model and the same seed (`--baseline` picks another). Where there is "
+        "none, there is no Δ and the notes say why: a run of another seed is never put in its place.",
+        "Δ ROUGE is the run's dev ROUGE mean minus its baseline's over the dev examples both scored (paired on "
+        f"fname), with a 95% paired percentile bootstrap interval ({bootstrap.DELTA_RESAMPLES:,} resamples, seed "
+        f"{bootstrap.SEED}) and a two-sided sign-flip permutation p-value (exact for up to 16 examples, else "
+        f"{bootstrap.FLIPS:,} random flips), Holm-adjusted over the report's {len(compared)} comparison(s): a Δ is "
+        "significant when its adjusted p is below 0.05 (docs/statistics.md).",
         f"Here {len(significant)} of {len(compared)} Δs are significant{named}.",
+        _sample_size(compared),
         "ROUGE is dev F1 on a 0–100 scale; the interval after the mean is the run's own bootstrap interval.",
         f"Memory % compares {_memory_kinds(done)}: model-state memory (weights as stored, gradients and "
         "optimizer state, counted from the tensors) on CPU runs, the CUDA peak allocated over the training "
@@ -33,7 +38,22 @@ def how_to_read(table: pd.DataFrame, baseline: str) -> str:
         "Runs whose configs differ only in `seed` form a seed group (below): a Δ smaller than the seed-to-seed "
         "spread is not a backend effect; compare with `-m ... seed=1,2,3`.",
     ]
-    return " ".join(sentences) + "\n"
+    return " ".join(sentence for sentence in sentences if sentence) + "\n"
+
+
+def _sample_size(compared: pd.DataFrame) -> str:
+    """n, and what it means for the intervals when it is small."""
+    sizes = sorted({int(n) for n in compared["delta_n"].dropna()})
+    if not sizes:
+        return ""
+    shown = f"n = {sizes[0]}" if len(sizes) == 1 else f"n = {sizes[0]} to {sizes[-1]}"
+    if sizes[0] >= bootstrap.SMALL_N:
+        return f"Each Δ pairs {shown} dev examples."
+    return (
+        f"Each Δ pairs {shown} dev examples: below {bootstrap.SMALL_N} a percentile bootstrap interval is too "
+        "narrow (it misses the tails of a small sample), so take the intervals as a rough guide; the sign-flip "
+        "p-value holds at any n."
+    )
 
 
 def _memory_kinds(done: pd.DataFrame) -> str:

@@ -7,6 +7,7 @@ import pandas as pd
 from sumexp.run import record as run_record
 
 ERROR_WIDTH = 60  # longer errors are cut in the table; the full one is listed under it
+ROUGH_BELOW = 3  # seeds: an sd from fewer is a rough guide
 HEADERS = [
     "run",
     "model",
@@ -66,8 +67,9 @@ def delta_cell(row) -> str:
         return "baseline"
     if _missing(row["delta"]):
         return "n/a"
-    verdict = "significant" if row["delta_significant"] else "not significant"
-    return f"{row['delta']:+.2f} [{row['delta_lo']:+.2f}, {row['delta_hi']:+.2f}] {verdict}"
+    verdict = "significant" if flag(row["delta_significant"]) else "not significant"
+    p_value = "" if _missing(row["delta_p_holm"]) else f" p={row['delta_p_holm']:.3g}"
+    return f"{row['delta']:+.2f} [{row['delta_lo']:+.2f}, {row['delta_hi']:+.2f}]{p_value} {verdict}"
 
 
 def memory_cell(row) -> str:
@@ -101,12 +103,16 @@ GROUP_HEADERS = [
 
 
 def group_cells(g) -> list[str]:
-    """The shown cells of one seed group, in GROUP_HEADERS order."""
+    """The shown cells of one seed group, in GROUP_HEADERS order. The baseline's own group shows its seed-to-seed
+    spread of ROUGE; its Δ and speed are 0 and 1 by definition, so they are not shown as measured."""
+    replicates = f" (+{g['replicates']} replicate{'s' * (g['replicates'] != 1)})" if g["replicates"] else ""
+    rough = " rough" if g["n"] < ROUGH_BELOW else ""
+    baseline = flag(g["is_baseline"])
     return [
-        str(g["group"]), str(g["model"]), str(g["backend"]), str(g["seeds"]), str(g["n"]),
+        str(g["group"]), str(g["model"]), str(g["backend"]), str(g["seeds"]), f"{g['n']}{replicates}{rough}",
         _pm(g["rouge_mean_mean"], g["rouge_mean_sd"]),
-        f"{_pm(g['delta_mean'], g['delta_sd'], '{:+.2f}')} ({g['delta_pairs']})",
-        _pm(g["speed_x_mean"], g["speed_x_sd"]),
+        "baseline" if baseline else f"{_pm(g['delta_mean'], g['delta_sd'], '{:+.2f}')} ({g['delta_pairs']})",
+        "baseline" if baseline else _pm(g["speed_x_mean"], g["speed_x_sd"]),
     ]  # fmt: skip
 
 
@@ -114,16 +120,26 @@ def groups_markdown(groups: pd.DataFrame) -> str:
     """The seed groups: mean ± sd over seeds, and Δ paired by seed."""
     lines = ["| " + " | ".join(GROUP_HEADERS) + " |", "|" + "---|" * len(GROUP_HEADERS)]
     lines += ["| " + " | ".join(_escape(c) for c in group_cells(g)) + " |" for _, g in groups.iterrows()]
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    if (groups["n"] < ROUGH_BELOW).any():
+        text += (
+            f"\n`rough`: fewer than {ROUGH_BELOW} seeds; an sd from two values is a rough guide to the seed-to-seed "
+            "spread, not a measure of it. Replicates (runs of the same seed) are averaged before the spread.\n"
+        )
+    return text
 
 
 def notes_markdown(table: pd.DataFrame) -> str:
     """Why a figure is n/a, or what to keep in mind, per run."""
     lines = []
     for _, row in table[table["status"] == run_record.COMPLETED].iterrows():
-        notes = [
+        against = (
+            [] if row["baseline"] == row["run"] or _missing(row["baseline"]) else [f"baseline: `{row['baseline']}`"]
+        )
+        notes = against + [
             f"{what}: {row[key]}"
             for what, key in (
+                ("differs from it", "differs"),
                 ("Δ", "delta_note"),
                 ("memory", "memory_note"),
                 ("speed", "speed_note"),

@@ -63,8 +63,13 @@ COMPARED = [
     "delta",
     "delta_lo",
     "delta_hi",
+    "delta_n",
+    "delta_base_mean",
+    "delta_p",
+    "delta_p_holm",
     "delta_significant",
     "delta_note",
+    "differs",
     "memory_kind",
     "memory_mb",
     "memory_pct",
@@ -79,9 +84,12 @@ COMPARED = [
 
 
 def build_table(runs: list[dict], baseline: str = "full") -> pd.DataFrame:
-    """The report's rows; `runs` as report.runs.load_runs gives them, with `examples` and `config_key` attached."""
-    rows = [{**_recorded(run), **_compared(run, runs, baseline)} for run in runs]
+    """The report's rows; `runs` as run.listing.load_runs gives them, with `examples` and `config` attached.
+    `baseline`: what the reference run must be (`--baseline`: a backend, or KEY=VALUE of the runs' configs)."""
+    reference = compare.parse_reference(baseline, runs)
+    rows = [{**_recorded(run), **_compared(run, runs, reference)} for run in runs]
     table = pd.DataFrame(rows, columns=[c for c, _ in FIELDS] + COMPARED)
+    compare.mark_significance(table)
     table.insert(table.columns.get_loc("status"), "group", label_groups(table))
     return table
 
@@ -119,7 +127,7 @@ def _interval(run: dict) -> tuple:
     return None, None
 
 
-def _compared(run: dict, runs: list[dict], baseline: str) -> dict:
+def _compared(run: dict, runs: list[dict], reference: compare.Reference) -> dict:
     examples = run.get("examples")
     row = {
         "backend": backend_label(run),
@@ -128,9 +136,12 @@ def _compared(run: dict, runs: list[dict], baseline: str) -> dict:
     }
     if run["status"] != run_record.COMPLETED:
         return row
-    base = compare.choose_baseline(run, runs, baseline)
-    row.update(baseline=base["run"] if base else None, baseline_seed=base.get("seed") if base else None)
-    row.update(compare.rouge_delta(run, base))
+    base, why_none = compare.choose_baseline(run, runs, reference)
+    if base is None:
+        return {**row, "delta_note": why_none, **compare.memory_ratio(run, None), **compare.speed_ratio(run, None)}
+    row.update(baseline=base["run"], baseline_seed=base.get("seed"))
+    if base is not run:
+        row.update(compare.rouge_delta(run, base), differs=compare.what_differs(run, base))
     row.update(compare.memory_ratio(run, base))
     row.update(compare.speed_ratio(run, base))
     return row

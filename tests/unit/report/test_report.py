@@ -83,7 +83,8 @@ def test_delta_is_paired_over_the_same_examples_with_its_interval(sweep):
     rows = by_run(write_report([sweep], sweep))
     lora = rows["1_tiny_bart_lora"]
     assert lora["delta"] == pytest.approx(5.0) and lora["delta_lo"] == pytest.approx(5.0) and lora["delta_significant"]
-    assert rows["0_tiny_bart_full"]["delta"] == 0.0  # the baseline against itself
+    own = rows["0_tiny_bart_full"]  # its own baseline: not a comparison, so no Δ and no p-value to adjust
+    assert own["baseline"] == "0_tiny_bart_full" and pd.isna(own["delta"]) and pd.isna(own["delta_p"])
     assert pd.isna(rows["3_tiny_t5_qlora"]["delta"])
     assert rows["3_tiny_t5_qlora"]["delta_note"] == "no per-example ROUGE in dev_predictions.csv"
 
@@ -93,10 +94,11 @@ def test_a_delta_across_different_dev_sets_is_refused(tmp_path):
     other = dev_predictions(BASE + 5, references=[f"another reference {i}" for i in range(len(BASE))])
     make_run(tmp_path, "1_a_lora", completed("a", "lora"), examples=other)
     row = by_run(write_report([tmp_path], tmp_path))["1_a_lora"]
-    assert pd.isna(row["delta"]) and row["delta_note"] == "baseline scored another dev set: not paired"
+    not_paired = "no dev example in common with its baseline (another dev set): not paired"
+    assert pd.isna(row["delta"]) and row["delta_note"] == not_paired
     text = (tmp_path / "report.md").read_text()
     line = next(r for r in text.splitlines() if r.startswith("| 1_a_lora"))
-    assert "| n/a |" in line and "baseline scored another dev set: not paired" in text
+    assert "| n/a |" in line and not_paired in text
 
 
 def test_a_baseline_on_the_same_dev_set_is_preferred(tmp_path):
@@ -182,7 +184,8 @@ def test_seed_groups_give_mean_sd_and_delta_paired_by_seed(tmp_path):
     text = (tmp_path / "report.md").read_text()
     # lora: ROUGE 32, 34, 30 -> 32 ± 2; Δ by seed 2, 3, 1 -> 2 ± 1; speed 2, 3, 4 -> 3 ± 1
     assert "| S2 | a | lora | 1, 2, 3 | 3 | 32.00 ± 2.00 | +2.00 ± 1.00 (3) | 3.00 ± 1.00 |" in text
-    assert "1, 2, 3 | 3 | 30.00 ± 1.00 | +0.00 ± 0.00 (3)" in text
+    # full, the baseline: its own seed-to-seed spread, not a Δ of +0.00 ± 0.00 against itself
+    assert "| S1 | a | full | 1, 2, 3 | 3 | 30.00 ± 1.00 | baseline | baseline |" in text
 
 
 def test_configs_that_differ_in_more_than_the_seed_are_not_grouped(tmp_path):
@@ -198,9 +201,9 @@ def test_markdown_opens_with_how_to_read_it(sweep, capsys):
     assert guide.startswith("**How to read this report.**")
     assert "Here 1 of 1 Δs are significant (`1_tiny_bart_lora`)" in guide
     assert "model-state memory" in guide and "Devices: cpu (4 runs)" in guide
-    assert "Not comparable, so shown as n/a: no per-example ROUGE in dev_predictions.csv (2×)" in guide
+    assert "Not comparable, so shown as n/a: no per-example ROUGE in dev_predictions.csv (1×)" in guide
     line = next(row for row in text.splitlines() if row.startswith("| 1_tiny_bart_lora"))
-    assert "+5.00 [+5.00, +5.00] significant" in line and "40% (model state)" in line and "1.50×" in line
+    assert "+5.00 [+5.00, +5.00] p=5e-05 significant" in line and "40% (model state)" in line and "1.50×" in line
     assert "| 20% |" in line  # trainable share
     line = next(row for row in text.splitlines() if row.startswith("| 3_tiny_t5_qlora"))
     assert "qlora → lora" in line and "25% (model state)" in line and "0.50×" in line and "30.00" in line
