@@ -5,8 +5,8 @@ it returns into `JOB_0_result.pkl`; Hydra's launcher, its context and the job's 
 `+hf_token=...` several times. Here submitit is handed a `SealedCall`: the launcher and its arguments
 pickled secret-free (each secret a numbered placeholder), and it hands back a `SealedResult` made the same
 way. The secrets reach the job through the environment of the `sbatch` that submits the array (SLURM
-gives a job the environment it was submitted with, requeues included, and keeps it readable by root
-only); the job takes them out of its environment before the run starts, as a local job does.
+gives a job the environment it was submitted with, requeues included, and keeps it in a file only its own
+user can read); the job takes them out of its environment before the run starts, as a local job does.
 """
 
 from __future__ import annotations
