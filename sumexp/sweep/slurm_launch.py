@@ -181,8 +181,9 @@ def _job_return(job, config, run_dir: Path, vanished: bool, secrets: list[str], 
     if not vanished:
         try:
             result = job.results()[0]
-            if isinstance(result, SealedResult):
-                return result.open(secrets)
+            result = result.open(secrets) if isinstance(result, SealedResult) else result
+            if result is not None:
+                return result
             reason = "its attempt ended before Hydra set the job up"
         except Exception as err:  # noqa: BLE001 - the job's own failure, reported by submitit
             reason = first_line(err)
