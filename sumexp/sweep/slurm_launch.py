@@ -3,7 +3,11 @@
 submitit waits for a job until `sacct` calls it finished; without accounting (many small clusters) it
 never does, so a job killed before it wrote its result would keep the sweep waiting for ever, printing
 `Bypassing sacct error` at every poll. This wait reads the jobs' result files and `squeue` only: a job
-that left the queue without a result is recorded as failed, with the reason and its log.
+is finished once it has left the queue (a requeued job left the result of an attempt and is back in it),
+and one that left without a result is recorded as failed, with the reason and its log.
+
+submitit is handed sealed calls (sumexp/sweep/slurm_sealed.py), so that no secret reaches its pickles, and
+a stop of the sweep cancels the array (sumexp/sweep/slurm_stop.py).
 
 Each job's python is the batch script itself (`exec`, no `srun`) when it runs one task: a signal to the
 whole job (`scancel`, `scancel --full`, the time limit's `--signal=B:USR2`) then reaches the run, and no
@@ -13,7 +17,6 @@ whole job (`scancel`, `scancel --full`, the time limit's `--signal=B:USR2`) then
 from __future__ import annotations
 
 import logging
-import os
 import shlex
 import subprocess
 import sys
@@ -23,13 +26,13 @@ from pathlib import Path
 
 from omegaconf import OmegaConf, open_dict
 
-from sumexp.errors import first_line, say_error
-from sumexp.run import record as run_record
+from sumexp.errors import say_error
 from sumexp.schema import task_config
 from sumexp.security.secrets import redact
 from sumexp.sweep import job_files
 from sumexp.sweep.slurm_fit import refuse_short_time_limit, refuse_unfit
-from sumexp.sweep.slurm_sealed import SealedCall, SealedResult, secrets_in_environment
+from sumexp.sweep.slurm_outcome import job_return, plain_return
+from sumexp.sweep.slurm_sealed import SealedCall, secrets_in_environment
 from sumexp.sweep.slurm_stop import ArrayStop
 from sumexp.sweep.stopping import StopSignals, SweepStopped
 
@@ -55,7 +58,9 @@ def launch_array(launcher, job_overrides, initial_job_idx: int) -> list:
     with StopSignals() as signals:
         stop = ArrayStop(signals)
         returns, submissions = _prepare(launcher, job_overrides, initial_job_idx)
-        secrets = sorted({secret for *_, job_secrets in submissions for secret in job_secrets})
+        # One sbatch, one environment for every job; the sweep's own config is in each job's pickle too.
+        secrets = job_files.find_job_secrets(launcher.config)
+        secrets = sorted({*secrets, *(secret for *_, job_secrets in submissions for secret in job_secrets)})
         jobs = []
         if submissions and not stop.stopped:
             calls = [SealedCall.seal(launcher, args, secrets) for args, *_ in submissions]
@@ -67,9 +72,9 @@ def launch_array(launcher, job_overrides, initial_job_idx: int) -> list:
         for job, (_, position, config, run_dir, _) in zip_longest(jobs, submissions):
             if job is None or (stop.stopped and not job.paths.stdout.exists()):  # cancelled before it started
                 not_started.append(run_dir.name)
-                returns[position] = _plain_return(config, None)
+                returns[position] = plain_return(config, None)
             else:
-                returns[position] = _job_return(job, config, run_dir, job in vanished, secrets, signals.first)
+                returns[position] = job_return(job, config, run_dir, job in vanished, secrets, signals.first)
     if stop.stopped:
         stopped = SweepStopped(signals.first, not_started)
         launcher.hydra_context.callbacks.on_multirun_end(config=launcher.config, stopped=stopped)
@@ -91,7 +96,7 @@ def _prepare(launcher, job_overrides, initial_job_idx: int) -> tuple[dict, list]
         verdict = _verdict(config, run_dir)
         if verdict is not None and verdict.action != "start":  # decided here: no SLURM job, no .hydra/ rewritten
             _say(verdict, run_dir)
-            returns[position] = _plain_return(config, (verdict.record or {}).get("dev_rouge_mean"))
+            returns[position] = plain_return(config, (verdict.record or {}).get("dev_rouge_mean"))
             continue
         args = (list(overrides), "hydra.sweep.dir", num, f"job_id_for_{num}", Singleton.get_state())
         submissions.append((args, position, config, run_dir, secrets))
@@ -176,44 +181,6 @@ def _job_config(launcher, overrides, num: int):
     return config, Path(str(config.hydra.sweep.dir)) / str(config.hydra.sweep.subdir)
 
 
-def _job_return(job, config, run_dir: Path, vanished: bool, secrets: list[str], stopped_by=None):
-    """The job's own JobReturn, or one for a job that ended without it (its record then says why)."""
-    if not vanished:
-        try:
-            result = job.results()[0]
-            result = result.open(secrets) if isinstance(result, SealedResult) else result
-            if result is not None:
-                return result
-            reason = "its attempt ended before Hydra set the job up"
-        except Exception as err:  # noqa: BLE001 - the job's own failure, reported by submitit
-            reason = first_line(err)
-    elif stopped_by is not None:
-        reason = f"the sweep was stopped by {stopped_by.name} and SLURM job {job.job_id} ended without a result"
-    else:
-        reason = (
-            f"SLURM job {job.job_id} left the queue without a result (cancelled, killed, or its node was "
-            f"lost before the run could record it)"
-        )
-    status = run_record.INTERRUPTED if stopped_by is not None else run_record.FAILED
-    _record_failure(config, run_dir, f"{reason}; see {job.paths.stderr}", status)
-    return _plain_return(config, None)
-
-
-def _plain_return(config, value):
-    """A JobReturn for a job that did not report one (not submitted, or gone); its record says what happened."""
-    from hydra.core.utils import JobReturn, JobStatus
-
-    return JobReturn(
-        overrides=OmegaConf.to_container(config.hydra.overrides.task),
-        cfg=task_config(config),
-        hydra_cfg=config,
-        working_dir=os.getcwd(),
-        task_name=config.hydra.job.name,
-        status=JobStatus.COMPLETED,
-        _return_value=value,
-    )
-
-
 def _verdict(config, run_dir: Path):
     """What the job's folder allows (sumexp/run/folder.py), decided before submitting; None for another app."""
     from sumexp.run.folder import assess
@@ -234,15 +201,3 @@ def _say(verdict, run_dir: Path) -> None:
     refused = getattr(launching, "REFUSED", None)  # where the sweep's summary looks for refused jobs, when it does
     if refused is not None:
         refused[run_dir.name] = verdict.message
-
-
-def _record_failure(config, run_dir: Path, reason: str, status: str = run_record.FAILED) -> None:
-    """Record `status` unless the run already said how it stopped (interrupted, failed, completed)."""
-    metrics = run_record.read_metrics(run_dir)
-    say_error(f"{run_dir.name}: {reason}")
-    if metrics is not None and metrics.get("status") != run_record.RUNNING:
-        return
-    task_cfg = task_config(config)
-    if "model" in task_cfg and "backend" in task_cfg:  # a sumexp run; another app's config has no record
-        run_dir.mkdir(parents=True, exist_ok=True)
-        run_record.write_failed(task_cfg, run_dir, status, "slurm", reason, 0.0)
