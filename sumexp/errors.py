@@ -25,7 +25,7 @@ class OutOfMemory(UserError):
 
 
 class RunInterrupted(Exception):
-    """SIGTERM or Ctrl-C stopped training (saving a checkpoint where no evaluation was due); `resume=true` continues."""
+    """SIGTERM or Ctrl-C stopped training (saving a checkpoint where it stopped); `resume=true` continues."""
 
     def __init__(self, signal_name: str, checkpoint: str | None):
         self.signal_name, self.checkpoint = signal_name, checkpoint

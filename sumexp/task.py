@@ -164,7 +164,7 @@ def _fit(cfg, model, tokenizer, splits: Splits, encoded, evaluator, run_dir: Pat
     import torch
 
     from sumexp.run.lineage import write_snapshot
-    from sumexp.training.checkpoints import resume_checkpoint
+    from sumexp.training.checkpoints import owes_evaluation, resume_checkpoint
     from sumexp.training.precision import resolve_precision
     from sumexp.training.trainer import build_trainer, training_arguments
 
@@ -182,9 +182,12 @@ def _fit(cfg, model, tokenizer, splits: Splits, encoded, evaluator, run_dir: Pat
     args = training_arguments(cfg, str(checkpoints), precision, learning_rate)
     if resume_from is None:  # a new lineage of checkpoints: record the config and data a resume must match
         write_snapshot(checkpoints, cfg, splits)
-    else:  # the Trainer would score the resumed weights again, a second entry for a step already evaluated
-        args.eval_on_start = False
+    else:  # the Trainer would score the resumed weights again, a second entry for a step already evaluated,
+        # unless a stop saved them at an evaluation step before its evaluation
+        args.eval_on_start = owes_evaluation(resume_from, args)
     trainer = build_trainer(cfg, model, tokenizer, encoded.train, encoded.dev, evaluator, args)
+    if args.eval_on_start and resume_from is not None:
+        trainer.owed_evaluation = str(resume_from)
     return Fit(trainer, evaluator, _train(cfg, trainer, checkpoints, resume_from), precision, note)
 
 

@@ -9,6 +9,7 @@ which only its owner can read (/proc/PID/environ is mode 0400), and are never wr
 
 from __future__ import annotations
 
+import io
 import pickle
 import re
 from collections.abc import Mapping, MutableMapping
@@ -45,6 +46,18 @@ def load(path: Path, secrets: list[str]):
     """Unpickle what `dump` wrote, with the secrets put back where they were."""
     with open(path, "rb") as handle:
         return _SecretRestoringUnpickler(handle, secrets).load()
+
+
+def dumps(obj, secrets: list[str]) -> bytes:
+    """`dump` to bytes, for a pickle that another library writes (submitit's, on SLURM)."""
+    buffer = io.BytesIO()
+    _SecretFreePickler(buffer, secrets).dump(obj)
+    return buffer.getvalue()
+
+
+def loads(data: bytes, secrets: list[str]):
+    """Unpickle what `dumps` made, with the secrets put back where they were."""
+    return _SecretRestoringUnpickler(io.BytesIO(data), secrets).load()
 
 
 class _SecretFreePickler(cloudpickle.Pickler):

@@ -1,7 +1,8 @@
-"""Before submitting: can any node of the partition ever run one job of the sweep?
+"""Before submitting: can any node of the partition ever run one job of the sweep, and for long enough?
 
 SLURM accepts a job larger than every node of its partition and keeps it pending for ever (reason
 `PartitionConfig` or `Resources`), without a word to the sweep. `sinfo` says what the nodes have.
+It also accepts a time limit that leaves no time before the signal to save (`signal_delay_s` before it).
 """
 
 from __future__ import annotations
@@ -19,6 +20,30 @@ class Node:
     cpus: int
     mem_mb: int
     gpus: int
+
+
+# `--signal=...@delay`: "the signal may be sent up to 60 seconds earlier than specified" (sbatch(1)).
+SIGNAL_EARLY_S = 60
+
+
+def refuse_short_time_limit(params: dict) -> None:
+    """One line and exit 2 when SLURM's signal to save could come before an attempt has trained at all:
+    each attempt would be stopped within seconds of its start and requeued until max_num_timeout."""
+    problem = short_time_limit(params)
+    if problem:
+        refuse(problem)
+
+
+def short_time_limit(params: dict) -> str | None:
+    timeout_min, delay_s = params.get("timeout_min"), params.get("signal_delay_s", 120)
+    if timeout_min is None or timeout_min * 60 - delay_s > SIGNAL_EARLY_S:
+        return None
+    return (
+        f"hydra.launcher.timeout_min={timeout_min} ({timeout_min * 60:g} s) leaves no time before "
+        f"hydra.launcher.signal_delay_s={delay_s} (SLURM signals the job to save that long before its time limit, "
+        f"and up to {SIGNAL_EARLY_S} s earlier): raise timeout_min above "
+        f"{(delay_s + SIGNAL_EARLY_S) / 60:g} or lower signal_delay_s"
+    )
 
 
 def refuse_unfit(params: dict) -> None:
@@ -53,13 +78,23 @@ def unfit(params: dict, nodes: list[Node]) -> str | None:
         "gpus_per_node": max(n.gpus for n in nodes),
     }
     over = [key for key in asked if asked[key] > most[key]] or list(asked)  # none too big alone: no node has all
-    shown = ", ".join(f"hydra.launcher.{key}={params.get(key)}" for key in over)
+    shown = ", ".join(_asked_keys(key, params) for key in over)
     offer = f"{most['cpus_per_task']} CPUs, {most['mem_gb']} GB and {most['gpus_per_node']} GPUs"
     where = f"partition {nodes[0].partition.rstrip('*')}"
     return (
         f"{shown}: no node of {where} could ever run this job (at most {offer} per node); "
         f"ask for less, or choose another hydra.launcher.partition"
     )
+
+
+def _asked_keys(key: str, params: dict) -> str:
+    """`hydra.launcher.mem_gb=16`; the CPUs a job asks for are cpus_per_task for each of its tasks_per_node."""
+    shown = f"hydra.launcher.{key}={params.get(key)}"
+    tasks = params.get("tasks_per_node") or 1
+    if key == "cpus_per_task" and tasks > 1:
+        cpus = (params.get("cpus_per_task") or 1) * tasks
+        shown = f"hydra.launcher.tasks_per_node={tasks} × {shown} ({cpus} CPUs)"
+    return shown
 
 
 def _fits(asked: dict, node: Node) -> bool:

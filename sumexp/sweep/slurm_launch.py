@@ -3,7 +3,11 @@
 submitit waits for a job until `sacct` calls it finished; without accounting (many small clusters) it
 never does, so a job killed before it wrote its result would keep the sweep waiting for ever, printing
 `Bypassing sacct error` at every poll. This wait reads the jobs' result files and `squeue` only: a job
-that left the queue without a result is recorded as failed, with the reason and its log.
+is finished once it has left the queue (a requeued job left the result of an attempt and is back in it),
+and one that left without a result is recorded as failed, with the reason and its log.
+
+submitit is handed sealed calls (sumexp/sweep/slurm_sealed.py), so that no secret reaches its pickles, and
+a stop of the sweep cancels the array (sumexp/sweep/slurm_stop.py).
 
 Each job's python is the batch script itself (`exec`, no `srun`) when it runs one task: a signal to the
 whole job (`scancel`, `scancel --full`, the time limit's `--signal=B:USR2`) then reaches the run, and no
@@ -13,52 +17,98 @@ whole job (`scancel`, `scancel --full`, the time limit's `--signal=B:USR2`) then
 from __future__ import annotations
 
 import logging
-import os
 import shlex
 import subprocess
 import sys
 import time
+from itertools import zip_longest
 from pathlib import Path
 
 from omegaconf import OmegaConf, open_dict
 
-from sumexp.errors import first_line, say_error
-from sumexp.run import record as run_record
+from sumexp.errors import say_error
 from sumexp.schema import task_config
-from sumexp.sweep.slurm_fit import refuse_unfit
+from sumexp.security.secrets import redact
+from sumexp.sweep import job_files
+from sumexp.sweep.slurm_fit import refuse_short_time_limit, refuse_unfit
+from sumexp.sweep.slurm_outcome import job_return, plain_return
+from sumexp.sweep.slurm_sealed import SealedCall, secrets_in_environment
+from sumexp.sweep.slurm_stop import ArrayStop
+from sumexp.sweep.stopping import StopSignals, SweepStopped
 
 log = logging.getLogger(__name__)
 OWN_KEYS = ("vanished_after_s", "poll_s")  # this launcher's, not submitit's
 
 
 def launch_array(launcher, job_overrides, initial_job_idx: int) -> list:
+    """Submit the jobs no folder decided as one array, wait for them; one JobReturn per job, in order.
+
+    A stop signal cancels the array (sumexp/sweep/slurm_stop.py), waits for the jobs' records, runs the
+    end-of-sweep callbacks (the summary says which jobs did not start) and exits with 128+signal.
+    """
+    params = dict(launcher.params)
+    vanished_after_s, poll_s = (params.pop(key) for key in OWN_KEYS)
+    refuse_short_time_limit(params)
+    refuse_unfit(params)
+    sweep_dir = Path(str(launcher.config.hydra.sweep.dir))
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    owner_only(params["submitit_folder"])
+    executor = _executor(params)
+    log.info(f"Submitit 'slurm' sweep output dir : {sweep_dir}")
+    with StopSignals() as signals:
+        stop = ArrayStop(signals)
+        returns, submissions = _prepare(launcher, job_overrides, initial_job_idx)
+        # One sbatch, one environment for every job; the sweep's own config is in each job's pickle too.
+        secrets = job_files.find_job_secrets(launcher.config)
+        secrets = sorted({*secrets, *(secret for *_, job_secrets in submissions for secret in job_secrets)})
+        jobs = []
+        if submissions and not stop.stopped:
+            calls = [SealedCall.seal(launcher, args, secrets) for args, *_ in submissions]
+            with secrets_in_environment(secrets):  # sbatch hands its environment to the jobs
+                jobs = executor.submit_array(calls)
+            stop.submitted(jobs)
+        vanished = wait_for(jobs, vanished_after_s, poll_s, stop)
+        not_started = []
+        for job, (_, position, config, run_dir, _) in zip_longest(jobs, submissions):
+            if job is None or (stop.stopped and not job.paths.stdout.exists()):  # cancelled before it started
+                not_started.append(run_dir.name)
+                returns[position] = plain_return(config, None)
+            else:
+                returns[position] = job_return(job, config, run_dir, job in vanished, secrets, signals.first)
+    if stop.stopped:
+        stopped = SweepStopped(signals.first, not_started)
+        launcher.hydra_context.callbacks.on_multirun_end(config=launcher.config, stopped=stopped)
+        raise SystemExit(stopped.exit_status)
+    return [returns[position] for position in range(len(job_overrides))]
+
+
+def _prepare(launcher, job_overrides, initial_job_idx: int) -> tuple[dict, list]:
+    """The returns of the jobs decided here (skipped, refused), and the rest to submit with their secrets."""
     from hydra.core.singleton import Singleton
     from hydra.core.utils import filter_overrides
 
-    params = dict(launcher.params)
-    vanished_after_s, poll_s = (params.pop(key) for key in OWN_KEYS)
-    refuse_unfit(params)
-    executor = _executor(params)
-    sweep_dir = Path(str(launcher.config.hydra.sweep.dir))
-    sweep_dir.mkdir(parents=True, exist_ok=True)
-    log.info(f"Submitit 'slurm' sweep output dir : {sweep_dir}")
-    job_params, configs, returns = [], [], {}
+    returns, submissions = {}, []
     for position, overrides in enumerate(job_overrides):
         num = initial_job_idx + position
-        log.info(f"\t#{num} : {' '.join(filter_overrides(overrides))}")
         config, run_dir = _job_config(launcher, overrides, num)
+        secrets = job_files.find_job_secrets(config)
+        log.info(redact(f"\t#{num} : {' '.join(filter_overrides(overrides))}", secrets))
         verdict = _verdict(config, run_dir)
         if verdict is not None and verdict.action != "start":  # decided here: no SLURM job, no .hydra/ rewritten
             _say(verdict, run_dir)
-            returns[position] = _plain_return(config, (verdict.record or {}).get("dev_rouge_mean"))
+            returns[position] = plain_return(config, (verdict.record or {}).get("dev_rouge_mean"))
             continue
-        job_params.append((list(overrides), "hydra.sweep.dir", num, f"job_id_for_{num}", Singleton.get_state()))
-        configs.append((position, config, run_dir))
-    jobs = executor.map_array(launcher, *zip(*job_params)) if job_params else []
-    vanished = wait_for(jobs, vanished_after_s, poll_s)
-    for job, (position, config, run_dir) in zip(jobs, configs):
-        returns[position] = _job_return(job, config, run_dir, job in vanished)
-    return [returns[position] for position in range(len(job_overrides))]
+        args = (list(overrides), "hydra.sweep.dir", num, f"job_id_for_{num}", Singleton.get_state())
+        submissions.append((args, position, config, run_dir, secrets))
+    return returns, submissions
+
+
+def owner_only(submitit_folder: str) -> None:
+    """submitit's folder for the sweep (`.submitit/`, above the `%j` of each job) is its owner's alone."""
+    prefix = submitit_folder.split("%", 1)[0]
+    folder = Path(prefix) if "%" not in submitit_folder or prefix.endswith("/") else Path(prefix).parent
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder.chmod(0o700)
 
 
 def _executor(params: dict):
@@ -83,16 +133,25 @@ def _executor(params: dict):
     return executor
 
 
-def wait_for(jobs: list, vanished_after_s: float, poll_s: float) -> set:
-    """Wait until every job has a result or has left the queue without one; returns the latter."""
+def wait_for(jobs: list, vanished_after_s: float, poll_s: float, stop: ArrayStop | None = None) -> set:
+    """Wait until every job has left the queue (with a result, or without one for `vanished_after_s`);
+    returns the latter. A result alone is not the end: a job SLURM requeued wrote one at the end of its
+    attempt, and is back in the queue for the next."""
     pending, vanished, missing_since = set(jobs), set(), {}
     while pending:
-        pending = {job for job in pending if not job.paths.result_pickle.exists()}
-        queued = in_queue() if pending else set()
+        if stop is not None:
+            stop.forward()
+        queued = in_queue()
         now = time.monotonic()
         for job in list(pending):
-            if queued is None or job.job_id in queued or job.job_id.split("_")[0] in queued:  # a 1-task array: `123`
+            has_result = job.paths.result_pickle.exists()
+            if queued is None:  # squeue did not answer: a result is the best sign there is
+                if has_result:
+                    pending.discard(job)
+            elif job.job_id in queued or job.job_id.split("_")[0] in queued:  # a 1-task array: `123`
                 missing_since.pop(job, None)
+            elif has_result:
+                pending.discard(job)
             elif now - missing_since.setdefault(job, now) >= vanished_after_s and not job.paths.result_pickle.exists():
                 pending.discard(job)
                 vanished.add(job)
@@ -122,40 +181,6 @@ def _job_config(launcher, overrides, num: int):
     return config, Path(str(config.hydra.sweep.dir)) / str(config.hydra.sweep.subdir)
 
 
-def _job_return(job, config, run_dir: Path, vanished: bool):
-    """The job's own JobReturn, or one for a job that ended without it (its record then says why)."""
-    if not vanished:
-        try:
-            result = job.results()[0]
-            if result is not None:
-                return result
-            reason = "its attempt ended before Hydra set the job up"
-        except Exception as err:  # noqa: BLE001 - the job's own failure, reported by submitit
-            reason = first_line(err)
-    else:
-        reason = (
-            f"SLURM job {job.job_id} left the queue without a result (cancelled, killed, or its node was "
-            f"lost before the run could record it)"
-        )
-    _record_failure(config, run_dir, f"{reason}; see {job.paths.stderr}")
-    return _plain_return(config, None)
-
-
-def _plain_return(config, value):
-    """A JobReturn for a job that did not report one (not submitted, or gone); its record says what happened."""
-    from hydra.core.utils import JobReturn, JobStatus
-
-    return JobReturn(
-        overrides=OmegaConf.to_container(config.hydra.overrides.task),
-        cfg=task_config(config),
-        hydra_cfg=config,
-        working_dir=os.getcwd(),
-        task_name=config.hydra.job.name,
-        status=JobStatus.COMPLETED,
-        _return_value=value,
-    )
-
-
 def _verdict(config, run_dir: Path):
     """What the job's folder allows (sumexp/run/folder.py), decided before submitting; None for another app."""
     from sumexp.run.folder import assess
@@ -176,15 +201,3 @@ def _say(verdict, run_dir: Path) -> None:
     refused = getattr(launching, "REFUSED", None)  # where the sweep's summary looks for refused jobs, when it does
     if refused is not None:
         refused[run_dir.name] = verdict.message
-
-
-def _record_failure(config, run_dir: Path, reason: str) -> None:
-    """Record `failed` unless the run already said how it stopped (interrupted, failed, completed)."""
-    metrics = run_record.read_metrics(run_dir)
-    say_error(f"{run_dir.name}: {reason}")
-    if metrics is not None and metrics.get("status") != run_record.RUNNING:
-        return
-    task_cfg = task_config(config)
-    if "model" in task_cfg and "backend" in task_cfg:  # a sumexp run; another app's config has no record
-        run_dir.mkdir(parents=True, exist_ok=True)
-        run_record.write_failed(task_cfg, run_dir, run_record.FAILED, "slurm", reason, 0.0)

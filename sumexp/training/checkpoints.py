@@ -91,3 +91,20 @@ def resume_checkpoint(resume: bool, folder: Path) -> str | None:
         return None
     log.info("resuming from %s", checkpoint)
     return str(checkpoint)
+
+
+def owes_evaluation(checkpoint: Path, args) -> bool:
+    """Whether a stop saved `checkpoint` at a step whose dev evaluation was due and never ran: a resume
+    from it scores that step first, as the uninterrupted run did before going on."""
+    if str(getattr(args.eval_strategy, "value", args.eval_strategy)) == "no":
+        return False
+    state = json.loads((Path(checkpoint) / "trainer_state.json").read_text(encoding="utf-8"))
+    step, epoch = state.get("global_step", 0), state.get("epoch") or 0.0
+    if any(
+        entry.get("step") == step and any(key.startswith("eval_") for key in entry) for entry in state["log_history"]
+    ):
+        return False
+    if str(getattr(args.eval_strategy, "value", args.eval_strategy)) == "epoch":
+        return step > 0 and abs(epoch - round(epoch)) < 1e-6
+    eval_steps = state.get("eval_steps") or 0
+    return step > 0 and ((eval_steps and step % eval_steps == 0) or step >= state.get("max_steps", step + 1))

@@ -69,9 +69,10 @@ class InterruptOnSignal(TrainerCallback):
 
     A scheduler gives a few seconds after its signal, and a dev evaluation can take minutes: one in
     progress is abandoned (DevEvaluator asks `stop_requested` before every batch) and one that is due is
-    skipped. A checkpoint is saved where training stopped unless an evaluation was due there (or was
-    abandoned): a resume from it would never score that step, so the previous checkpoint, whose step
-    was scored, stays the one to resume from, and the resumed run matches an uninterrupted one.
+    skipped. A checkpoint is saved where training stopped, an evaluation step included: a resume from it
+    scores that step first (checkpoints.owes_evaluation), so it matches an uninterrupted run. After an
+    abandoned evaluation nothing is saved (the Trainer saves after the evaluation, which no longer returns
+    to it), and the previous checkpoint stays the one to resume from.
     A second Ctrl-C while that happens interrupts at once, as usual; a second SIGTERM is ignored.
     """
 
@@ -109,13 +110,12 @@ class InterruptOnSignal(TrainerCallback):
 
     def on_step_end(self, args, state, control, **kwargs):
         if self.signal_name:
-            due = self._settled or control.should_evaluate or _epoch_evaluation_due(args, state)
-            self._stop(control, save=not due)
+            self._stop(control, save=not self._settled)
         return control
 
     def on_epoch_end(self, args, state, control, **kwargs):
         if self.signal_name:
-            self._stop(control, save=not (self._settled or _evaluates_each_epoch(args)))
+            self._stop(control, save=not self._settled)
         return control
 
     def _stop(self, control, save: bool) -> None:
@@ -123,15 +123,6 @@ class InterruptOnSignal(TrainerCallback):
         control.should_evaluate = False
         control.should_training_stop = True
         self._settled = True
-
-
-def _evaluates_each_epoch(args) -> bool:
-    return str(getattr(args.eval_strategy, "value", args.eval_strategy)) == "epoch"
-
-
-def _epoch_evaluation_due(args, state) -> bool:
-    """True at the last step of an epoch when evaluations come once an epoch."""
-    return _evaluates_each_epoch(args) and state.epoch is not None and abs(state.epoch - round(state.epoch)) < 1e-6
 
 
 class LogAtEverySave(TrainerCallback):

@@ -52,6 +52,9 @@ class SummarizationTrainer(Trainer):
         self._processed = None  # non-padding tokens through the model
         self._trained = None  # label tokens that enter the loss
         self.eval_seconds = 0.0  # dev loss, generation and scoring, every evaluation together
+        # The checkpoint a resume starts from when a stop saved it before its step's evaluation (eval_on_start
+        # then runs that evaluation): None otherwise.
+        self.owed_evaluation: str | None = None
 
     # The two private transformers internals sumexp relies on, kept here and pinned by
     # tests/project/test_transformers_internals.py so that a transformers release that changes them fails loudly.
@@ -65,6 +68,15 @@ class SummarizationTrainer(Trainer):
         if isinstance(sampler, LengthGroupedSampler):
             return SeededLengthGroupedSampler(sampler.batch_size, lengths=sampler.lengths, seed=self.args.seed)
         return sampler
+
+    def _evaluate(self, trial, ignore_keys_for_eval, skip_scheduler=False):
+        """The Trainer's evaluation; the one a resume owes its first step also counts for the best model, as
+        it did in the uninterrupted run (eval_on_start alone never does)."""
+        metrics = super()._evaluate(trial, ignore_keys_for_eval, skip_scheduler)
+        owed, self.owed_evaluation = self.owed_evaluation, None
+        if owed is not None and f"eval_{BEST_METRIC}" in metrics and self._determine_best_metric(metrics, trial):
+            self.state.best_model_checkpoint = owed  # saved at this very step, before the evaluation
+        return metrics
 
     def training_step(self, model, inputs, num_items_in_batch=None):
         processed, trained = count_tokens(inputs, self.model.config.is_encoder_decoder)

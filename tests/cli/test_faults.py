@@ -23,9 +23,19 @@ from tests.support.limits import hang_limit
 
 pytestmark = pytest.mark.slow  # every test here starts a process or trains a model
 
-# SIGTERM where a run meets it in life: before training, in a step (before and after the first checkpoint), in an
-# evaluation, in test generation, writing.
-SIGTERM_POINTS = ("load_data", "train_step", "train_after_checkpoint", "evaluate", "predict_test", "write_submission")
+# SIGTERM where a run meets it in life: before training, in a step (before and after the first checkpoint, and at an
+# evaluation step), in an evaluation, in test generation, writing.
+SIGTERM_POINTS = (
+    "load_data",
+    "train_step",
+    "train_after_checkpoint",
+    "train_eval_step",
+    "evaluate",
+    "predict_test",
+    "write_submission",
+)
+# A kill in step 4 is a kill in a training step (train_step): only a stop that saves tells it apart.
+SIGKILL_POINTS = sorted(set(POINTS) - {"train_eval_step"})
 # Measured on a CPU: a resumed run's dev ROUGE is identical and its mean train loss differs in the 8th
 # significant digit (float summation order); 1e-6 relative allows that and nothing more.
 LOSS_TOLERANCE = 1e-6
@@ -72,7 +82,7 @@ def assert_resumes_to_the_reference(run_dir, reference, *extra) -> dict:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("point", sorted(POINTS))
+@pytest.mark.parametrize("point", SIGKILL_POINTS)
 def test_a_run_killed_at_any_point_resumes_to_the_same_result(point, reference, tmp_path):
     stopped = stop_at(point, "SIGKILL", tmp_path)
     assert stopped.returncode == -signal.SIGKILL, stopped.stderr[-3000:]
@@ -97,9 +107,12 @@ def test_sigterm_at_any_phase_records_interrupted_and_resumes(point, reference, 
     if point.startswith("train"):  # saved where it stopped: the record names the checkpoint a resume continues from
         checkpoint = last_complete_checkpoint(tmp_path / "checkpoints")
         assert checkpoint is not None and f"resumable from {checkpoint}" in record["error"], record["error"]
+    if point == "train_eval_step":  # saved at the evaluation step itself, which the resume then scores once
+        assert checkpoint.name == "checkpoint-4", checkpoint
     assert_resumes_to_the_reference(tmp_path, reference)
-    if point == "train_after_checkpoint":
+    if point in ("train_after_checkpoint", "train_eval_step"):
         assert "resuming from" in (tmp_path / "sumexp.log").read_text()
+        assert_one_log_entry_per_evaluation(tmp_path)
 
 
 @pytest.mark.slow

@@ -126,17 +126,15 @@ def test_auto_find_batch_size_halves_until_it_fits_and_records_it(compose_config
 
 
 @pytest.mark.parametrize(
-    "strategy, step, epoch, due",
+    "strategy, step, epoch",
     [
-        ("steps", 10, 0.5, True),  # an evaluation step: the checkpoint would never be scored on resume
-        ("steps", 11, 0.55, False),
-        ("epoch", 20, 1.0, True),  # the last step of an epoch, evaluated once an epoch
-        ("epoch", 11, 0.55, False),
+        ("steps", 10, 0.5),  # an evaluation step: saved before its evaluation, which a resume owes it
+        ("steps", 11, 0.55),
+        ("epoch", 20, 1.0),  # the last step of an epoch, evaluated once an epoch
+        ("epoch", 11, 0.55),
     ],
 )
-def test_a_stop_saves_where_no_evaluation_is_due_and_never_evaluates(
-    compose_config, tmp_path, strategy, step, epoch, due
-):
+def test_a_stop_saves_at_any_step_and_never_evaluates(compose_config, tmp_path, strategy, step, epoch):
     from transformers import TrainerControl, TrainerState
     from transformers.trainer_callback import DefaultFlowCallback
 
@@ -151,10 +149,36 @@ def test_a_stop_saves_where_no_evaluation_is_due_and_never_evaluates(
     for callback in (DefaultFlowCallback(), stop):  # the Trainer's order: its flow first, the guards after
         control = callback.on_step_end(args, state, control) or control
     assert control.should_training_stop and not control.should_evaluate
-    assert control.should_save is (not due)
+    assert control.should_save
     for callback in (DefaultFlowCallback(), stop):  # the epoch end that follows the break adds nothing
         control = callback.on_epoch_end(args, state, control) or control
     assert not control.should_evaluate and not control.should_save
+
+
+@pytest.mark.parametrize(
+    "strategy, step, epoch, evaluated, owed",
+    [
+        ("steps", 10, 0.5, False, True),  # saved by a stop before the step's evaluation
+        ("steps", 10, 0.5, True, False),  # saved after it, as at every evaluation step
+        ("steps", 11, 0.55, False, False),  # no evaluation due there
+        ("steps", 95, 4.75, False, True),  # the last step (max_steps 95) is evaluated too
+        ("epoch", 20, 1.0, False, True),
+        ("epoch", 11, 0.55, False, False),
+        ("off", 10, 0.5, False, False),  # optim.evaluate=false: nothing is ever owed
+    ],
+)
+def test_a_resume_owes_an_evaluation_only_to_a_checkpoint_a_stop_saved_before_it(
+    compose_config, tmp_path, strategy, step, epoch, evaluated, owed
+):
+    from sumexp.training.checkpoints import owes_evaluation
+    from sumexp.training.trainer import training_arguments
+
+    overrides = {"steps": ["optim.eval_steps=10"], "epoch": [], "off": ["optim.evaluate=false"]}[strategy]
+    args = training_arguments(compose_config(overrides), str(tmp_path), "fp32", 1e-3)
+    logged = {"step": step, "eval_rouge_mean": 1.0} if evaluated else {"step": step, "loss": 1.0}
+    state = {"global_step": step, "epoch": epoch, "eval_steps": 10, "max_steps": 95, "log_history": [logged]}
+    (tmp_path / "trainer_state.json").write_text(json.dumps(state))
+    assert owes_evaluation(tmp_path, args) is owed
 
 
 def test_an_abandoned_evaluation_stops_training_without_a_checkpoint():

@@ -24,6 +24,8 @@ POINTS = {
     "train_step": ("sumexp.training.trainer", "SummarizationTrainer.training_step", 3, "before"),
     # step 6 of 8: training goes on from the checkpoint of step 4, not from the start
     "train_after_checkpoint": ("sumexp.training.trainer", "SummarizationTrainer.training_step", 6, "before"),
+    # in step 4, an evaluation step: the stop comes before its evaluation
+    "train_eval_step": ("sumexp.training.trainer", "SummarizationTrainer.training_step", 4, "after"),
     "evaluate": ("sumexp.training.evaluation", "generate_summaries", 2, "before"),  # the 2nd dev evaluation
     "save_checkpoint": ("transformers.trainer", "Trainer._save_optimizer_and_scheduler", 2, "before"),
     "save_model": ("sumexp.task", "_save_best_model", 1, "staging"),

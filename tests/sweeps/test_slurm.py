@@ -60,8 +60,13 @@ def slurm_cluster(tmp_path_factory):
     subprocess.run(["bash", str(REPO / ".ci" / "slurm.sh"), "down", str(state)], timeout=hang_limit(60))
 
 
+SECRET = "hf_SlurmSweepSecret0123456789"
+
+
 @pytest.mark.slow
 def test_a_grid_runs_as_a_slurm_job_array_and_is_reported(slurm_cluster, tmp_path):
+    """Its token reaches the jobs but no file of the sweep (submitit's pickles and logs included) and not the
+    terminal; submitit's folder is its owner's alone."""
     run = sumexp_cli(
         "-m",
         "hydra/launcher=slurm",
@@ -71,10 +76,16 @@ def test_a_grid_runs_as_a_slurm_job_array_and_is_reported(slurm_cluster, tmp_pat
         "model=tiny_bart,tiny_gpt2",
         "optim.lr=1e-4,1e-3",
         f"hydra.sweep.dir={tmp_path}",
+        f"+hf_token={SECRET}",
         *QUICK_NO_CHECKPOINT,
         timeout=1200,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert SECRET not in run.stdout + run.stderr and "+hf_token=REDACTED" in run.stdout + run.stderr
+    pickles = list((tmp_path / ".submitit").rglob("*.pkl"))
+    assert len(pickles) == 8  # each job's submitted and result pickles
+    assert [f for f in tmp_path.rglob("*") if f.is_file() and SECRET.encode() in f.read_bytes()] == []
+    assert (tmp_path / ".submitit").stat().st_mode & 0o777 == 0o700
     jobs = job_dirs(tmp_path)
     assert [j.name for j in jobs] == ["0_tiny_bart_full", "1_tiny_bart_full", "2_tiny_gpt2_full", "3_tiny_gpt2_full"]
     records = [json.loads((j / "metrics.json").read_text()) for j in jobs]
@@ -351,3 +362,38 @@ def test_resources_no_node_has_are_one_line_before_anything_is_submitted(slurm_c
         run, f"hydra.launcher.cpus_per_task={cpus + 1}", "no node of partition", f"at most {cpus} CPUs"
     )
     assert not (tmp_path / ".submitit").exists()
+
+
+@pytest.mark.slow
+def test_a_job_slurm_requeues_is_waited_for_until_its_last_attempt_ends(slurm_cluster, tmp_path):
+    """`scontrol requeue`: attempt 1 stops on SIGTERM, records interrupted and leaves a result; the sweep waits
+    for attempt 2, which resumes from the checkpoint and completes."""
+    sweep = start_sweep(tmp_path)
+    run_dir = tmp_path / "0_tiny_bart_full"
+    wait_until(lambda: has_checkpoint(run_dir), sweep, what="the job checkpoints")
+    subprocess.run(["scontrol", "requeue", slurm_id(tmp_path, 0)], check=True, timeout=hang_limit(60))
+    out, err = finish(sweep, timeout=600)
+    assert sweep.returncode == 0, out[-3000:] + err[-3000:]
+    done = record(run_dir)
+    assert done["status"] == "completed" and done["attempts"] == 2, done
+    assert "resuming from" in (run_dir / "sumexp.log").read_text()
+
+
+@pytest.mark.slow
+def test_ctrl_c_to_a_slurm_sweep_cancels_its_array_and_waits_for_the_records(slurm_cluster, tmp_path):
+    """Two jobs run (one CPU each on a 2-CPU node), the third waits. Ctrl-C to the sweep: both save and record
+    interrupted, the third never starts, the summary says so, exit 130 and no traceback. The jobs are long (200
+    steps), so that the first is still training when the second, started later on a loaded node, checkpoints."""
+    sweep = start_sweep(tmp_path, "optim.lr=1e-3,2e-3,3e-3", "optim.max_steps=200")
+    run = [tmp_path / f"{n}_tiny_bart_full" for n in range(3)]
+    wait_until(lambda: has_checkpoint(run[0]) and has_checkpoint(run[1]), sweep, what="two jobs checkpoint")
+    array = submitted_arrays(tmp_path)
+    sweep.send_signal(signal.SIGINT)
+    out, err = finish(sweep, timeout=300)
+    assert sweep.returncode == 130 and "Traceback" not in out + err, out[-3000:] + err[-3000:]
+    assert "cancelling SLURM job array" in err and "sweep stopped by SIGINT" in out, out[-2000:] + err[-2000:]
+    for stopped in run[:2]:
+        assert record(stopped)["status"] == "interrupted" and has_checkpoint(stopped), record(stopped)
+    assert not (run[2] / "metrics.json").exists() and f"{run[2].name:<28} not started" in out
+    queue = subprocess.run(["squeue", "-h", "-r", "-o", "%i"], capture_output=True, text=True).stdout.split()
+    assert not [job for job in queue if job.split("_")[0] in array], queue

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from sumexp.sweep.slurm_fit import Node, parse_line, unfit
+from sumexp.sweep.slurm_fit import Node, parse_line, short_time_limit, unfit
 from sumexp.sweep.slurm_job import PreemptionGuard, continuing
 
 
@@ -67,7 +67,8 @@ def test_the_wait_ends_for_a_job_out_of_the_queue_without_a_result(monkeypatch, 
 
     done, gone, queued = Job(0), Job(1), Job(2)
     done.paths.result_pickle.write_bytes(b"")
-    answers = iter([{"7_2"}, None, {"7_2"}, set()])  # squeue once fails: no job is given up for that
+    # squeue once fails: no job is given up for that; the last answer is the second wait's
+    answers = iter([{"7_2"}, None, {"7_2"}, set(), set()])
     monkeypatch.setattr(slurm_launch, "in_queue", lambda: next(answers))
     assert slurm_launch.wait_for([done, gone, queued], vanished_after_s=0, poll_s=0) == {gone, queued}
     assert slurm_launch.wait_for([done], vanished_after_s=0, poll_s=0) == set()
@@ -129,3 +130,60 @@ def test_the_batch_script_runs_one_task_itself_and_several_under_srun_that_stops
         assert "#SBATCH --signal=B:USR2@120" in script
     else:  # a rank that fails before the group forms must not leave the others waiting until the time limit
         assert run_line.startswith("srun ") and "--kill-on-bad-exit=1" in run_line
+
+
+def test_the_cpus_of_several_tasks_are_refused_naming_tasks_per_node():
+    problem = unfit({"cpus_per_task": 1, "tasks_per_node": 3, "mem_gb": 1}, [Node("debug*", 2, 7000, 0)])
+    assert problem.startswith("hydra.launcher.tasks_per_node=3 × hydra.launcher.cpus_per_task=1 (3 CPUs): no node")
+
+
+def test_a_time_limit_that_leaves_no_time_before_the_signal_to_save_is_refused_before_submitting(tmp_path):
+    from tests.support.cli import OFFLINE, expect_one_line_error
+    from tests.support.in_process import run_module
+    from tests.support.repo import REPO
+
+    args = ["-m", "hydra/launcher=slurm", f"hydra.sweep.dir={tmp_path}", "hydra.launcher.timeout_min=1"]
+    run = run_module("sumexp", args, env=OFFLINE, cwd=REPO)
+    expect_one_line_error(run, "hydra.launcher.timeout_min=1 (60 s)", "hydra.launcher.signal_delay_s=120")
+    assert not (tmp_path / ".submitit").exists()
+    # SLURM may signal up to 60 s early: 3 minutes with the default 120 s delay leave nothing; 4 leave a minute
+    assert short_time_limit({"timeout_min": 3, "signal_delay_s": 120}) is not None
+    assert short_time_limit({"timeout_min": 4, "signal_delay_s": 120}) is None
+
+
+def test_a_result_does_not_end_the_wait_while_the_job_is_still_queued(monkeypatch, tmp_path):
+    """A job SLURM requeued left the result of its first attempt and is queued again for the next."""
+    from types import SimpleNamespace
+
+    from sumexp.sweep import slurm_launch
+
+    class Job:  # what the wait reads of a submitit job
+        job_id, paths = "7_0", SimpleNamespace(result_pickle=tmp_path / "0.pkl")
+
+    requeued = Job()
+    requeued.paths.result_pickle.write_bytes(b"")
+    polls = iter([{"7_0"}, {"7_0"}, set()])
+    seen = []
+    monkeypatch.setattr(slurm_launch, "in_queue", lambda: seen.append(1) or next(polls))
+    assert slurm_launch.wait_for([requeued], vanished_after_s=0, poll_s=0) == set() and len(seen) == 3
+
+
+def test_a_slurm_jobs_pickles_hold_no_secret_and_the_job_gets_it_from_its_environment(monkeypatch):
+    """What submitit pickles (the call, and the result it brings back) has a placeholder where the secret was."""
+    import cloudpickle
+
+    from sumexp.sweep import job_files
+    from sumexp.sweep.slurm_sealed import SealedCall, secrets_in_environment
+
+    secret = "hf_SealedSecret0123456789"
+    call = SealedCall.seal(dict, ({"+hf_token": secret, "note": f"token={secret}"},), [secret])
+    assert secret.encode() not in cloudpickle.dumps(call) and secret.encode() not in cloudpickle.dumps(
+        call.checkpoint()
+    )
+    with secrets_in_environment([secret]):
+        assert os.environ[job_files.SECRET_ENV.format(0)] == secret
+        sealed = call()  # the job: takes the secret out of its environment
+        assert job_files.SECRET_ENV.format(0) not in os.environ
+    assert secret.encode() not in cloudpickle.dumps(sealed)
+    assert sealed.open([secret]) == {"+hf_token": secret, "note": f"token={secret}"}
+    assert job_files.SECRET_ENV.format(0) not in os.environ
