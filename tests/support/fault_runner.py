@@ -75,9 +75,9 @@ def main() -> None:
     point, signal_name, *overrides = sys.argv[1:]
     arm(point, signal.Signals[signal_name].value)
     sys.argv = ["sumexp", *overrides]
-    from sumexp.__main__ import main as sumexp_main
+    from sumexp.__main__ import cli
 
-    sumexp_main()
+    cli()
 
 
 if __name__ == "__main__":
