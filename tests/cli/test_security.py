@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from sumexp.data.sample import write_sample
+from sumexp.run.record import config_hash
 from sumexp.security.secrets import REDACTED
 from tests.support.cli import sumexp_cli
 from tests.support.security import ENV_SET_FAKE, FAKE_ENV, FAKE_OVERRIDES, FAKES, PICKLE_SUFFIXES
@@ -76,8 +77,9 @@ def test_secrets_never_reach_a_finished_run_folder_and_ids_never_become_paths(tm
 
 
 @pytest.mark.slow
-def test_secrets_never_reach_a_sweep_folder(tmp_path):
-    """-m: multirun.yaml and each job's .hydra, written before the jobs run, are redacted too."""
+def test_secrets_never_reach_a_sweep_folder(tmp_path, compose_config):
+    """-m: multirun.yaml and each job's .hydra, written before the jobs run, are redacted too; each job still
+    gets the secrets."""
     run = sumexp_cli(
         "-m",
         f"hydra.sweep.dir={tmp_path}/sweep",
@@ -92,6 +94,22 @@ def test_secrets_never_reach_a_sweep_folder(tmp_path):
     names = {p.name for p in files}
     assert {"multirun.yaml", "config.yaml", "hydra.yaml", "overrides.yaml"} <= names
     assert f"+hf_token={REDACTED}" in (tmp_path / "sweep" / "multirun.yaml").read_text()
+    # The job ran with the real values: its record's fingerprint is that of the config that holds them.
+    given = compose_config(["optim.lr=0", "optim.batch_size=1", *(f"{k}={v}" for k, v in FAKE_OVERRIDES.items())])
+    job_record = json.loads(next((tmp_path / "sweep").glob("0_*/metrics.json")).read_text())
+    assert job_record["config_hash"] == config_hash(given)
+
+
+def test_a_swept_secret_is_refused_before_hydra_reads_it(tmp_path):
+    """A secret is one value for every job: `+hf_token=a,b` would write each into a job's folder name and files."""
+    from tests.support.cli import OFFLINE, expect_one_line_error
+    from tests.support.in_process import run_module
+    from tests.support.repo import REPO
+
+    swept = ["-m", f"hydra.sweep.dir={tmp_path}/sweep", "+hf_token=hf_FakeSweptToken1111,hf_FakeSweptToken2222"]
+    run = run_module("sumexp", swept, env=OFFLINE, cwd=REPO)
+    expect_one_line_error(run, "hf_token: a secret cannot be swept")
+    assert "FakeSwept" not in run.stderr + run.stdout and not (tmp_path / "sweep").exists()
 
 
 @pytest.mark.slow
