@@ -12,6 +12,7 @@ import sys
 
 from sumexp.data.tables import read_table, reference_columns, reference_lists
 from sumexp.errors import UserError, run_cli
+from sumexp.results.spreadsheet import from_text_cells
 from sumexp.scoring.rouge import AGGREGATES, METRICS, RougeScorer
 from sumexp.scoring.tokenization import TOKENIZERS
 
@@ -83,6 +84,7 @@ def load_predictions(path: str, column: str | None) -> dict[str, str]:
     if column is None:
         column = next((c for c in PRED_COLUMNS if c in frame.columns), PRED_COLUMNS[-1])
     _require(frame, path, ["fname", column], "--pred-column")
+    frame = from_text_cells(frame, ["fname", column])
     _unique_fnames(frame, path)
     if any(isinstance(v, list) for v in frame[column]):
         raise UserError(f"{path}: column {column!r} holds lists; give one prediction per row")
@@ -102,6 +104,7 @@ def load_references(path: str, columns: str | None) -> tuple[list[str], list[lis
             f"{', '.join(map(str, frame.columns))}; choose with --ref-columns"
         )
     _require(frame, path, ["fname", *names], "--ref-columns")
+    frame = from_text_cells(frame, ["fname", *names])
     _unique_fnames(frame, path)
     if frame.empty:
         raise UserError(f"{path}: no rows; give a reference file with at least one example")

@@ -153,3 +153,51 @@ def test_pickle_checkpoint_through_the_cli_is_one_line(tiny_checkpoints, tmp_pat
     [line] = [line for line in run.stderr.splitlines() if line.startswith("sumexp: error:")]
     assert "only pickle (.bin)" in line and "model.allow_pickle=true" in line
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["status"] == "failed"
+
+
+@pytest.mark.slow
+def test_cells_a_spreadsheet_would_run_are_quoted_for_people_and_kept_for_the_grader(tmp_path):
+    """fnames and summaries that begin with =, +, - or @: dev_predictions.csv (opened by people) marks them as text
+    with a leading quote, which the scorer and the report remove again; submission.csv (read by a grader) keeps
+    every id as given, and the run warns on the terminal and in its record."""
+    import csv
+
+    from sumexp.report.examples import read_dev_examples
+    from sumexp.score import load_predictions, load_references
+    from tests.support.cli import QUICK_NO_CHECKPOINT, assert_outputs_rescore_to_the_metrics
+
+    data = tmp_path / "data"
+    write_sample(data)
+    dev_ids = ['=HYPERLINK("http://example.com/x","x")', "+dev_1", "-dev_2", "@dev_3"]
+    dev_summaries = ["=1+1 요약입니다", "'quoted already", "-bullet 요약", "@mention 요약"]
+    test_ids = ["=cmd|' /C calc'!A0", "+test_1", "-test_2", "test_3"]
+    for split, ids in (("train", None), ("dev", dev_ids), ("test", test_ids)):
+        frame = pd.read_csv(data / f"{split}.csv", dtype=str, keep_default_na=False).head(16 if ids is None else 4)
+        if ids is not None:
+            frame["fname"] = ids
+        if split == "dev":
+            frame["summary"] = dev_summaries
+        frame.to_csv(data / f"{split}.csv", index=False)
+    run_dir = tmp_path / "run"
+    run = sumexp_cli(f"hydra.run.dir={run_dir}", "data=csv", f"data.dir={data}", *QUICK_NO_CHECKPOINT)
+    assert run.returncode == 0, run.stderr[-3000:]
+
+    assert pd.read_csv(run_dir / "submission.csv", dtype=str)["fname"].tolist() == test_ids  # as given
+    [warning] = [line for line in (run.stdout + run.stderr).splitlines() if "submission.csv: " in line]
+    assert "3 cell(s) begin with =, +, - or @" in warning
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert any("submission.csv: 3 cell(s)" in note for note in metrics["data"]["notes"])
+
+    with open(run_dir / "dev_predictions.csv", newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    text_cells = [row[column] for row in rows for column in ("fname", "prediction", "summary")]
+    assert not [cell for cell in text_cells if cell.startswith(("=", "+", "-", "@"))]
+    assert [row["fname"] for row in rows] == [f"'{fname}" for fname in dev_ids]
+    assert rows[1]["summary"] == "''quoted already"  # a quote of its own is doubled, so reading gives it back
+
+    path = str(run_dir / "dev_predictions.csv")
+    assert list(load_predictions(path, None)) == dev_ids
+    assert load_references(path, None)[:2] == (dev_ids, [[summary] for summary in dev_summaries])
+    examples = read_dev_examples(run_dir)
+    assert examples.fnames == dev_ids and examples.references == [[summary] for summary in dev_summaries]
+    assert_outputs_rescore_to_the_metrics(run_dir, metrics, "whitespace")
