@@ -27,8 +27,20 @@ def refuse_path_options(argv: list[str]) -> None:
         refuse("; ".join(problems))
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """The command line, checked and with its secrets taken out (sumexp/security/overrides.py), then Hydra."""
     import sys
 
+    from sumexp.errors import UserError, refuse
+    from sumexp.security.overrides import hide_secret_overrides
+
     refuse_path_options(sys.argv[1:])
+    try:
+        sys.argv[1:] = hide_secret_overrides(sys.argv[1:])
+    except UserError as err:
+        refuse(str(err))
     main()
+
+
+if __name__ == "__main__":
+    cli()

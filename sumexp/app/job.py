@@ -14,15 +14,18 @@ import signal
 import time
 from pathlib import Path
 
+from sumexp.app import hydra_saves
 from sumexp.errors import RunInterrupted, StopSignal, UserError, say, say_error
 from sumexp.run import record as run_record
 from sumexp.run.disk import disk_full, free_incomplete_files
 from sumexp.schema import register_resolvers
 
 log = logging.getLogger("sumexp")
-# A sweep job may run in a fresh process (the local launcher, SLURM) that never imported the CLI, and
-# its folder name still has to resolve.
+# A sweep job may run in a fresh process (the local launcher, SLURM) that never imported the CLI: its folder
+# name still has to resolve, and Hydra's saves of its .hydra/ still have to be whole. Every process that runs
+# a job imports this module (unpickling the task function does) before Hydra saves anything.
 register_resolvers()
+hydra_saves.install()
 
 
 def run_task(cfg) -> float | None:
@@ -32,7 +35,9 @@ def run_task(cfg) -> float | None:
 
     from sumexp.run.console import configure_console
     from sumexp.run.distributed import is_main_process, setup_distributed
+    from sumexp.security.overrides import with_secrets_restored
 
+    cfg = with_secrets_restored(cfg)  # the command line's secrets, kept out of Hydra and its files
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     in_sweep = hydra_cfg.mode == RunMode.MULTIRUN
@@ -91,10 +96,10 @@ class Outcome:
             return self._stop(2)
         except Exception as err:
             full = disk_full(err, self.run_dir)
-            if full:  # not a bug: one line, and a record that says failed
+            if full:  # not a bug: one line, and a record that says failed when there is room for one
                 self._write(run_record.FAILED, "write", full)
                 say_error(full)
-                return self._stop(1)
+                return self._stop(2)
             # a bug: keep the traceback, and leave a record in the run folder
             self._write(run_record.FAILED, "run", f"{type(err).__name__}: {err}")
             if not self.in_sweep:
@@ -115,7 +120,11 @@ class Outcome:
                 run_record.write_failed(self.cfg, self.run_dir, status, stage, error, seconds)
             except OSError:  # a full disk: make room from what cannot be resumed from anyway, and try again
                 free_incomplete_files(self.run_dir)
-                run_record.write_failed(self.cfg, self.run_dir, status, stage, error, seconds)
+                try:
+                    run_record.write_failed(self.cfg, self.run_dir, status, stage, error, seconds)
+                except OSError as still:  # no room even for the record: the line on stderr is all there is
+                    if disk_full(still, self.run_dir) is None:
+                        raise
         return error
 
     def _stop(self, exit_status: int) -> None:

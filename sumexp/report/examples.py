@@ -26,6 +26,7 @@ class DevExamples:
 def read_dev_examples(run_dir: Path) -> DevExamples | None:
     """The run's dev examples, or None when it has no readable dev_predictions.csv."""
     from sumexp.data.tables import read_table, reference_columns, reference_lists
+    from sumexp.results.spreadsheet import from_text_cells
 
     path = Path(run_dir) / "dev_predictions.csv"
     if not path.is_file():
@@ -37,6 +38,9 @@ def read_dev_examples(run_dir: Path) -> DevExamples | None:
     names = reference_columns(frame, "summary")
     if not {"fname", "prediction"} <= set(frame.columns) or not names:
         return None
+    frame = from_text_cells(
+        frame, ["fname", "prediction", *names]
+    )  # the quotes that keep a spreadsheet from running them
     fnames, references = frame["fname"].tolist(), reference_lists(frame, names)
     return DevExamples(
         fnames, references, frame["prediction"].tolist(), _scores(frame), fingerprint(fnames, references)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 from collections.abc import Iterator
@@ -88,15 +89,17 @@ def write_dev_predictions(path: Path, ids, predictions, references, per_example:
     """fname, prediction, the references as the data has them (`summary`, or summary1..N), then per-example F1.
 
     Plain text cells in the input's own column names, so `python -m sumexp.score FILE FILE`
-    re-scores the run exactly (a JSON list in one cell would be scored as one reference); the score
+    re-scores the run exactly (a JSON list in one cell would be scored as one reference); a cell that
+    a spreadsheet would run as a formula gets a leading quote (results/spreadsheet.py), which the
+    scorer and the report remove again; the score
     columns (rouge1, rouge2, rougeL, rouge_mean, 0-100) are not summary* columns, so it never reads them
     as references. `per_example`: the scorer's F1 lists (0-1) by metric, in the rows' order.
     """
-    columns = {"fname": list(ids), "prediction": list(predictions)}
+    columns = {"fname": _text(ids), "prediction": _text(predictions)}
     most = max((len(refs) for refs in references), default=1)
     names = ["summary"] if most == 1 else [f"summary{i}" for i in range(1, most + 1)]
     for i, name in enumerate(names):
-        columns[name] = [refs[i] if i < len(refs) else "" for refs in references]
+        columns[name] = _text(refs[i] if i < len(refs) else "" for refs in references)
     if per_example:
         for metric, f1 in per_example.items():
             columns[metric] = [100 * value for value in f1]
@@ -105,8 +108,30 @@ def write_dev_predictions(path: Path, ids, predictions, references, per_example:
 
 
 def write_submission(path: Path, ids, summaries) -> None:
-    """The competition's submission format: fname, summary, in the test file's order."""
+    """The competition's submission format: fname, summary, in the test file's order, every cell as given."""
     write_csv(path, pd.DataFrame({"fname": ids, "summary": summaries}))
+
+
+def formula_warning(ids, summaries) -> str | None:
+    """The warning for a submission whose cells a spreadsheet would run as formulas (kept as given: a grader
+    matches the ids and reads the summaries as they are), or None."""
+    from sumexp.data.tables import shown
+    from sumexp.results.spreadsheet import formula_like
+
+    cells = formula_like(ids) + formula_like(summaries)
+    if not cells:
+        return None
+    examples = ", ".join(shown(cell, 20) for cell in cells[:3])
+    return (
+        f"submission.csv: {len(cells)} cell(s) begin with =, +, - or @ ({examples}); written as given for the "
+        f"grader, but a spreadsheet that opens the file may run them as formulas: open it as text"
+    )
+
+
+def _text(cells) -> list:
+    from sumexp.results.spreadsheet import as_text_cell
+
+    return [as_text_cell(cell) for cell in cells]
 
 
 def write_run_outputs(run_dir: Path, metrics: dict, splits, dev_predictions, test_summaries, log_history) -> None:
@@ -118,4 +143,8 @@ def write_run_outputs(run_dir: Path, metrics: dict, splits, dev_predictions, tes
     )
     if test_summaries is not None:
         write_submission(run_dir / "submission.csv", splits.test.ids, test_summaries)
+        warning = formula_warning(splits.test.ids, test_summaries)
+        if warning:  # on the terminal, and in the record's data notes
+            logging.getLogger("sumexp").warning(warning)
+            metrics["data"]["notes"].append(warning)
     write_atomic(run_dir / "train_log.jsonl", "".join(json.dumps(entry) + "\n" for entry in log_history))

@@ -45,6 +45,27 @@ def configure_console(verbose: bool) -> None:
     """Filter the root logger's terminal output; Python warnings become log records, so they are filtered too."""
     logging.captureWarnings(True)
     filter_console(logging.getLogger(), verbose)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            quiet_when_full(handler)
+
+
+def quiet_when_full(handler: logging.Handler) -> None:
+    """A log line the full disk has no room for is dropped, not printed with a traceback ("--- Logging error ---"):
+    the run's next write of its own fails too and says, in one line, that the disk is full."""
+    from sumexp.run.disk import FULL_ERRNOS
+
+    if getattr(handler, "quiet_when_full", False):
+        return
+    report = handler.handleError
+
+    def handle_error(record: logging.LogRecord) -> None:
+        err = sys.exc_info()[1]
+        if not (isinstance(err, OSError) and err.errno in FULL_ERRNOS):
+            report(record)
+
+    handler.handleError = handle_error
+    handler.quiet_when_full = True
 
 
 def quiet_libraries(verbose: bool) -> None:

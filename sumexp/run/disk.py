@@ -14,14 +14,15 @@ FULL_WORDS = ("No space left on device", "Disk quota exceeded")
 NEARLY_FULL_BYTES = 2**20
 
 
-def disk_full(err: BaseException, run_dir: Path) -> str | None:
-    """The one-line message when `err` (or what caused it) is a full disk or quota, else None."""
+def disk_full(err: BaseException, run_dir: Path, then: str = "run again with resume=true") -> str | None:
+    """The one-line message when `err` (or what caused it) is a full disk or quota, else None; `then`: how to
+    go on once there is room."""
     free = _free_bytes(run_dir)
     if _says_full(err) or (free is not None and free < NEARLY_FULL_BYTES):
         shown = "unknown" if free is None else f"{free / 2**20:.1f} MB"
         return (
             f"{run_dir}: the disk is full ({shown} free there); free some space or set hydra.run.dir to a "
-            f"folder on a larger disk, then run again with resume=true"
+            f"folder on a larger disk, then {then}"
         )
     return None
 

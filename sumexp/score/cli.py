@@ -12,6 +12,7 @@ import sys
 
 from sumexp.data.tables import MAX_FILE_MB, read_table, reference_columns, reference_lists
 from sumexp.errors import UserError, run_cli
+from sumexp.results.spreadsheet import from_text_cells
 from sumexp.score.rouge import AGGREGATES, METRICS, RougeScorer
 from sumexp.score.tokenization import TOKENIZERS
 
@@ -84,6 +85,7 @@ def load_predictions(path: str, column: str | None, max_mb: float = MAX_FILE_MB)
     if column is None:
         column = next((c for c in PRED_COLUMNS if c in frame.columns), PRED_COLUMNS[-1])
     _require(frame, path, ["fname", column], "--pred-column")
+    frame = from_text_cells(frame, ["fname", column])
     _unique_fnames(frame, path)
     if any(isinstance(v, list) for v in frame[column]):
         raise UserError(f"{path}: column {column!r} holds lists; give one prediction per row")
@@ -105,6 +107,7 @@ def load_references(
             f"{', '.join(map(str, frame.columns))}; choose with --ref-columns"
         )
     _require(frame, path, ["fname", *names], "--ref-columns")
+    frame = from_text_cells(frame, ["fname", *names])
     _unique_fnames(frame, path)
     if frame.empty:
         raise UserError(f"{path}: no rows; give a reference file with at least one example")

@@ -1,9 +1,10 @@
 """A Hydra callback that keeps secrets out of the run folder (listed under hydra.callbacks in conf/config.yaml).
 
-Hydra writes .hydra/config.yaml, hydra.yaml and overrides.yaml (and a sweep's multirun.yaml) before
-the task runs, with every override verbatim, so a `+hf_token=...` lands there. `on_job_start` runs
-after those files exist and after logging is set up: it rewrites them redacted and filters the logs.
-`on_job_end` redacts the overrides Hydra prints when a job fails.
+Secrets on the command line never reach Hydra (sumexp/security/overrides.py). This is for those that come
+another way: a secret-named key from a config file, an environment variable's value. Hydra writes
+.hydra/config.yaml, hydra.yaml and overrides.yaml (and a sweep's multirun.yaml) before the task runs;
+`on_job_start` runs after those files exist and after logging is set up: it rewrites them redacted and
+filters the logs. `on_job_end` redacts the overrides Hydra prints when a job fails.
 """
 
 from __future__ import annotations

@@ -14,12 +14,22 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
 from sumexp.run import lock
+from sumexp.security.secrets import REDACTED
 from sumexp.training.checkpoints import last_complete_checkpoint
-from tests.support.cli import QUICK_CHECKPOINTED, REPO_ROOT_ENV, assert_one_log_entry_per_evaluation, sumexp_cli
-from tests.support.fault_runner import POINTS
+from tests.support.cli import (
+    QUICK_CHECKPOINTED,
+    QUICK_NO_CHECKPOINT,
+    REPO_ROOT_ENV,
+    assert_one_log_entry_per_evaluation,
+    expect_one_line_error,
+    sumexp_cli,
+)
+from tests.support.fault_runner import POINTS, full_disk_at
 from tests.support.limits import hang_limit
+from tests.support.security import FAKE_OVERRIDES, FAKES, MORE_FAKE_OVERRIDES
 
 pytestmark = pytest.mark.slow  # every test here starts a process or trains a model
 
@@ -198,3 +208,62 @@ def test_a_stop_during_a_long_evaluation_exits_quickly_and_resumes(tmp_path):
     assert (tmp_path / "run" / "submission.csv").read_bytes() == (
         tmp_path / "reference" / "submission.csv"
     ).read_bytes()
+
+
+# --- the first seconds and a full disk: no secret on disk, whatever stops the run ------------------------------------
+
+# Seven secrets of every shape of name, on the command line.
+SECRETS_GIVEN = [f"{key}={value}" for key, value in {**FAKE_OVERRIDES, **MORE_FAKE_OVERRIDES}.items()]
+
+
+def assert_no_secret_and_no_half_file(run_dir):
+    """No fake secret in any byte of the folder; every .hydra/*.yaml and record that exists is whole."""
+    files = [path for path in run_dir.rglob("*") if path.is_file()]
+    for path in files:
+        data = path.read_bytes()
+        for fake in FAKES:
+            assert fake.encode() not in data, f"{fake} in {path}"
+    for path in (run_dir / ".hydra").glob("*.yaml"):
+        assert yaml.safe_load(path.read_text()) is not None, path
+    leftovers = [p.name for p in files if p.name.startswith(".") and p.name != ".sumexp.lock"]
+    assert not leftovers, leftovers  # the temporary file of a write that failed is removed
+    return files
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("point", "signal_name"), [("hydra_config_saved", "SIGKILL"), ("hydra_saved", "SIGTERM")])
+def test_a_stop_in_the_first_seconds_leaves_no_secret(point, signal_name, tmp_path):
+    """Stopped right after Hydra saved .hydra/config.yaml, or all three of its files: before the first record
+    and before any callback, the window in which Hydra's files once held the command line's secrets verbatim."""
+    stopped = stop_at(point, signal_name, tmp_path, *SECRETS_GIVEN)
+    assert stopped.returncode == -signal.Signals[signal_name], stopped.stderr[-3000:]
+    files = assert_no_secret_and_no_half_file(tmp_path)
+    assert (tmp_path / ".hydra" / "config.yaml") in files and not (tmp_path / "metrics.json").exists()
+    saved = yaml.safe_load((tmp_path / ".hydra" / "config.yaml").read_text())
+    assert saved["hf_token"] == saved["auth"]["token"] == saved["credentials"] == REDACTED
+
+
+@pytest.mark.slow
+def test_a_full_disk_at_any_write_is_one_line_and_leaves_no_secret(tmp_path):
+    """The disk full at each write of a run in turn (Hydra's three files, the records, the model, a checkpoint,
+    the predictions, the submission, the log of steps): one line naming the folder, exit 2, no secret on disk.
+    Each write is a run of its own (about 2 s in this process): the loop ends at the first run with a write
+    fewer than its number, which completes."""
+    overrides = [*QUICK_NO_CHECKPOINT, "cache_dir=null", *SECRETS_GIVEN]
+    failed_at = []
+    for nth in range(1, 40):
+        run_dir = tmp_path / str(nth)
+        with full_disk_at(nth, run_dir) as writes:
+            run = sumexp_cli(f"hydra.run.dir={run_dir}", *overrides)
+        assert_no_secret_and_no_half_file(run_dir)
+        for fake in FAKES:
+            assert fake not in run.stdout + run.stderr
+        if len(writes) < nth:  # no nth write: the run completed
+            assert run.returncode == 0, run.stderr[-3000:]
+            break
+        failed_at.append(writes[nth - 1])
+        expect_one_line_error(run, str(run_dir), "the disk is full", "free some space")
+    assert {".hydra/config.yaml FULL", ".hydra/overrides.yaml FULL", "metrics.json FULL", "model FULL"} <= set(
+        failed_at
+    ), failed_at
+    assert {"checkpoint FULL", "submission.csv FULL", "dev_predictions.csv FULL"} <= set(failed_at), failed_at

@@ -316,7 +316,7 @@ def test_a_full_disk_is_one_line_and_a_failed_record(tmp_path):
             "optim.max_steps=40",
             timeout=600,
         )
-        assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr[-3000:]
+        assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr[-3000:]
         errors = [line for line in run.stderr.splitlines() if line.startswith("sumexp: error:")]
         assert len(errors) == 1 and "disk is full" in errors[0] and "MB free" in errors[0], run.stderr[-2000:]
         failed = record(small / "run")

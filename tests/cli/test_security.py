@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from sumexp.data.sample import write_sample
+from sumexp.run.record import config_hash
 from sumexp.security.secrets import REDACTED
 from tests.support.cli import sumexp_cli
 from tests.support.security import ENV_SET_FAKE, FAKE_ENV, FAKE_OVERRIDES, FAKES, PICKLE_SUFFIXES
@@ -76,8 +77,9 @@ def test_secrets_never_reach_a_finished_run_folder_and_ids_never_become_paths(tm
 
 
 @pytest.mark.slow
-def test_secrets_never_reach_a_sweep_folder(tmp_path):
-    """-m: multirun.yaml and each job's .hydra, written before the jobs run, are redacted too."""
+def test_secrets_never_reach_a_sweep_folder(tmp_path, compose_config):
+    """-m: multirun.yaml and each job's .hydra, written before the jobs run, are redacted too; each job still
+    gets the secrets."""
     run = sumexp_cli(
         "-m",
         f"hydra.sweep.dir={tmp_path}/sweep",
@@ -92,6 +94,22 @@ def test_secrets_never_reach_a_sweep_folder(tmp_path):
     names = {p.name for p in files}
     assert {"multirun.yaml", "config.yaml", "hydra.yaml", "overrides.yaml"} <= names
     assert f"+hf_token={REDACTED}" in (tmp_path / "sweep" / "multirun.yaml").read_text()
+    # The job ran with the real values: its record's fingerprint is that of the config that holds them.
+    given = compose_config(["optim.lr=0", "optim.batch_size=1", *(f"{k}={v}" for k, v in FAKE_OVERRIDES.items())])
+    job_record = json.loads(next((tmp_path / "sweep").glob("0_*/metrics.json")).read_text())
+    assert job_record["config_hash"] == config_hash(given)
+
+
+def test_a_swept_secret_is_refused_before_hydra_reads_it(tmp_path):
+    """A secret is one value for every job: `+hf_token=a,b` would write each into a job's folder name and files."""
+    from tests.support.cli import OFFLINE, expect_one_line_error
+    from tests.support.in_process import run_module
+    from tests.support.repo import REPO
+
+    swept = ["-m", f"hydra.sweep.dir={tmp_path}/sweep", "+hf_token=hf_FakeSweptToken1111,hf_FakeSweptToken2222"]
+    run = run_module("sumexp", swept, env=OFFLINE, cwd=REPO)
+    expect_one_line_error(run, "hf_token: a secret cannot be swept")
+    assert "FakeSwept" not in run.stderr + run.stdout and not (tmp_path / "sweep").exists()
 
 
 @pytest.mark.slow
@@ -135,3 +153,51 @@ def test_pickle_checkpoint_through_the_cli_is_one_line(tiny_checkpoints, tmp_pat
     [line] = [line for line in run.stderr.splitlines() if line.startswith("sumexp: error:")]
     assert "only pickle (.bin)" in line and "model.allow_pickle=true" in line
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["status"] == "failed"
+
+
+@pytest.mark.slow
+def test_cells_a_spreadsheet_would_run_are_quoted_for_people_and_kept_for_the_grader(tmp_path):
+    """fnames and summaries that begin with =, +, - or @: dev_predictions.csv (opened by people) marks them as text
+    with a leading quote, which the scorer and the report remove again; submission.csv (read by a grader) keeps
+    every id as given, and the run warns on the terminal and in its record."""
+    import csv
+
+    from sumexp.report.examples import read_dev_examples
+    from sumexp.score import load_predictions, load_references
+    from tests.support.cli import QUICK_NO_CHECKPOINT, assert_outputs_rescore_to_the_metrics
+
+    data = tmp_path / "data"
+    write_sample(data)
+    dev_ids = ['=HYPERLINK("http://example.com/x","x")', "+dev_1", "-dev_2", "@dev_3"]
+    dev_summaries = ["=1+1 요약입니다", "'quoted already", "-bullet 요약", "@mention 요약"]
+    test_ids = ["=cmd|' /C calc'!A0", "+test_1", "-test_2", "test_3"]
+    for split, ids in (("train", None), ("dev", dev_ids), ("test", test_ids)):
+        frame = pd.read_csv(data / f"{split}.csv", dtype=str, keep_default_na=False).head(16 if ids is None else 4)
+        if ids is not None:
+            frame["fname"] = ids
+        if split == "dev":
+            frame["summary"] = dev_summaries
+        frame.to_csv(data / f"{split}.csv", index=False)
+    run_dir = tmp_path / "run"
+    run = sumexp_cli(f"hydra.run.dir={run_dir}", "data=csv", f"data.dir={data}", *QUICK_NO_CHECKPOINT)
+    assert run.returncode == 0, run.stderr[-3000:]
+
+    assert pd.read_csv(run_dir / "submission.csv", dtype=str)["fname"].tolist() == test_ids  # as given
+    [warning] = [line for line in (run.stdout + run.stderr).splitlines() if "submission.csv: " in line]
+    assert "3 cell(s) begin with =, +, - or @" in warning
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert any("submission.csv: 3 cell(s)" in note for note in metrics["data"]["notes"])
+
+    with open(run_dir / "dev_predictions.csv", newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    text_cells = [row[column] for row in rows for column in ("fname", "prediction", "summary")]
+    assert not [cell for cell in text_cells if cell.startswith(("=", "+", "-", "@"))]
+    assert [row["fname"] for row in rows] == [f"'{fname}" for fname in dev_ids]
+    assert rows[1]["summary"] == "''quoted already"  # a quote of its own is doubled, so reading gives it back
+
+    path = str(run_dir / "dev_predictions.csv")
+    assert list(load_predictions(path, None)) == dev_ids
+    assert load_references(path, None)[:2] == (dev_ids, [[summary] for summary in dev_summaries])
+    examples = read_dev_examples(run_dir)
+    assert examples.fnames == dev_ids and examples.references == [[summary] for summary in dev_summaries]
+    assert_outputs_rescore_to_the_metrics(run_dir, metrics, "whitespace")
