@@ -163,7 +163,7 @@ def test_cells_a_spreadsheet_would_run_are_quoted_for_people_and_kept_for_the_gr
     import csv
 
     from sumexp.report.examples import read_dev_examples
-    from sumexp.score import load_predictions, load_references
+    from sumexp.score.cli import load_predictions, load_references
     from tests.support.cli import QUICK_NO_CHECKPOINT, assert_outputs_rescore_to_the_metrics
 
     data = tmp_path / "data"
