@@ -51,7 +51,9 @@ up() {
 
 write_conf() {
     local host cpus mem
-    host=$(hostname); cpus=$(nproc); mem=$(( $(free -m | awk '/Mem:/{print $2}') - 1024 ))
+    # The machine's CPUs: plain nproc follows OMP_NUM_THREADS, which make test sets to 1 for its serial pass, and
+    # a 1-CPU node would run a sweep's jobs one at a time.
+    host=$(hostname); cpus=$(getconf _NPROCESSORS_ONLN); mem=$(( $(free -m | awk '/Mem:/{print $2}') - 1024 ))
     mkdir -p /etc/slurm /var/spool/slurmctld /var/spool/slurmd
     cat > /etc/slurm/slurm.conf <<CONF
 ClusterName=local

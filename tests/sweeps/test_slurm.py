@@ -210,8 +210,8 @@ def test_a_grid_with_a_preempted_job_and_one_at_its_time_limit_ends_as_an_undist
     Job 2's time limit is lowered while it trains, to end within 2 minutes: SLURM signals USR2 signal_delay_s
     (120 s) before it. Both are requeued, resume from their checkpoints and end as their twins 1 and 3."""
     # Job 2 must still be training when SLURM's periodic time-limit check (every 30 s) signals it: 3,000 steps, a
-    # minute or more on one thread. Its first checkpoint (step 100) comes in seconds.
-    sweep = start_sweep(tmp_path, "optim.max_steps=40,3000", "verbose=false,true", "optim.eval_steps=100")
+    # minute or more on one thread. Checkpoints every 20 steps: job 0 (40 steps) has one to be pre-empted after.
+    sweep = start_sweep(tmp_path, "optim.max_steps=40,3000", "verbose=false,true", "optim.eval_steps=20")
     run = [tmp_path / f"{n}_tiny_bart_full" for n in range(4)]
     wait_until(lambda: has_checkpoint(run[0]), sweep, what="job 0 checkpoints")
     preempt(slurm_id(tmp_path, 0), run[0], sweep)
@@ -276,7 +276,9 @@ def test_scancel_with_and_without_full_records_interrupted_saves_and_a_plain_rer
     """`scancel --signal=TERM --full` (every process of the job) and a plain `scancel` (the job cancelled) both
     reach the run: it saves, records `interrupted`, and the sweep ends. Re-running the sweep plainly into those
     folders is refused and changes nothing; resume=true continues both (issue 17 §4)."""
-    sweep = start_sweep(tmp_path, "optim.lr=1e-3,2e-3")
+    # 400 steps: still training when both have checkpointed, on an idle node with one thread each (32 took 1 s).
+    long_enough = "optim.max_steps=400"
+    sweep = start_sweep(tmp_path, "optim.lr=1e-3,2e-3", long_enough)
     run = [tmp_path / f"{n}_tiny_bart_full" for n in range(2)]
     wait_until(lambda: all(has_checkpoint(r) for r in run), sweep, what="both jobs checkpoint")
     subprocess.run(["scancel", "--signal=TERM", "--full", slurm_id(tmp_path, 0)], check=True, timeout=hang_limit(60))
@@ -296,7 +298,16 @@ def test_scancel_with_and_without_full_records_interrupted_saves_and_a_plain_rer
         time.sleep(0.5)
     before, arrays = [folder_state(r) for r in run], submitted_arrays(tmp_path)
     again = subprocess.run(
-        [sys.executable, "-m", "sumexp", *ON_SLURM, f"hydra.sweep.dir={tmp_path}", *TINY, "optim.lr=1e-3,2e-3"],
+        [
+            sys.executable,
+            "-m",
+            "sumexp",
+            *ON_SLURM,
+            f"hydra.sweep.dir={tmp_path}",
+            *TINY,
+            "optim.lr=1e-3,2e-3",
+            long_enough,
+        ],
         capture_output=True,
         text=True,
         timeout=hang_limit(900),
@@ -319,6 +330,7 @@ def test_scancel_with_and_without_full_records_interrupted_saves_and_a_plain_rer
             f"hydra.sweep.dir={tmp_path}",
             *TINY,
             "optim.lr=1e-3,2e-3",
+            long_enough,
             "resume=true",
         ],
         capture_output=True,
@@ -384,9 +396,9 @@ def test_a_job_slurm_requeues_is_waited_for_until_its_last_attempt_ends(slurm_cl
 @pytest.mark.slow
 def test_ctrl_c_to_a_slurm_sweep_cancels_its_array_and_waits_for_the_records(slurm_cluster, tmp_path):
     """Two jobs run (one CPU each on a 2-CPU node), the third waits. Ctrl-C to the sweep: both save and record
-    interrupted, the third never starts, the summary says so, exit 130 and no traceback. The jobs are long (200
-    steps), so that the first is still training when the second, started later on a loaded node, checkpoints."""
-    sweep = start_sweep(tmp_path, "optim.lr=1e-3,2e-3,3e-3", "optim.max_steps=200")
+    interrupted, the third never starts, the summary says so, exit 130 and no traceback. The jobs are long (2,000
+    steps; 200 took 5 s on one thread), so that the first is still training when the second checkpoints."""
+    sweep = start_sweep(tmp_path, "optim.lr=1e-3,2e-3,3e-3", "optim.max_steps=2000")
     run = [tmp_path / f"{n}_tiny_bart_full" for n in range(3)]
     wait_until(lambda: has_checkpoint(run[0]) and has_checkpoint(run[1]), sweep, what="two jobs checkpoint")
     array = submitted_arrays(tmp_path)
