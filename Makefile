@@ -21,7 +21,7 @@ SWEEP_SEEDS ?= 1,2
 SWEEP_ARGS ?= optim.max_steps=60 optim.eval_steps=60 optim.eval_on_start=false data.max_eval_samples=16 generation.num_beams=1
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-dev install-unsloth run test test-fast lint sweep report bench clean
+.PHONY: help install install-dev install-unsloth run test test-fast lint sweep report speed bench clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -88,6 +88,13 @@ lint: install-dev ## ruff: lint and format check (line length 120, settings in p
 
 sweep: install ## A small offline grid: tiny models x backends (full, lora, qlora) x 2 seeds, a process per job, into multirun/
 	$(PY) -m sumexp -m model=$(SWEEP_MODELS) backend=$(SWEEP_BACKENDS) seed=$(SWEEP_SEEDS) $(SWEEP_ARGS) $(ARGS)
+
+# make speed: each tiny model's backends timed in turns, written beside the newest sweep (or into SPEED_OUT) so that
+# make report shows those ratios with their intervals.
+SPEED_OUT ?= $(or $(lastword $(sort $(wildcard multirun/*/*/))),.)
+speed: install ## Time full, lora and qlora of each tiny sweep model in turns (python -m sumexp.speed), beside the newest sweep
+	@for model in $(subst $(comma),$(space),$(SWEEP_MODELS)); do \
+	  $(PY) -m sumexp.speed model=$$model backend=$(SWEEP_BACKENDS) --out $(SPEED_OUT) $(ARGS) || exit 1; done
 
 report: install ## Compare the runs of the newest sweep in multirun/ (report.md, .csv, .png, .html)
 	@latest=$$(ls -d multirun/*/*/ 2>/dev/null | sort | tail -n 1); \

@@ -57,7 +57,7 @@ def run_experiment(cfg, run_dir: str | Path | None = None) -> dict:
 
     set_seed(cfg.seed)
     reset_peak_memory()
-    tokenizer = load_tokenizer(cfg.model, _training_texts(splits.train))
+    tokenizer = load_tokenizer(cfg.model, training_texts(splits.train))
     fidelity = check_tokenizer(
         tokenizer, fidelity_sample(splits.train.dialogues, splits.train.first_references()), cfg.model
     )
@@ -161,20 +161,13 @@ def _dev_evaluator(cfg, tokenizer, prompts, references):
 
 def _fit(cfg, model, tokenizer, splits: Splits, encoded, evaluator, run_dir: Path) -> Fit:
     """Build the Trainer on the encoded splits and train."""
-    import torch
-
     from sumexp.run.lineage import write_snapshot
     from sumexp.training.checkpoints import owes_evaluation, resume_checkpoint
-    from sumexp.training.precision import resolve_precision
     from sumexp.training.trainer import build_trainer, training_arguments
 
-    cuda = torch.cuda.is_available()
-    precision, note = resolve_precision(
-        cfg.optim.precision, cfg.model.allow_fp16, cuda, cuda and torch.cuda.is_bf16_supported()
-    )
+    precision, note, learning_rate = precision_and_rate(cfg)
     if note:
         log.warning(note)
-    learning_rate = cfg.optim.lr if cfg.optim.lr is not None else cfg.model.learning_rate * cfg.backend.lr_scale
     if cfg.report_to == "tensorboard":  # beside the results, not in checkpoints/ (removed after training)
         os.environ["TENSORBOARD_LOGGING_DIR"] = str(run_dir / "tensorboard")
     checkpoints = run_dir / "checkpoints"
@@ -189,6 +182,21 @@ def _fit(cfg, model, tokenizer, splits: Splits, encoded, evaluator, run_dir: Pat
     if args.eval_on_start and resume_from is not None:
         trainer.owed_evaluation = str(resume_from)
     return Fit(trainer, evaluator, _train(cfg, trainer, checkpoints, resume_from), precision, note)
+
+
+def precision_and_rate(cfg) -> tuple[str, str | None, float]:
+    """The precision training runs in on this machine (and why it differs from the request), and the learning
+    rate: optim.lr, or the model's family rate scaled by the backend's lr_scale."""
+    import torch
+
+    from sumexp.training.precision import resolve_precision
+
+    cuda = torch.cuda.is_available()
+    precision, note = resolve_precision(
+        cfg.optim.precision, cfg.model.allow_fp16, cuda, cuda and torch.cuda.is_bf16_supported()
+    )
+    learning_rate = cfg.optim.lr if cfg.optim.lr is not None else cfg.model.learning_rate * cfg.backend.lr_scale
+    return precision, note, learning_rate
 
 
 def _train(cfg, trainer, checkpoints: Path, resume_from: str | None):
@@ -261,7 +269,7 @@ def _save_best_model(model, tokenizer, run_dir: Path) -> None:
     os.replace(staging, target)
 
 
-def _training_texts(split: Split) -> list[str]:
+def training_texts(split: Split) -> list[str]:
     """What a tiny model's tokenizer is trained on: the training dialogues and their summaries."""
     return split.dialogues + [ref for refs in split.references for ref in refs]
 

@@ -41,7 +41,22 @@ def write_report(dirs: list[Path], out: Path, baseline: str = "full"):
             "give a sweep folder or run folders"
         )
     _attach_details(runs)
-    return _write_files(dirs, runs, out, baseline)
+    return _write_files(dirs, runs, out, baseline, read_speeds([*dirs, out]))
+
+
+def read_speeds(folders) -> list[dict]:
+    """The `python -m sumexp.speed` measurements (speed-*.json) in the given folders; an unreadable one is skipped."""
+    import json
+
+    found = []
+    for path in dict.fromkeys(p for folder in folders for p in sorted(Path(folder).glob("speed-*.json"))):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and isinstance(data.get("backends"), dict):
+            found.append(data)
+    return found
 
 
 def _attach_details(runs: list[dict]) -> None:
@@ -55,7 +70,7 @@ def _attach_details(runs: list[dict]) -> None:
         run["config_key"] = seedless_key(run["config"])
 
 
-def _write_files(dirs, runs: list[dict], out: Path, baseline: str):
+def _write_files(dirs, runs: list[dict], out: Path, baseline: str, speeds: list[dict]):
     from sumexp.report.groups import summarize_groups
     from sumexp.report.guide import how_to_read
     from sumexp.report.html import render_html
@@ -65,7 +80,7 @@ def _write_files(dirs, runs: list[dict], out: Path, baseline: str):
     from sumexp.report.viewer import viewer_data
     from sumexp.results.files import write_together
 
-    table = build_table(runs, baseline)
+    table = build_table(runs, baseline, speeds)
     groups = summarize_groups(table)
     guide, markdown, errors = how_to_read(table, baseline), to_markdown(table, groups), errors_markdown(table)
     groups_md = groups_markdown(groups) if len(groups) else ""

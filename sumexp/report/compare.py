@@ -163,10 +163,18 @@ def memory_ratio(run: dict, base: dict | None) -> dict:
     return {**out, "memory_pct": 100 * value / base_value}
 
 
-def speed_ratio(run: dict, base: dict | None) -> dict:
-    """Trained tokens/s as a multiple of the baseline's, on the same device and model family only."""
+ALTERNATED, SEPARATE = "alternated", "separate runs"  # where a speed ratio comes from
+
+
+def speed_ratio(run: dict, base: dict | None, measured: list[dict] = ()) -> dict:
+    """Speed × against the baseline: from a `python -m sumexp.speed` measurement of this model on this device
+    (its backends timed in turns, with an interval over rounds) when there is one, else trained tokens/s of
+    the two runs, each under the machine's load at its own time, on the same device and model family only."""
     if base is None:
         return {"speed_x": None, "speed_note": "no baseline run"}
+    alternated = _alternated(run, base, measured)
+    if alternated is not None:
+        return alternated
     for key in ("device", "family"):
         if run.get(key) != base.get(key):
             return {"speed_x": None, "speed_note": f"n/a: {key} {run.get(key)} vs baseline's {base.get(key)}"}
@@ -175,7 +183,33 @@ def speed_ratio(run: dict, base: dict | None) -> dict:
         return {"speed_x": None, "speed_note": "n/a: trained tokens/s not recorded"}
     loaded = [r["run"] for r in (run, base) if _loaded(r)]
     note = f"loaded machine ({', '.join(dict.fromkeys(loaded))}: load average above its CPU count)" if loaded else None
-    return {"speed_x": mine / theirs, "speed_loaded": bool(loaded), "speed_note": note}
+    if run is not base:
+        separate = "from separate runs, each under the load of its own time (python -m sumexp.speed alternates them)"
+        note = f"{separate}; {note}" if note else separate
+    return {"speed_x": mine / theirs, "speed_loaded": bool(loaded), "speed_note": note, "speed_source": SEPARATE}
+
+
+def _alternated(run: dict, base: dict, measured) -> dict | None:
+    """The ratio of a speed measurement that timed this run's backend beside its baseline's, for its model on its
+    device; None when there is none."""
+    for m in measured:
+        backends = m.get("backends", {})
+        if (m.get("model"), m.get("device")) != (run.get("model"), run.get("device")):
+            continue
+        if m.get("baseline") != base.get("backend_effective") or run.get("backend_effective") not in backends:
+            continue
+        row = backends[run["backend_effective"]]
+        if run["backend_effective"] == m["baseline"]:
+            return {"speed_x": 1.0, "speed_x_lo": 1.0, "speed_x_hi": 1.0, "speed_source": ALTERNATED}
+        rounds = f"{m.get('rounds')} rounds in turns, load average {m['load_average']['before'][0]:.2f}"
+        return {
+            "speed_x": row["speed_x"],
+            "speed_x_lo": row["speed_x_lo"],
+            "speed_x_hi": row["speed_x_hi"],
+            "speed_source": ALTERNATED,
+            "speed_note": f"python -m sumexp.speed ({rounds}), not this run's own tokens/s",
+        }
+    return None
 
 
 def _loaded(run: dict) -> bool:

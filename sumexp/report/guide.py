@@ -30,9 +30,11 @@ def how_to_read(table: pd.DataFrame, baseline: str) -> str:
         f"Memory % compares {_memory_kinds(done)}: model-state memory (weights as stored, gradients and "
         "optimizer state, counted from the tensors) on CPU runs, the CUDA peak allocated over the training "
         "steps on GPU runs; the cell names the kind.",
-        "Speed × compares trained tokens per second (label tokens that enter the loss, optimizer steps only), "
-        "only between runs on the same device and model family; `loaded` marks a ratio measured while the load "
-        "average exceeded the CPU count.",
+        "Speed × is the baseline's step time over the run's: `alternated` when `python -m sumexp.speed` timed the "
+        "two backends in turns in one process on the same batches (its 95% interval is over rounds; a speed-*.json "
+        "beside the runs), else `separate runs`, the two runs' trained tokens per second each under the machine's "
+        "load at its own time, which on a shared machine measures the load as much as the backend; `loaded` "
+        "marks a separate-runs ratio measured while the load average exceeded the CPU count.",
         f"Devices: {_devices(done)}.",
         _not_comparable(done),
         "Runs whose configs differ only in `seed` form a seed group (below): a Δ smaller than the seed-to-seed "

@@ -83,7 +83,10 @@ def speed_cell(row, groups: pd.DataFrame | None = None) -> str:
         return ""
     if _missing(row["speed_x"]):
         return "n/a"
-    text = f"{row['speed_x']:.2f}×"
+    if row.get("speed_source") == "alternated":
+        interval = "" if row["baseline"] == row["run"] else f" [{row['speed_x_lo']:.2f}, {row['speed_x_hi']:.2f}]"
+        return f"{row['speed_x']:.2f}×{interval} alternated"
+    text = f"{row['speed_x']:.2f}×" + ("" if row["baseline"] == row["run"] else " separate runs")
     group = groups[groups["group"] == row["group"]] if groups is not None and not _missing(row["group"]) else None
     if group is not None and len(group) and not _missing(group["speed_x_sd"].iloc[0]):
         text += f" (group {group['speed_x_mean'].iloc[0]:.2f} ± {group['speed_x_sd'].iloc[0]:.2f})"

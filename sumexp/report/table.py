@@ -75,6 +75,9 @@ COMPARED = [
     "memory_pct",
     "memory_note",
     "speed_x",
+    "speed_x_lo",
+    "speed_x_hi",
+    "speed_source",
     "speed_loaded",
     "speed_note",
     "config_key",
@@ -83,11 +86,11 @@ COMPARED = [
 ]
 
 
-def build_table(runs: list[dict], baseline: str = "full") -> pd.DataFrame:
+def build_table(runs: list[dict], baseline: str = "full", speeds: list[dict] = ()) -> pd.DataFrame:
     """The report's rows; `runs` as run.listing.load_runs gives them, with `examples` and `config` attached.
     `baseline`: what the reference run must be (`--baseline`: a backend, or KEY=VALUE of the runs' configs)."""
     reference = compare.parse_reference(baseline, runs)
-    rows = [{**_recorded(run), **_compared(run, runs, reference)} for run in runs]
+    rows = [{**_recorded(run), **_compared(run, runs, reference, speeds)} for run in runs]
     table = pd.DataFrame(rows, columns=[c for c, _ in FIELDS] + COMPARED)
     compare.mark_significance(table)
     table.insert(table.columns.get_loc("status"), "group", label_groups(table))
@@ -127,7 +130,7 @@ def _interval(run: dict) -> tuple:
     return None, None
 
 
-def _compared(run: dict, runs: list[dict], reference: compare.Reference) -> dict:
+def _compared(run: dict, runs: list[dict], reference: compare.Reference, speeds=()) -> dict:
     examples = run.get("examples")
     row = {
         "backend": backend_label(run),
@@ -143,7 +146,7 @@ def _compared(run: dict, runs: list[dict], reference: compare.Reference) -> dict
     if base is not run:
         row.update(compare.rouge_delta(run, base), differs=compare.what_differs(run, base))
     row.update(compare.memory_ratio(run, base))
-    row.update(compare.speed_ratio(run, base))
+    row.update(compare.speed_ratio(run, base, speeds))
     return row
 
 

@@ -119,3 +119,16 @@ def test_the_viewer_filters_by_model_and_backend(browser, report):
     assert [c.get_attribute("data-run") for c in browser.find_elements("css selector", ".run-card")] == [
         "3_tiny_llama_unsloth"
     ]
+
+
+def test_the_runs_table_fits_a_1400_pixel_window(browser, report):
+    """Every column, the speed column at the right included, is inside the window without scrolling sideways."""
+    browser.get(report.as_uri())
+    browser.set_window_size(1400, 1000)
+    width = browser.execute_script("return document.documentElement.clientWidth")
+    right = browser.execute_script("return document.querySelector('#runs').getBoundingClientRect().right")
+    assert width <= 1400 and right <= width, (right, width)
+    headers = browser.execute_script(
+        "return [...document.querySelectorAll('#runs th')].map(h => h.getBoundingClientRect().right)"
+    )
+    assert max(headers) <= width, headers

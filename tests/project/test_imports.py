@@ -41,6 +41,7 @@ UPPER = (
     "sumexp.app",
     "sumexp.sweep",
     "sumexp.report",
+    "sumexp.speed",
     "sumexp.predict",
     "sumexp.score.cli",
     "sumexp.score.__main__",

@@ -152,7 +152,7 @@ def test_a_ratio_measured_on_a_loaded_machine_is_marked(tmp_path):
         row["speed_x"] == pytest.approx(2.0) and row["speed_loaded"] and "loaded machine (1_a_lora" in row["speed_note"]
     )
     line = next(r for r in (tmp_path / "report.md").read_text().splitlines() if r.startswith("| 1_a_lora"))
-    assert "2.00× loaded" in line
+    assert "2.00× separate runs loaded" in line
 
 
 def test_seed_groups_give_mean_sd_and_delta_paired_by_seed(tmp_path):
