@@ -5,7 +5,9 @@
 # Exit 3: not here; the test skips then, or fails under SUMEXP_REQUIRE_CHROMIUM=1.
 set -euo pipefail
 
-installed() { command -v chromium >/dev/null && command -v chromedriver >/dev/null && fc-list 2>/dev/null | grep -qi nanum; }
+# grep reads fc-list's whole output: with -q it would stop at the first match, fc-list would die of SIGPIPE, and
+# under pipefail the font would look missing about one time in three.
+installed() { command -v chromium >/dev/null && command -v chromedriver >/dev/null && fc-list 2>/dev/null | grep -i nanum >/dev/null; }
 
 if ! installed; then
     [[ ${1:-} == install ]] || { echo "chromium, chromium-driver or fonts-nanum is not installed (as root: bash .ci/chromium.sh install)" >&2; exit 3; }
