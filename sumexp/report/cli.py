@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sumexp.errors import UserError, run_cli
 
-OUTPUTS = ("report.md", "report.csv", "report.png", "report.html")
+OUTPUTS = ("report.md", "report.csv", "report_backends.csv", "report_backends.tex", "report.png", "report.html")
 
 
 def main(argv=None) -> int:
@@ -71,6 +71,7 @@ def _attach_details(runs: list[dict]) -> None:
 
 
 def _write_files(dirs, runs: list[dict], out: Path, baseline: str, speeds: list[dict]):
+    import sumexp.report.backends_table as backends_table
     from sumexp.report.groups import summarize_groups
     from sumexp.report.guide import how_to_read
     from sumexp.report.html import render_html
@@ -81,11 +82,13 @@ def _write_files(dirs, runs: list[dict], out: Path, baseline: str, speeds: list[
     from sumexp.results.files import write_together
 
     table = build_table(runs, baseline, speeds)
+    summary = backends_table.backend_summary(table)
     groups = summarize_groups(table)
     guide, markdown, errors = how_to_read(table, baseline), to_markdown(table, groups), errors_markdown(table)
     groups_md = groups_markdown(groups) if len(groups) else ""
     # Everything is drawn before anything is written: a report is written whole or not at all.
-    document = _document(dirs, table, guide, markdown, groups_md, notes_markdown(table), errors)
+    backends_md = backends_table.to_markdown(summary) if len(summary) else ""
+    document = _document(dirs, table, backends_md, guide, markdown, groups_md, notes_markdown(table), errors)
     png = _plot_bytes(plot_report, table)
     labels = dict(zip(table["run"], table["backend"]))
     page = render_html("sumexp comparison", guide, table, groups, png, viewer_data(runs, labels))
@@ -93,6 +96,8 @@ def _write_files(dirs, runs: list[dict], out: Path, baseline: str, speeds: list[
         {
             out / "report.md": document.encode("utf-8"),
             out / "report.csv": table.to_csv(index=False).encode("utf-8"),
+            out / "report_backends.csv": backends_table.to_csv_frame(summary).to_csv(index=False).encode("utf-8"),
+            out / "report_backends.tex": backends_table.to_latex(summary).encode("utf-8"),
             out / "report.png": png,
             out / "report.html": page.encode("utf-8"),
         }
@@ -111,13 +116,20 @@ def _plot_bytes(plot_report, table) -> bytes:
     return drawn.getvalue()
 
 
-def _document(dirs, table, guide: str, markdown: str, groups_md: str, notes: str, errors: str) -> str:
+def _document(dirs, table, backends_md: str, guide: str, markdown: str, groups_md: str, notes: str, errors: str) -> str:
     counts = table["status"].value_counts()
     status = ", ".join(f"{n} {s}" for s, n in counts.items())
     return (
         "# sumexp comparison\n\n"
         f"Runs under {', '.join(f'`{d}`' for d in dirs)}: {status}.\n\n"
-        f"{guide}\n"
+        + (
+            "## Backends per model\n\nOver each backend's seeds, against the same-seed baseline (also "
+            "report_backends.csv and report_backends.tex):\n\n"
+            f"{backends_md}\n## Runs\n\n"
+            if backends_md
+            else ""
+        )
+        + f"{guide}\n"
         f"{markdown}\n"
         + (f"## Seed groups\n\n{groups_md}\n" if groups_md else "")
         + (f"## Notes\n\n{notes}\n" if notes else "")

@@ -10,9 +10,9 @@ import pytest
 
 from sumexp.report import main as report_main
 from sumexp.report import write_report
+from sumexp.report.cli import OUTPUTS
 from tests.support.runs import completed, config, dev_predictions, make_run
 
-OUTPUTS = ("report.md", "report.csv", "report.png", "report.html")
 SCORES = np.linspace(20, 40, 40)
 
 

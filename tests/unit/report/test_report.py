@@ -197,8 +197,8 @@ def test_configs_that_differ_in_more_than_the_seed_are_not_grouped(tmp_path):
 def test_markdown_opens_with_how_to_read_it(sweep, capsys):
     write_report([sweep], sweep)
     text = (sweep / "report.md").read_text()
-    guide = text.split("\n\n")[2]
-    assert guide.startswith("**How to read this report.**")
+    assert text.split("\n\n")[2] == "## Backends per model"  # the per-backend table comes first
+    guide = next(part for part in text.split("\n\n") if part.startswith("**How to read this report.**"))
     assert "Here 1 of 1 Δs are significant (`1_tiny_bart_lora`)" in guide
     assert "model-state memory" in guide and "Devices: cpu (4 runs)" in guide
     assert "Not comparable, so shown as n/a: no per-example ROUGE in dev_predictions.csv (1×)" in guide
@@ -316,3 +316,34 @@ def test_the_viewer_loads_dialogues_from_each_runs_data_most_disputed_first(tmp_
     assert [o[0] for o in data["dialogues"][0]["outputs"]] == [0, 1] and data["dialogues"][0]["outputs"][1][-1] == 10
     assert data["dialogues"][3]["dialogue"] is None and len(data["notes"]) == 1
     assert data["notes"][0].startswith("data csv: dev dialogues not loaded (") and "gone" in data["notes"][0]
+
+
+def test_the_backends_table_comes_first_and_is_written_as_csv_and_booktabs(tmp_path):
+    for seed, lora_shift in ((1, 2.0), (2, 4.0)):
+        make_run(
+            tmp_path,
+            f"full_s{seed}",
+            completed("a", "full", seed=seed, dev_rouge_mean=40.0),
+            config=config("a", seed=seed),
+            examples=dev_predictions(BASE),
+        )
+        lora = config("a", backend="lora", seed=seed)
+        lora["optim"]["lr"] = 0.01
+        make_run(
+            tmp_path, f"lora_s{seed}", completed("a", "lora", seed=seed, state_mb=250, tokens=100.0 * seed),
+            config=lora, examples=dev_predictions(BASE + lora_shift),
+        )  # fmt: skip
+    assert report_main([str(tmp_path)]) == 0
+    text = (tmp_path / "report.md").read_text()
+    assert text.index("## Backends per model") < text.index("**How to read this report.**")
+    row = next(line for line in text.splitlines() if line.startswith("| a | lora | 1, 2 |"))
+    # model state 25%; speed 1x and 2x -> 1.50x [1.00, 2.00]; Δ +2, +4 -> +3.00 [+2.00, +4.00] = +7.5% of the
+    # baselines' dev ROUGE mean (40); each seed's Δ significant after Holm over the 2 comparisons
+    assert "| 25% | n/a | 1.50× [1.00, 2.00] | +3.00 [+2.00, +4.00] | +7.5% [+5.0%, +10.0%] | 2 of 2 |" in row, row
+    assert row.endswith("| optim.lr 0.001 → 0.01 |")
+    csv = pd.read_csv(tmp_path / "report_backends.csv")
+    lora_row = csv[csv["backend"] == "lora"].iloc[0]
+    assert lora_row["delta"] == pytest.approx(3.0) and lora_row["delta_interval_hi"] == pytest.approx(4.0)
+    tex = (tmp_path / "report_backends.tex").read_text()
+    assert tex.startswith(r"\begin{tabular}") and r"\toprule" in tex and r"\bottomrule" in tex
+    assert r"1.50$\times$ [1.00, 2.00]" in tex and r"+3.00 [+2.00, +4.00]" in tex

@@ -97,7 +97,7 @@ def test_p_values_are_holm_adjusted_over_the_report_and_marks_follow_the_adjuste
         assert row["delta_p_holm"] == pytest.approx(adjusted[model], rel=1e-9)
         assert bool(row["delta_significant"]) == (adjusted[model] < 0.05)
     assert [m for m in shifts if raw[m] < 0.05 <= adjusted[m]] == ["b", "c"], raw  # what the adjustment is for
-    guide = (tmp_path / "report.md").read_text().split("\n\n")[2]
+    guide = next(p for p in (tmp_path / "report.md").read_text().split("\n\n") if p.startswith("**How to read"))
     assert "Holm-adjusted over the report's 3 comparison(s)" in guide and "n = 16 dev examples" in guide
     assert "below 30 a percentile bootstrap interval is too narrow" in guide
 
