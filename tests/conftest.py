@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
 
 # One torch thread per pytest-xdist worker (and per CLI process it starts): make test runs a worker per core, and a
@@ -10,6 +11,12 @@ import tempfile
 # beside the workers, gets one thread from the Makefile.
 if "PYTEST_XDIST_WORKER" in os.environ:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+# make test starts the serial pass in the background of its shell, and a non-interactive shell starts a background
+# job with SIGINT ignored; an ignored signal stays ignored in every process started from there, so the sweeps the
+# tests stop with Ctrl-C would never hear it. The test process, and through it what it starts, gets Ctrl-C back.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 import pytest
 from hydra import compose, initialize_config_dir

@@ -209,9 +209,9 @@ def test_a_grid_with_a_preempted_job_and_one_at_its_time_limit_ends_as_an_undist
     """4 jobs, two pairs of the same config (verbose changes nothing computed). Job 0 is pre-empted (SIGUSR2).
     Job 2's time limit is lowered while it trains, to end within 2 minutes: SLURM signals USR2 signal_delay_s
     (120 s) before it. Both are requeued, resume from their checkpoints and end as their twins 1 and 3."""
-    # Job 2 must still be training when SLURM's periodic time-limit check (every 30 s) signals it: 3,000 steps, a
+    # Job 2 must still be training when SLURM's periodic time-limit check (every 30 s) signals it: 2,000 steps, a
     # minute or more on one thread. Checkpoints every 20 steps: job 0 (40 steps) has one to be pre-empted after.
-    sweep = start_sweep(tmp_path, "optim.max_steps=40,3000", "verbose=false,true", "optim.eval_steps=20")
+    sweep = start_sweep(tmp_path, "optim.max_steps=40,2000", "verbose=false,true", "optim.eval_steps=20")
     run = [tmp_path / f"{n}_tiny_bart_full" for n in range(4)]
     wait_until(lambda: has_checkpoint(run[0]), sweep, what="job 0 checkpoints")
     preempt(slurm_id(tmp_path, 0), run[0], sweep)
