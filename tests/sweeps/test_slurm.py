@@ -296,23 +296,19 @@ def test_scancel_with_and_without_full_records_interrupted_saves_and_a_plain_rer
     while any(lock.is_locked_elsewhere(r) for r in run):
         assert time.monotonic() < deadline, "a cancelled job's process never ended"
         time.sleep(0.5)
+
+    def rerun(*extra):  # the same sweep command again, into the same folders
+        command = [sys.executable, "-m", "sumexp", *ON_SLURM, f"hydra.sweep.dir={tmp_path}", *TINY]
+        return subprocess.run(
+            [*command, "optim.lr=1e-3,2e-3", long_enough, *extra],
+            capture_output=True,
+            text=True,
+            timeout=hang_limit(900),
+            **REPO_ROOT_ENV,
+        )
+
     before, arrays = [folder_state(r) for r in run], submitted_arrays(tmp_path)
-    again = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sumexp",
-            *ON_SLURM,
-            f"hydra.sweep.dir={tmp_path}",
-            *TINY,
-            "optim.lr=1e-3,2e-3",
-            long_enough,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=hang_limit(900),
-        **REPO_ROOT_ENV,
-    )
+    again = rerun()
     assert again.returncode == 1, again.stderr[-2000:]
     refusals = [line for line in again.stderr.splitlines() if line.startswith("sumexp: error:")]
     for r in run:  # refused before submitting: one line each, no job, not a file changed (.hydra/ included)
@@ -321,23 +317,7 @@ def test_scancel_with_and_without_full_records_interrupted_saves_and_a_plain_rer
         )
     assert [folder_state(r) for r in run] == before and [record(r) for r in run] == stopped
     assert submitted_arrays(tmp_path) == arrays
-    resumed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sumexp",
-            *ON_SLURM,
-            f"hydra.sweep.dir={tmp_path}",
-            *TINY,
-            "optim.lr=1e-3,2e-3",
-            long_enough,
-            "resume=true",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=hang_limit(900),
-        **REPO_ROOT_ENV,
-    )
+    resumed = rerun("resume=true")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     for r, checkpoint in zip(run, saved):
         assert record(r)["status"] == "completed" and f"resuming from {checkpoint}" in (r / "sumexp.log").read_text()
