@@ -1,5 +1,11 @@
-"""Per model, one row per backend over its seeds: memory %, speed ×, ROUGE Δ against the baseline, and what
-else differs; written first in report.md, and as report_backends.csv and report_backends.tex (booktabs)."""
+"""Per model, one row per backend over its seeds: model state %, training peak %, speed ×, ROUGE Δ against the
+baseline, and what else differs; written first in report.md, and as report_backends.csv and report_backends.tex
+(booktabs).
+
+Each interval says where it comes from (INTERVALS): a Δ of one seed carries its paired bootstrap interval, of
+several seeds the range of the per-seed Δs; a speed timed in turns carries the interval over rounds of
+`python -m sumexp.speed`, a speed of separate runs the range over seeds (one seed: the step-time spread).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,13 @@ import pandas as pd
 from sumexp.report import compare
 from sumexp.run import record as run_record
 
+INTERVALS = (
+    "Intervals: memory % is the mean over seeds; Δ ROUGE of one seed carries its paired 95% bootstrap interval, "
+    "of several seeds the range of the per-seed Δs (each against its own seed's baseline); `speed from` says "
+    "where speed × and its interval come from: `in turns` (python -m sumexp.speed, 95% CI over rounds) or "
+    "`separate runs` (the range over seeds, or with one seed the ratio at both runs' 10th and 90th percentile "
+    "step times). Significance is Holm-adjusted over the whole report (docs/statistics.md)."
+)
 COLUMNS = [
     ("model", "model"),
     ("backend", "backend"),
@@ -16,6 +29,7 @@ COLUMNS = [
     ("model_state_pct", "model state %"),
     ("train_peak_pct", "training peak %"),
     ("speed_x", "speed ×"),
+    ("speed_source", "speed from"),
     ("delta", "Δ ROUGE (points)"),
     ("delta_pct", "Δ ROUGE (% of baseline)"),
     ("significant", "significant (Holm)"),
@@ -33,7 +47,9 @@ def backend_summary(table: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (model, backend), runs in done.groupby(["model", "backend"], sort=False):
         rows.append(_summarize(model, backend, runs, table))
-    return pd.DataFrame(rows, columns=[key for key, _ in COLUMNS] + ["speed_x_range", "delta_interval", "_scale"])
+    return pd.DataFrame(
+        rows, columns=[key for key, _ in COLUMNS] + ["peak_kind", "speed_interval", "delta_interval", "_scale"]
+    )
 
 
 def _summarize(model, backend, runs: pd.DataFrame, table: pd.DataFrame) -> dict:
@@ -53,10 +69,10 @@ def _summarize(model, backend, runs: pd.DataFrame, table: pd.DataFrame) -> dict:
         "model": model,
         "backend": backend,
         "seeds": ", ".join(str(s) for s in runs["seed"]),
-        "model_state_pct": _mean_of_kind(runs, compare.MODEL_STATE),
-        "train_peak_pct": _mean_of_kind(runs, compare.TRAIN_PEAK),
-        "speed_x": _mean(runs["speed_x"]),
-        "speed_x_range": _range(runs["speed_x"]),
+        "model_state_pct": _mean(runs["state_pct"]),
+        "train_peak_pct": _mean(runs["peak_pct"]),
+        "peak_kind": " and ".join(sorted(set(runs["peak_kind"].dropna()))) or None,
+        **_speed(runs, is_baseline),
         "delta": None if is_baseline else delta,
         "delta_interval": None if is_baseline else interval,
         "delta_pct": None if is_baseline or delta is None or scale is None else delta * scale,
@@ -66,16 +82,38 @@ def _summarize(model, backend, runs: pd.DataFrame, table: pd.DataFrame) -> dict:
     }
 
 
+def _speed(runs: pd.DataFrame, is_baseline: bool) -> dict:
+    """Speed × over the seeds, with the interval that fits where it came from."""
+    speeds = pd.to_numeric(runs["speed_x"], errors="coerce")
+    if speeds.isna().all():
+        return {"speed_x": None, "speed_interval": None, "speed_source": None}
+    sources = set(runs["speed_source"].dropna())
+    if is_baseline:
+        return {"speed_x": 1.0, "speed_interval": None, "speed_source": "baseline"}
+    if sources == {compare.ALTERNATED}:  # one measurement of this model's backends: the same ratio for every seed
+        lo, hi = _mean(runs["speed_x_lo"]), _mean(runs["speed_x_hi"])
+        interval = (lo, hi) if lo is not None and hi is not None else None
+        return {"speed_x": _mean(speeds), "speed_interval": interval, "speed_source": "in turns, 95% CI over rounds"}
+    if len(speeds.dropna()) > 1:
+        return {
+            "speed_x": _mean(speeds),
+            "speed_interval": _range(speeds),
+            "speed_source": "separate runs, range over seeds",
+        }
+    lo, hi = _mean(runs["speed_spread_lo"]), _mean(runs["speed_spread_hi"])
+    interval = (lo, hi) if lo is not None and hi is not None else None
+    return {"speed_x": _mean(speeds), "speed_interval": interval, "speed_source": "separate runs, p10–p90 step times"}
+
+
 def cells(row) -> list[str]:
     """The shown cells of one summary row, in COLUMNS order."""
     interval, scale = row["delta_interval"], row.get("_scale")
     delta = _number(row["delta"], "{:+.2f}") + _interval(interval, 1.0, "{:+.2f}")
     delta_pct = _number(row["delta_pct"], "{:+.1f}%") + _interval(interval, scale, "{:+.1f}%")
-    speed = _number(row["speed_x"], "{:.2f}×") + _interval(row["speed_x_range"], 1.0, "{:.2f}")
+    speed = _number(row["speed_x"], "{:.2f}×") + _interval(row["speed_interval"], 1.0, "{:.2f}")
     return [
         str(row["model"]), str(row["backend"]), str(row["seeds"]),
-        _number(row["model_state_pct"], "{:.0f}%"), _number(row["train_peak_pct"], "{:.0f}%"),
-        speed, delta if row["significant"] != "baseline" else "baseline", delta_pct, str(row["significant"]),
+        _number(row["model_state_pct"], "{:.0f}%"), _peak(row), speed, _text(row["speed_source"]), delta if row["significant"] != "baseline" else "baseline", delta_pct, str(row["significant"]),
         str(row["differs"]),
     ]  # fmt: skip
 
@@ -90,10 +128,10 @@ def to_markdown(summary: pd.DataFrame) -> str:
 def to_csv_frame(summary: pd.DataFrame) -> pd.DataFrame:
     """The summary as plain numbers for report_backends.csv: intervals split into lo and hi columns."""
     frame = summary.drop(columns=["_scale"], errors="ignore").copy()
-    for name in ("speed_x_range", "delta_interval"):
+    for name in ("speed_interval", "delta_interval"):
         frame[f"{name}_lo"] = [v[0] if isinstance(v, tuple) else None for v in frame[name]]
         frame[f"{name}_hi"] = [v[1] if isinstance(v, tuple) else None for v in frame[name]]
-    return frame.drop(columns=["speed_x_range", "delta_interval"])
+    return frame.drop(columns=["speed_interval", "delta_interval"])
 
 
 def to_latex(summary: pd.DataFrame) -> str:
@@ -115,8 +153,14 @@ def _latex(text: str) -> str:
     return "".join(_LATEX.get(ch, ch) for ch in text)
 
 
-def _mean_of_kind(runs: pd.DataFrame, kind: str):
-    return _mean(runs.loc[runs["memory_kind"] == kind, "memory_pct"])
+def _peak(row) -> str:
+    kind = row.get("peak_kind")
+    shown = _number(row["train_peak_pct"], "{:.0f}%")
+    return f"{shown} ({kind})" if shown != "n/a" and isinstance(kind, str) else shown
+
+
+def _text(value) -> str:
+    return "" if value is None or value != value else str(value)
 
 
 def _mean(values: pd.Series):

@@ -7,7 +7,15 @@ from pathlib import Path
 
 from sumexp.errors import UserError, run_cli
 
-OUTPUTS = ("report.md", "report.csv", "report_backends.csv", "report_backends.tex", "report.png", "report.html")
+OUTPUTS = (
+    "report.md",
+    "report.csv",
+    "report_backends.csv",
+    "report_backends.tex",
+    "report.png",
+    "report_backends.png",
+    "report.html",
+)
 
 
 def main(argv=None) -> int:
@@ -76,7 +84,7 @@ def _write_files(dirs, runs: list[dict], out: Path, baseline: str, speeds: list[
     from sumexp.report.guide import how_to_read
     from sumexp.report.html import render_html
     from sumexp.report.markdown import errors_markdown, groups_markdown, notes_markdown, to_markdown
-    from sumexp.report.plot import plot_report
+    from sumexp.report.plot import plot_backends, plot_report
     from sumexp.report.table import build_table
     from sumexp.report.viewer import viewer_data
     from sumexp.results.files import write_together
@@ -89,9 +97,11 @@ def _write_files(dirs, runs: list[dict], out: Path, baseline: str, speeds: list[
     # Everything is drawn before anything is written: a report is written whole or not at all.
     backends_md = backends_table.to_markdown(summary) if len(summary) else ""
     document = _document(dirs, table, backends_md, guide, markdown, groups_md, notes_markdown(table), errors)
-    png = _plot_bytes(plot_report, table)
+    png, backends_png = _plot_bytes(plot_report, table), _plot_bytes(plot_backends, summary)
     labels = dict(zip(table["run"], table["backend"]))
-    page = render_html("sumexp comparison", guide, table, groups, png, viewer_data(runs, labels))
+    page = render_html(
+        "sumexp comparison", guide, table, groups, summary, (png, backends_png), viewer_data(runs, labels)
+    )
     write_together(
         {
             out / "report.md": document.encode("utf-8"),
@@ -99,24 +109,27 @@ def _write_files(dirs, runs: list[dict], out: Path, baseline: str, speeds: list[
             out / "report_backends.csv": backends_table.to_csv_frame(summary).to_csv(index=False).encode("utf-8"),
             out / "report_backends.tex": backends_table.to_latex(summary).encode("utf-8"),
             out / "report.png": png,
+            out / "report_backends.png": backends_png,
             out / "report.html": page.encode("utf-8"),
         }
     )
     print(markdown + (f"\nDid not complete:\n{errors}" if errors else ""), end="")
-    print(f"sumexp: report of {len(table)} run(s): {out / 'report.md'}, report.csv, report.png, report.html")
+    print(f"sumexp: report of {len(table)} run(s): {out / 'report.md'}, " + ", ".join(OUTPUTS[1:]))
     return table
 
 
-def _plot_bytes(plot_report, table) -> bytes:
-    """report.png's bytes; they go into report.html too."""
+def _plot_bytes(plot, frame) -> bytes:
+    """A plot's PNG bytes; they go into report.html too."""
     import io
 
     drawn = io.BytesIO()
-    plot_report(table, drawn)
+    plot(frame, drawn)
     return drawn.getvalue()
 
 
 def _document(dirs, table, backends_md: str, guide: str, markdown: str, groups_md: str, notes: str, errors: str) -> str:
+    from sumexp.report.backends_table import INTERVALS
+
     counts = table["status"].value_counts()
     status = ", ".join(f"{n} {s}" for s, n in counts.items())
     return (
@@ -124,8 +137,9 @@ def _document(dirs, table, backends_md: str, guide: str, markdown: str, groups_m
         f"Runs under {', '.join(f'`{d}`' for d in dirs)}: {status}.\n\n"
         + (
             "## Backends per model\n\nOver each backend's seeds, against the same-seed baseline (also "
-            "report_backends.csv and report_backends.tex):\n\n"
-            f"{backends_md}\n## Runs\n\n"
+            "report_backends.csv, report_backends.tex and report_backends.png):\n\n"
+            f"{backends_md}\n{INTERVALS}\n\n![memory, speed and Δ ROUGE per model and backend]"
+            "(report_backends.png)\n\n## Runs\n\n"
             if backends_md
             else ""
         )

@@ -1,4 +1,5 @@
-"""Each run against its baseline: ROUGE Δ with a paired bootstrap, memory % of one kind, speed × on one device.
+"""Each run against its baseline: ROUGE Δ with a paired bootstrap, model state % (counted) and training peak %
+(measured, of one kind), speed × on one device.
 
 A run's baseline is the completed run of the same model and the same seed that the reference names (by default
 backend=full); a Δ pairs the two runs' scores on the dev examples both scored. A figure is only ever divided by
@@ -7,6 +8,7 @@ one of the same kind from the same device; anything else is None with a note say
 
 from __future__ import annotations
 
+import math
 import numbers
 from dataclasses import dataclass
 
@@ -16,7 +18,6 @@ from sumexp.run import record as run_record
 from sumexp.score import bootstrap
 
 CPU = "cpu"
-MODEL_STATE, TRAIN_PEAK = "model state", "train peak"  # the two memory kinds a ratio may use
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ def what_differs(run: dict, base: dict) -> str | None:
     each run trained at (it may come from the backend's lr_scale), or None when a config is unknown."""
     keys = differing_keys(run.get("config"), base.get("config"))
     rates = base.get("learning_rate"), run.get("learning_rate")
-    if all(map(_number, rates)) and rates[0] != rates[1]:
+    if all(map(is_number, rates)) and rates[0] != rates[1]:
         keys = [*(keys or []), f"learning rate {rates[0]:g} → {rates[1]:g}"]
     return "; ".join(keys) if keys is not None else None
 
@@ -137,30 +138,45 @@ def _same_value(recorded, given: str) -> bool:
         return False
 
 
-def memory(run: dict) -> tuple[str | None, float | None]:
-    """(kind, MB): model-state memory on a CPU, the training peak on a GPU; (kind, None) when not recorded."""
+MIB = 2**20  # the MB of sumexp.results.memory, and the unit of the report's *_mib columns
+CUDA_PEAK, RSS_ADDED = "CUDA peak", "RSS added"  # what "training peak" measured: on a GPU, on a CPU
+
+
+def model_state_mib(run: dict) -> float | None:
+    """Weights as stored, gradients and optimizer state, counted from the tensors (the same on every device)."""
+    stored = run.get("memory_model_state_bytes")
+    return stored / MIB if is_number(stored) else None
+
+
+def train_peak(run: dict) -> tuple[str | None, float | None]:
+    """(kind, MiB) measured over the training steps: the CUDA peak allocated on a GPU, the resident memory the
+    steps added on a CPU; (kind, None) when not recorded, (None, None) when the device is unknown."""
     device = run.get("device")
     if device is None:
         return None, None
-    if device == CPU:
-        stored = run.get("memory_model_state_bytes")
-        return MODEL_STATE, stored / 1e6 if _number(stored) else None
-    peak = run.get("memory_train_peak_mb")
-    return TRAIN_PEAK, peak if _number(peak) else None
+    kind, key = (RSS_ADDED, "memory_train_rss_added_mb") if device == CPU else (CUDA_PEAK, "memory_train_peak_mb")
+    value = run.get(key)  # sumexp.results.memory's MB: 2**20 bytes
+    return kind, value if is_number(value) else None
 
 
 def memory_ratio(run: dict, base: dict | None) -> dict:
-    """Memory in % of the baseline's, of the same kind on the same device, else None and why."""
-    kind, value = memory(run)
-    out = {"memory_kind": kind, "memory_mb": value, "memory_pct": None}
+    """Model state % and training peak % of the baseline's, each of one kind from the same device, else None and
+    why: the two columns never change their meaning with the device."""
+    kind, peak = train_peak(run)
+    out = {"state_mib": model_state_mib(run), "state_pct": None, "peak_kind": kind, "peak_mib": peak, "peak_pct": None}
     if base is None:
         return {**out, "memory_note": "no baseline run"}
-    base_kind, base_value = memory(base)
     if run.get("device") != base.get("device"):
         return {**out, "memory_note": f"n/a: baseline ran on {base.get('device')}, this on {run.get('device')}"}
-    if value is None or base_value is None or kind != base_kind or base_value <= 0:
-        return {**out, "memory_note": f"n/a: {kind or 'memory'} not recorded"}
-    return {**out, "memory_pct": 100 * value / base_value}
+    out["state_pct"] = _percent(out["state_mib"], model_state_mib(base))
+    out["peak_pct"] = _percent(peak, train_peak(base)[1])
+    missing = [name for name, pct in (("model state", out["state_pct"]), (kind or "training peak", out["peak_pct"]))
+               if pct is None]  # fmt: skip
+    return {**out, "memory_note": f"n/a: {' and '.join(missing)} not recorded" if missing else None}
+
+
+def _percent(value: float | None, base_value: float | None) -> float | None:
+    return 100 * value / base_value if value is not None and base_value is not None and base_value > 0 else None
 
 
 ALTERNATED, SEPARATE = "alternated", "separate runs"  # where a speed ratio comes from
@@ -179,14 +195,33 @@ def speed_ratio(run: dict, base: dict | None, measured: list[dict] = ()) -> dict
         if run.get(key) != base.get(key):
             return {"speed_x": None, "speed_note": f"n/a: {key} {run.get(key)} vs baseline's {base.get(key)}"}
     mine, theirs = run.get("train_trained_tokens_per_second"), base.get("train_trained_tokens_per_second")
-    if not (_number(mine) and _number(theirs)) or theirs <= 0:
+    if not (is_number(mine) and is_number(theirs)) or theirs <= 0:
         return {"speed_x": None, "speed_note": "n/a: trained tokens/s not recorded"}
     loaded = [r["run"] for r in (run, base) if _loaded(r)]
     note = f"loaded machine ({', '.join(dict.fromkeys(loaded))}: load average above its CPU count)" if loaded else None
+    ratio = {"speed_x": mine / theirs, "speed_loaded": bool(loaded), "speed_source": SEPARATE}
     if run is not base:
         separate = "from separate runs, each under the load of its own time (python -m sumexp.speed alternates them)"
+        spread = step_time_spread(run, base)
+        if spread is not None:
+            ratio.update(speed_spread_lo=ratio["speed_x"] * spread[0], speed_spread_hi=ratio["speed_x"] * spread[1])
+            separate += "; [lo, hi]: the ratio at the 10th and 90th percentile step times of both runs"
+        else:
+            separate += "; the runs' step-time spread is not recorded"
         note = f"{separate}; {note}" if note else separate
-    return {"speed_x": mine / theirs, "speed_loaded": bool(loaded), "speed_note": note, "speed_source": SEPARATE}
+    return {**ratio, "speed_note": note}
+
+
+def step_time_spread(run: dict, base: dict) -> tuple[float, float] | None:
+    """How far the speed ratio of two separate runs moves within their own step times: the factors that take it to
+    the run's slow steps against the baseline's fast ones (p90 vs p10) and the reverse. Not a confidence interval:
+    the spread within each run, which a load that changed between the runs does not show."""
+    keys = ("train_step_seconds_p10", "train_step_seconds_median", "train_step_seconds_p90")
+    mine, theirs = [tuple(r.get(k) for k in keys) for r in (run, base)]
+    if not all(is_number(v) and v > 0 for v in (*mine, *theirs)):
+        return None
+    (my_fast, my_median, my_slow), (base_fast, base_median, base_slow) = mine, theirs
+    return (my_median / my_slow) * (base_fast / base_median), (my_median / my_fast) * (base_slow / base_median)
 
 
 def _alternated(run: dict, base: dict, measured) -> dict | None:
@@ -214,7 +249,7 @@ def _alternated(run: dict, base: dict, measured) -> dict | None:
 
 def _loaded(run: dict) -> bool:
     load, cpus = run.get("train_load_average"), run.get("cpu_count")
-    return _number(load) and _number(cpus) and load > cpus
+    return is_number(load) and is_number(cpus) and load > cpus
 
 
 def _dev_set(run: dict):
@@ -222,5 +257,7 @@ def _dev_set(run: dict):
     return examples.fingerprint if examples is not None else None
 
 
-def _number(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and value == value  # NaN != NaN
+def is_number(value) -> bool:
+    """A finite real number: what a recorded figure must be to enter a ratio or a table cell (a bool, NaN or an
+    infinity is a damaged record, not a figure)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)

@@ -27,14 +27,17 @@ def how_to_read(table: pd.DataFrame, baseline: str) -> str:
         f"Here {len(significant)} of {len(compared)} Δs are significant{named}.",
         _sample_size(compared),
         "ROUGE is dev F1 on a 0–100 scale; the interval after the mean is the run's own bootstrap interval.",
-        f"Memory % compares {_memory_kinds(done)}: model-state memory (weights as stored, gradients and "
-        "optimizer state, counted from the tensors) on CPU runs, the CUDA peak allocated over the training "
-        "steps on GPU runs; the cell names the kind.",
+        "Model state % compares the memory counted from the tensors (weights as stored, gradients and optimizer "
+        "state), the same on every device. Training peak % compares what was measured over the training steps: "
+        f"{peak_kinds(done)} (`CUDA peak`: the CUDA peak allocated, on a GPU; `RSS added`: the resident memory the "
+        "steps added to the process, on a CPU); the cell names the kind, and only the same kind from the same "
+        "device is divided. report.csv gives both in MiB (`state_mib`, `peak_mib`: 2^20 bytes).",
         "Speed × is the baseline's step time over the run's: `alternated` when `python -m sumexp.speed` timed the "
         "two backends in turns in one process on the same batches (its 95% interval is over rounds; a speed-*.json "
         "beside the runs), else `separate runs`, the two runs' trained tokens per second each under the machine's "
-        "load at its own time, which on a shared machine measures the load as much as the backend; `loaded` "
-        "marks a separate-runs ratio measured while the load average exceeded the CPU count.",
+        "load at its own time, which on a shared machine measures the load as much as the backend; its [lo, hi] "
+        "is the ratio at the 10th and 90th percentile step times of both runs (their own spread, not a confidence "
+        "interval); `loaded` marks a separate-runs ratio measured while the load average exceeded the CPU count.",
         f"Devices: {_devices(done)}.",
         _not_comparable(done),
         "Runs whose configs differ only in `seed` form a seed group (below): a Δ smaller than the seed-to-seed "
@@ -58,9 +61,10 @@ def _sample_size(compared: pd.DataFrame) -> str:
     )
 
 
-def _memory_kinds(done: pd.DataFrame) -> str:
-    kinds = sorted(set(done["memory_kind"].dropna()))
-    return " and ".join(kinds) if kinds else "no recorded memory"
+def peak_kinds(done: pd.DataFrame) -> str:
+    """What the training peak measured in these runs."""
+    kinds = sorted(set(done["peak_kind"].dropna()))
+    return " and ".join(kinds) if kinds else "not recorded"
 
 
 def _devices(done: pd.DataFrame) -> str:

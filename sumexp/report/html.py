@@ -10,6 +10,7 @@ import re
 import pandas as pd
 
 from sumexp.package_data import report_asset
+from sumexp.report import backends_table
 from sumexp.report.markdown import GROUP_HEADERS, HEADERS, cells, flag, group_cells
 
 # The value each column sorts by (a number where there is one); same order as HEADERS.
@@ -23,7 +24,8 @@ SORT_KEYS = [
     "rougeL",
     "rouge_mean",
     "delta",
-    "memory_pct",
+    "state_pct",
+    "peak_pct",
     "speed_x",
     "trainable_share",
     "train_time_s",
@@ -32,17 +34,24 @@ SORT_KEYS = [
 
 
 def render_html(
-    title: str, guide: str, table: pd.DataFrame, groups: pd.DataFrame, plot_png: bytes, viewer: dict
+    title: str,
+    guide: str,
+    table: pd.DataFrame,
+    groups: pd.DataFrame,
+    backends: pd.DataFrame,
+    plots: tuple[bytes, bytes],
+    viewer: dict,
 ) -> str:
-    """The page as text; nothing in it is fetched when it is viewed."""
+    """The page as text; nothing in it is fetched when it is viewed. `plots`: report.png, report_backends.png."""
     data = json.dumps(viewer, ensure_ascii=False).replace("</", "<\\/")  # cannot close the script element early
-    image = base64.b64encode(plot_png).decode("ascii")
+    image, backends_image = (base64.b64encode(png).decode("ascii") for png in plots)
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in viewer.get("notes", []))
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>{report_asset("page.css")}</style></head>
 <body>
 <h1>{html.escape(title)}</h1>
+{_backends_section(backends, backends_image)}
 <p class="guide">{_inline_markdown(guide)}</p>
 <h2>Runs</h2>
 {_table(table, groups)}
@@ -77,6 +86,22 @@ def _table(table: pd.DataFrame, groups: pd.DataFrame) -> str:
             tds.append(f'<td data-sort="{html.escape(sort)}"{significant}>{html.escape(text)}</td>')
         rows.append(f'<tr data-run="{html.escape(str(row["run"]))}">{"".join(tds)}</tr>')
     return f'<table id="runs"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+
+
+def _backends_section(backends: pd.DataFrame, image: str) -> str:
+    """The backends table and its plot, first on the page as in report.md."""
+    if not len(backends):
+        return ""
+    head = "".join(f"<th>{html.escape(title)}</th>" for _, title in backends_table.COLUMNS)
+    rows = [
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in backends_table.cells(r)) + "</tr>"
+        for _, r in backends.iterrows()
+    ]
+    return (
+        f'<h2>Backends per model</h2>\n<table id="backends"><thead><tr>{head}</tr></thead>'
+        f'<tbody>{"".join(rows)}</tbody></table>\n<p class="guide">{html.escape(backends_table.INTERVALS)}</p>\n'
+        f'<img class="plot" alt="memory, speed and Δ ROUGE per model and backend" src="data:image/png;base64,{image}">'
+    )
 
 
 def _groups_table(groups: pd.DataFrame) -> str:

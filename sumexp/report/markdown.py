@@ -18,7 +18,8 @@ HEADERS = [
     "ROUGE-L",
     "ROUGE mean [95% CI]",
     "Δ ROUGE vs baseline [95% CI]",
-    "memory %",
+    "model state %",
+    "training peak %",
     "speed ×",
     "trainable",
     "train s",
@@ -45,7 +46,8 @@ def cells(row, groups: pd.DataFrame | None = None) -> list[str]:
         number(row["rougeL"]),
         rouge_mean_cell(row),
         delta_cell(row),
-        memory_cell(row),
+        state_cell(row),
+        peak_cell(row),
         speed_cell(row, groups),
         _share(row["trainable_share"]),
         number(row["train_time_s"], "{:.1f}"),
@@ -72,10 +74,18 @@ def delta_cell(row) -> str:
     return f"{row['delta']:+.2f} [{row['delta_lo']:+.2f}, {row['delta_hi']:+.2f}]{p_value} {verdict}"
 
 
-def memory_cell(row) -> str:
+def state_cell(row) -> str:
+    """Model state (counted from the tensors) in % of the baseline's."""
     if row["status"] != run_record.COMPLETED:
         return ""
-    return "n/a" if _missing(row["memory_pct"]) else f"{row['memory_pct']:.0f}% ({row['memory_kind']})"
+    return "n/a" if _missing(row["state_pct"]) else f"{row['state_pct']:.0f}%"
+
+
+def peak_cell(row) -> str:
+    """The training peak (measured) in % of the baseline's, naming what was measured."""
+    if row["status"] != run_record.COMPLETED:
+        return ""
+    return "n/a" if _missing(row["peak_pct"]) else f"{row['peak_pct']:.0f}% ({row['peak_kind']})"
 
 
 def speed_cell(row, groups: pd.DataFrame | None = None) -> str:
@@ -86,9 +96,15 @@ def speed_cell(row, groups: pd.DataFrame | None = None) -> str:
     if row.get("speed_source") == "alternated":
         interval = "" if row["baseline"] == row["run"] else f" [{row['speed_x_lo']:.2f}, {row['speed_x_hi']:.2f}]"
         return f"{row['speed_x']:.2f}×{interval} alternated"
-    text = f"{row['speed_x']:.2f}×" + ("" if row["baseline"] == row["run"] else " separate runs")
+    text = f"{row['speed_x']:.2f}×"
+    if row["baseline"] != row["run"]:
+        spread = (
+            "" if _missing(row["speed_spread_lo"]) else f" [{row['speed_spread_lo']:.2f}, {row['speed_spread_hi']:.2f}]"
+        )
+        text += f"{spread} separate runs"
+    # The baseline's own group is 1.00 by definition, not a measured spread (the seed groups table shows its ROUGE's).
     group = groups[groups["group"] == row["group"]] if groups is not None and not _missing(row["group"]) else None
-    if group is not None and len(group) and not _missing(group["speed_x_sd"].iloc[0]):
+    if row["baseline"] != row["run"] and group is not None and len(group) and not _missing(group["speed_x_sd"].iloc[0]):
         text += f" (group {group['speed_x_mean'].iloc[0]:.2f} ± {group['speed_x_sd'].iloc[0]:.2f})"
     return text + (" loaded" if flag(row["speed_loaded"]) else "")
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import math
-import numbers
-
 import pandas as pd
 
 from sumexp.report import compare
@@ -70,13 +67,17 @@ COMPARED = [
     "delta_significant",
     "delta_note",
     "differs",
-    "memory_kind",
-    "memory_mb",
-    "memory_pct",
+    "state_mib",  # MiB: 2**20 bytes, as sumexp.results.memory records them
+    "state_pct",
+    "peak_kind",
+    "peak_mib",
+    "peak_pct",
     "memory_note",
     "speed_x",
     "speed_x_lo",
     "speed_x_hi",
+    "speed_spread_lo",
+    "speed_spread_hi",
     "speed_source",
     "speed_loaded",
     "speed_note",
@@ -103,7 +104,7 @@ def _recorded(run: dict) -> dict:
     row, bad = {}, []
     for column, key in FIELDS:
         value = run.get(key)
-        if column in NUMERIC and value is not None and not is_number(value):
+        if column in NUMERIC and value is not None and not compare.is_number(value):
             bad.append(f"{key}={value!r}")
             value = None
         row[column] = value
@@ -117,14 +118,15 @@ def _recorded(run: dict) -> dict:
     return row
 
 
-def is_number(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def _interval(run: dict) -> tuple:
     """(lo, hi) of the mean's recorded interval when it is one (two numbers around the mean), else (None, None)."""
     interval, mean = run.get("dev_rouge_mean_ci95"), run.get("dev_rouge_mean")
-    if isinstance(interval, list | tuple) and len(interval) == 2 and all(map(is_number, interval)) and is_number(mean):
+    if (
+        isinstance(interval, list | tuple)
+        and len(interval) == 2
+        and all(map(compare.is_number, interval))
+        and compare.is_number(mean)
+    ):
         if interval[0] <= mean <= interval[1]:
             return tuple(interval)
     return None, None

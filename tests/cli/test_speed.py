@@ -73,3 +73,9 @@ def test_the_report_shows_an_alternated_ratio_with_its_interval_and_labels_one_f
     line = next(r for r in (tmp_path / "report.md").read_text().splitlines() if r.startswith("| 2_tiny_t5_qlora"))
     qlora = measured["backends"]["qlora"]
     assert f"{qlora['speed_x']:.2f}× [{qlora['speed_x_lo']:.2f}, {qlora['speed_x_hi']:.2f}] alternated" in line
+    # the backends table carries the same interval and says where it came from
+    table = next(r for r in (tmp_path / "report.md").read_text().splitlines() if r.startswith("| tiny_t5 | qlora |"))
+    assert (
+        f"| {qlora['speed_x']:.2f}× [{qlora['speed_x_lo']:.2f}, {qlora['speed_x_hi']:.2f}] | in turns, 95% CI over rounds |"
+        in table
+    ), table

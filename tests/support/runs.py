@@ -17,10 +17,12 @@ from omegaconf import OmegaConf
 from tests.support.cli import REPO_ROOT_ENV
 from tests.support.limits import hang_limit
 
-MB = 1_000_000
+MB = 2**20  # sumexp.results.memory's MB, the report's MiB
 
 
-def completed(model, backend, effective=None, state_mb=1000.0, tokens=100.0, rouge=(30.0, 10.0, 28.0), **extra):
+def completed(
+    model, backend, effective=None, state_mb=1000.0, tokens=100.0, rouge=(30.0, 10.0, 28.0), rss_mb=300.0, **extra
+):
     """A completed CPU run's metrics.json with the fields the report reads."""
     return {
         "status": "completed",
@@ -36,6 +38,7 @@ def completed(model, backend, effective=None, state_mb=1000.0, tokens=100.0, rou
         "dev_rouge_mean": sum(rouge) / 3,
         "memory_model_state_bytes": state_mb * MB,
         "memory_train_peak_mb": None,
+        "memory_train_rss_added_mb": rss_mb,  # what the training steps added to the CPU process
         "train_trained_tokens_per_second": tokens,
         "train_load_average": 1.0,
         "cpu_count": 2,

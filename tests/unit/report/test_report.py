@@ -20,14 +20,14 @@ def sweep(tmp_path):
     make_run(
         root,
         "0_tiny_bart_full",
-        completed("tiny_bart", "full", state_mb=1000, tokens=100),
+        completed("tiny_bart", "full", state_mb=1000, tokens=100, rss_mb=500),
         config=config(),
         examples=dev_predictions(BASE),
     )
     make_run(
         root,
         "1_tiny_bart_lora",
-        completed("tiny_bart", "lora", state_mb=400, tokens=150),
+        completed("tiny_bart", "lora", state_mb=400, tokens=150, rss_mb=450),
         config=config(backend="lora"),
         examples=dev_predictions(BASE + 5),
     )
@@ -66,14 +66,16 @@ def test_rows_in_job_order_with_status_and_ratios_against_full(sweep):
         "10_tiny_gpt2_lora",
     ]
     lora = rows["1_tiny_bart_lora"]
-    assert lora["memory_pct"] == pytest.approx(40.0) and lora["memory_kind"] == "model state"
+    # two columns of fixed meaning: the model state counted, and what the CPU training steps added, measured
+    assert lora["state_pct"] == pytest.approx(40.0)
+    assert lora["peak_pct"] == pytest.approx(90.0) and lora["peak_kind"] == "RSS added"
     assert lora["speed_x"] == pytest.approx(1.5)
-    assert rows["0_tiny_bart_full"]["memory_pct"] == pytest.approx(100.0) and rows["0_tiny_bart_full"]["speed_x"] == 1.0
+    assert rows["0_tiny_bart_full"]["state_pct"] == pytest.approx(100.0) and rows["0_tiny_bart_full"]["speed_x"] == 1.0
     # each model against its own full run, whatever backend was asked for
-    assert rows["3_tiny_t5_qlora"]["memory_pct"] == pytest.approx(25.0)
+    assert rows["3_tiny_t5_qlora"]["state_pct"] == pytest.approx(25.0)
     assert rows["3_tiny_t5_qlora"]["speed_x"] == pytest.approx(0.5)
     assert rows["3_tiny_t5_qlora"]["baseline"] == "2_tiny_t5_full"
-    assert rows["4_tiny_llama_full"]["status"] == "failed" and pd.isna(rows["4_tiny_llama_full"]["memory_pct"])
+    assert rows["4_tiny_llama_full"]["status"] == "failed" and pd.isna(rows["4_tiny_llama_full"]["state_pct"])
     assert rows["5_tiny_llama_lora"]["status"] == "process gone"  # a `running` record no live process holds
     unknown = rows["10_tiny_gpt2_lora"]
     assert (unknown["status"], unknown["model"], unknown["backend_requested"]) == ("unknown", "tiny_gpt2", "lora")
@@ -114,20 +116,22 @@ def test_memory_and_speed_never_mix_kinds_devices_or_families(tmp_path):
     make_run(tmp_path, "1_a_lora", completed("a", "lora", **gpu))  # a GPU run against a CPU baseline
     make_run(tmp_path, "2_b_full", completed("b", "full", **gpu))
     make_run(tmp_path, "3_b_lora", completed("b", "lora", **{**gpu, "memory_train_peak_mb": 450.0}))
-    make_run(tmp_path, "4_c_full", completed("c", "full", memory_model_state_bytes=None))  # not recorded
+    make_run(tmp_path, "4_c_full", completed("c", "full", memory_model_state_bytes=None, rss_mb=None))  # not recorded
     make_run(tmp_path, "5_c_lora", completed("c", "lora", family="causal"))
     rows = by_run(write_report([tmp_path], tmp_path))
-    assert pd.isna(rows["1_a_lora"]["memory_pct"]) and "baseline ran on cpu" in rows["1_a_lora"]["memory_note"]
+    assert pd.isna(rows["1_a_lora"]["state_pct"]) and pd.isna(rows["1_a_lora"]["peak_pct"])
+    assert "baseline ran on cpu" in rows["1_a_lora"]["memory_note"]
     assert pd.isna(rows["1_a_lora"]["speed_x"]) and "device" in rows["1_a_lora"]["speed_note"]
-    assert rows["3_b_lora"]["memory_pct"] == pytest.approx(50.0) and rows["3_b_lora"]["memory_kind"] == "train peak"
-    assert (
-        pd.isna(rows["5_c_lora"]["memory_pct"]) and rows["5_c_lora"]["memory_note"] == "n/a: model state not recorded"
-    )
+    # on a GPU the training peak is CUDA's; the model state is still the counted one, beside it
+    assert rows["3_b_lora"]["peak_pct"] == pytest.approx(50.0) and rows["3_b_lora"]["peak_kind"] == "CUDA peak"
+    assert rows["3_b_lora"]["state_pct"] == pytest.approx(100.0)
+    assert pd.isna(rows["5_c_lora"]["state_pct"]) and pd.isna(rows["5_c_lora"]["peak_pct"])
+    assert rows["5_c_lora"]["memory_note"] == "n/a: model state and RSS added not recorded"
     assert (
         pd.isna(rows["5_c_lora"]["speed_x"]) and "family causal vs baseline's seq2seq" in rows["5_c_lora"]["speed_note"]
     )
     text = (tmp_path / "report.md").read_text()
-    assert "50% (train peak)" in text and "n/a: baseline ran on cpu, this on cuda:NVIDIA H200" in text
+    assert "| 100% | 50% (CUDA peak) |" in text and "n/a: baseline ran on cpu, this on cuda:NVIDIA H200" in text
     assert "; baseline ran on cpu, this on cuda:NVIDIA H200 (1×);" in text and "n/a: n/a" not in text
 
 
@@ -142,6 +146,32 @@ def test_missing_trained_tokens_is_na_not_another_unit(tmp_path):
     )
     row = by_run(write_report([tmp_path], tmp_path))["1_a_lora"]
     assert pd.isna(row["speed_x"]) and row["speed_note"] == "n/a: trained tokens/s not recorded"
+
+
+def test_a_ratio_of_separate_runs_carries_both_runs_step_time_spread(tmp_path):
+    steps = {"full": (0.8, 1.0, 1.2), "lora": (0.4, 0.5, 0.8)}  # p10, median, p90 seconds of each run's steps
+    for i, (backend, (p10, median, p90)) in enumerate(steps.items()):
+        quantiles = {"train_step_seconds_p10": p10, "train_step_seconds_median": median, "train_step_seconds_p90": p90}
+        make_run(tmp_path, f"{i}_a_{backend}", completed("a", backend, tokens=100.0 * (i + 1), **quantiles))
+    make_run(tmp_path, "2_b_full", completed("b", "full"))  # a record from before the step times were kept
+    make_run(tmp_path, "3_b_lora", completed("b", "lora", tokens=50.0))
+    rows = by_run(write_report([tmp_path], tmp_path))
+    lora = rows["1_a_lora"]
+    # 2.00x; at lora's slow steps against full's fast ones 2 * (0.5 / 0.8) * (0.8 / 1.0) = 1.0, the reverse
+    # 2 * (0.5 / 0.4) * (1.2 / 1.0) = 3.0
+    assert lora["speed_x"] == pytest.approx(2.0) and lora["speed_source"] == "separate runs"
+    assert (lora["speed_spread_lo"], lora["speed_spread_hi"]) == (pytest.approx(1.0), pytest.approx(3.0))
+    assert pd.isna(lora["speed_x_lo"])  # the spread is not a confidence interval, and is not stored as one
+    assert "10th and 90th percentile step times" in lora["speed_note"]
+    assert (
+        pd.isna(rows["3_b_lora"]["speed_spread_lo"])
+        and "step-time spread is not recorded" in rows["3_b_lora"]["speed_note"]
+    )
+    text = (tmp_path / "report.md").read_text()
+    assert "| 2.00× [1.00, 3.00] separate runs |" in next(r for r in text.splitlines() if r.startswith("| 1_a_lora"))
+    assert "| 0.50× separate runs |" in next(r for r in text.splitlines() if r.startswith("| 3_b_lora"))
+    backends = next(r for r in text.splitlines() if r.startswith("| a | lora |"))
+    assert "| 2.00× [1.00, 3.00] | separate runs, p10–p90 step times |" in backends, backends
 
 
 def test_a_ratio_measured_on_a_loaded_machine_is_marked(tmp_path):
@@ -200,13 +230,16 @@ def test_markdown_opens_with_how_to_read_it(sweep, capsys):
     assert text.split("\n\n")[2] == "## Backends per model"  # the per-backend table comes first
     guide = next(part for part in text.split("\n\n") if part.startswith("**How to read this report.**"))
     assert "Here 1 of 1 Δs are significant (`1_tiny_bart_lora`)" in guide
-    assert "model-state memory" in guide and "Devices: cpu (4 runs)" in guide
+    assert "Model state % compares the memory counted from the tensors" in guide and "Devices: cpu (4 runs)" in guide
+    assert "Training peak % compares what was measured over the training steps: RSS added" in guide
+    assert "report.csv gives both in MiB" in guide
     assert "Not comparable, so shown as n/a: no per-example ROUGE in dev_predictions.csv (1×)" in guide
     line = next(row for row in text.splitlines() if row.startswith("| 1_tiny_bart_lora"))
-    assert "+5.00 [+5.00, +5.00] p=5e-05 significant" in line and "40% (model state)" in line and "1.50×" in line
+    assert "+5.00 [+5.00, +5.00] p=5e-05 significant" in line and "| 40% | 90% (RSS added) |" in line
+    assert "1.50× separate runs" in line
     assert "| 20% |" in line  # trainable share
     line = next(row for row in text.splitlines() if row.startswith("| 3_tiny_t5_qlora"))
-    assert "qlora → lora" in line and "25% (model state)" in line and "0.50×" in line and "30.00" in line
+    assert "qlora → lora" in line and "| 25% | 100% (RSS added) |" in line and "0.50×" in line and "30.00" in line
     failed = next(row for row in text.splitlines() if row.startswith("| 4_tiny_llama_full"))
     assert "failed: optim.precision=fp8" in failed
     assert "- `4_tiny_llama_full` (failed): optim.precision=fp8: not a precision; use auto" in text
@@ -232,30 +265,37 @@ def test_csv_png_and_html_are_written(sweep):
         "rouge_mean_lo",
         "delta",
         "delta_lo",
-        "memory_pct",
-        "memory_kind",
+        "state_mib",
+        "state_pct",
+        "peak_kind",
+        "peak_mib",
+        "peak_pct",
         "speed_x",
         "group",
         "error",
         "run_dir",
     } <= set(table.columns)
-    png = (sweep / "report.png").read_bytes()
-    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    full = table.set_index("run").loc["0_tiny_bart_full"]
+    # the unit the columns name: MiB, 2**20 bytes, as sumexp.results.memory records the peaks
+    assert full["state_mib"] == pytest.approx(1000.0) and full["peak_mib"] == pytest.approx(500.0)
     import matplotlib.image
 
-    height, width, _ = matplotlib.image.imread(sweep / "report.png").shape
-    assert width > height > 300  # panels side by side
+    for name in ("report.png", "report_backends.png"):
+        assert (sweep / name).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+        height, width, _ = matplotlib.image.imread(sweep / name).shape
+        assert width > height > 300, name  # panels side by side
     page = (sweep / "report.html").read_text()
     assert "data:image/png;base64," in page and "http://" not in page and "https://" not in page
-    assert page.count('<tr data-run="') == 7
+    assert page.count('<tr data-run="') == 7 and page.count("data:image/png;base64,") == 2
+    assert '<table id="backends">' in page and "<td>tiny_bart</td><td>lora</td>" in page
 
 
 def test_baseline_backend_can_be_chosen(sweep, tmp_path):
     rows = by_run(write_report([sweep], tmp_path / "out", baseline="lora"))
-    assert rows["0_tiny_bart_full"]["memory_pct"] == pytest.approx(250.0)
+    assert rows["0_tiny_bart_full"]["state_pct"] == pytest.approx(250.0)
     assert rows["0_tiny_bart_full"]["speed_x"] == pytest.approx(100 / 150)
     assert rows["0_tiny_bart_full"]["delta"] == pytest.approx(-5.0)
-    assert rows["3_tiny_t5_qlora"]["memory_pct"] == pytest.approx(100.0)  # effective lora is its own baseline
+    assert rows["3_tiny_t5_qlora"]["state_pct"] == pytest.approx(100.0)  # effective lora is its own baseline
     assert (tmp_path / "out" / "report.md").is_file() and not (sweep / "report.md").exists()
 
 
@@ -263,7 +303,7 @@ def test_several_folders_and_single_run_folders(sweep, tmp_path):
     single = make_run(tmp_path / "outputs", "12-00-00_tiny_bart_lora", completed("tiny_bart", "lora", state_mb=500))
     assert find_run_dirs(single) == [single]
     rows = by_run(write_report([sweep, single], tmp_path / "both"))
-    assert len(rows) == 8 and rows["12-00-00_tiny_bart_lora"]["memory_pct"] == pytest.approx(50.0)
+    assert len(rows) == 8 and rows["12-00-00_tiny_bart_lora"]["state_pct"] == pytest.approx(50.0)
 
 
 def test_a_sweep_with_nothing_finished_still_reports(tmp_path):
@@ -330,16 +370,21 @@ def test_the_backends_table_comes_first_and_is_written_as_csv_and_booktabs(tmp_p
         lora = config("a", backend="lora", seed=seed)
         lora["optim"]["lr"] = 0.01
         make_run(
-            tmp_path, f"lora_s{seed}", completed("a", "lora", seed=seed, state_mb=250, tokens=100.0 * seed),
+            tmp_path, f"lora_s{seed}",
+            completed("a", "lora", seed=seed, state_mb=250, tokens=100.0 * seed, rss_mb=270.0 - 30 * seed),
             config=lora, examples=dev_predictions(BASE + lora_shift),
         )  # fmt: skip
     assert report_main([str(tmp_path)]) == 0
     text = (tmp_path / "report.md").read_text()
     assert text.index("## Backends per model") < text.index("**How to read this report.**")
     row = next(line for line in text.splitlines() if line.startswith("| a | lora | 1, 2 |"))
-    # model state 25%; speed 1x and 2x -> 1.50x [1.00, 2.00]; Δ +2, +4 -> +3.00 [+2.00, +4.00] = +7.5% of the
-    # baselines' dev ROUGE mean (40); each seed's Δ significant after Holm over the 2 comparisons
-    assert "| 25% | n/a | 1.50× [1.00, 2.00] | +3.00 [+2.00, +4.00] | +7.5% [+5.0%, +10.0%] | 2 of 2 |" in row, row
+    # model state 25%; the RSS the steps added 80% and 70% of the baseline's 300 MiB -> 75%; speed 1x and 2x
+    # -> 1.50x [1.00, 2.00], the range over seeds of separate runs; Δ +2, +4 -> +3.00 [+2.00, +4.00] = +7.5% of
+    # the baselines' dev ROUGE mean (40); each seed's Δ significant after Holm over the 2 comparisons
+    assert (
+        "| 25% | 75% (RSS added) | 1.50× [1.00, 2.00] | separate runs, range over seeds | +3.00 [+2.00, +4.00] | "
+        "+7.5% [+5.0%, +10.0%] | 2 of 2 |"
+    ) in row, row
     assert row.endswith("| optim.lr 0.001 → 0.01 |")
     csv = pd.read_csv(tmp_path / "report_backends.csv")
     lora_row = csv[csv["backend"] == "lora"].iloc[0]

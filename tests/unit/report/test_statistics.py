@@ -42,7 +42,7 @@ def test_a_missing_same_seed_baseline_gives_no_delta_and_says_why(tmp_path):
     rows = rows_of(write_report([tmp_path], tmp_path))
     assert rows["1_a_lora_s1"]["baseline"] == "0_a_full_s1" and rows["1_a_lora_s1"]["delta"] == pytest.approx(2)
     lonely = rows["3_a_lora_s2"]
-    assert pd.isna(lonely["baseline"]) and pd.isna(lonely["delta"]) and pd.isna(lonely["memory_pct"])
+    assert pd.isna(lonely["baseline"]) and pd.isna(lonely["delta"]) and pd.isna(lonely["state_pct"])
     assert lonely["delta_note"] == "no completed backend=full run of a with seed 2 (only with seed 1)"
     text = (tmp_path / "report.md").read_text()
     assert "`3_a_lora_s2`: Δ: no completed backend=full run of a with seed 2" in text
