@@ -17,6 +17,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from sumexp.errors import first_line
+from sumexp.security import secrets
 
 # How a run stands; the one place these values are spelt.
 RUNNING = "running"  # in progress, or its process died without a word (the folder's lock tells which)
@@ -32,13 +33,17 @@ INCOMPLETE = "incomplete"
 COMPLETED_WRITES = ("dev_predictions.csv",)
 REFUSED = "refused"  # never written either: a sweep job its folder did not allow to start (the record is another run's)
 
+SECRET_SET = "<credential set>"  # what a credential's value counts as in the fingerprint
 # Keys that change how a run is shown or whether it is repeated, never what it computes.
 NOT_IN_FINGERPRINT = ("hydra", "force", "verbose", "resume", "cache_dir")
 
 
 def config_hash(cfg) -> str:
-    """A fingerprint of the resolved task config: equal hashes mean the run would compute the same thing."""
+    """A fingerprint of the resolved task config: equal hashes mean the run would compute the same thing. A
+    credential counts as set, not by its value: a new token computes the same run (a sweep re-run with it skips
+    what completed), and the record carries nothing derived from the secret."""
     data = {key: _plain(cfg[key]) for key in cfg if key not in NOT_IN_FINGERPRINT}  # hydra's node is never resolved
+    data = secrets.mask_credentials(data, SECRET_SET)
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

@@ -57,6 +57,22 @@ def redact_tree(node):
     return redact(node) if isinstance(node, str) else node
 
 
+def mask_credentials(node, mark: str):
+    """A copy of a plain dict/list tree with the value under each credential's key replaced by `mark`. The
+    literal REDACTED is kept: a config that holds it lost its secret on the way, which must not pass for one
+    that has it."""
+    if isinstance(node, Mapping):
+        return {
+            key: mark
+            if is_secret_key(key) and _looks_secret(value) and value != REDACTED
+            else mask_credentials(value, mark)
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [mask_credentials(item, mark) for item in node]
+    return node
+
+
 class RedactingFilter(logging.Filter):
     """Attached to log handlers: a message or traceback that quotes a secret is written redacted."""
 

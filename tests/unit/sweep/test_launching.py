@@ -17,6 +17,17 @@ def task_only(cfg):
     return launching.Job(0, cfg, Path("unused")).task_config
 
 
+def test_fingerprint_counts_a_credential_as_set_not_by_its_value(job_config):
+    """A rotated token computes the same run: a sweep re-run with it skips what completed instead of refusing
+    the folders as another config's. A config that lost its token to the literal REDACTED is not the same run."""
+    from sumexp.security.secrets import REDACTED
+
+    with_token = records.config_hash(task_only(job_config(["+hf_token=hf_FakeOldToken123456"])))
+    assert with_token == records.config_hash(task_only(job_config(["+hf_token=hf_FakeNewToken654321"])))
+    assert with_token != records.config_hash(task_only(job_config()))
+    assert with_token != records.config_hash(task_only(job_config([f"+hf_token={REDACTED}"])))
+
+
 def test_fingerprint_ignores_display_keys_and_hydra_but_not_values(job_config):
     base = task_only(job_config())
     assert "hydra" not in base
