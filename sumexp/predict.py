@@ -145,10 +145,13 @@ def _loaded(model_dir: Path, what: str, load):
     its sizes, a cut-off tokenizer.json) reported in one line: the run's own files, never code to run."""
     from safetensors import SafetensorError
 
-    if what == "weights" and not list(model_dir.glob("*.safetensors")) and list(model_dir.glob("*.bin")):
+    from sumexp.security.trust import PICKLE_SUFFIXES
+
+    pickles = sorted({p.suffix for p in model_dir.iterdir() if p.suffix in PICKLE_SUFFIXES})
+    if what == "weights" and pickles and not list(model_dir.glob("*.safetensors")):
         raise UserError(
-            f"{model_dir}: its weights are only pickle (.bin), which sumexp never loads (loading a pickle can run "
-            f"code); a run writes model.safetensors: copy model/ again from the run, or run it again"
+            f"{model_dir}: its weights are only pickle ({', '.join(pickles)}), which sumexp never loads (loading a "
+            f"pickle can run code); a run writes model.safetensors: copy model/ again from the run, or run it again"
         )
     try:
         return load()

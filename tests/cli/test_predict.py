@@ -175,8 +175,8 @@ def damage(model_dir: Path, how: str) -> None:
     weights = sorted(model_dir.glob("*.safetensors"))[0]
     raw = weights.read_bytes()
     size = struct.unpack("<Q", raw[:8])[0]
-    if how == "pickle only":
-        weights.rename(weights.with_suffix(".bin"))
+    if how.startswith("pickle only"):
+        weights.rename(weights.with_suffix(how.split("(")[1].rstrip(")")))
     elif how == "offsets that lie":
         header = json.loads(raw[8 : 8 + size])
         name = next(key for key in header if key != "__metadata__")
@@ -192,7 +192,10 @@ def damage(model_dir: Path, how: str) -> None:
 
 
 @pytest.mark.slow  # lora_run trains a model
-@pytest.mark.parametrize("how", ["pickle only", "offsets that lie", "a 2**62 header length", "a cut-off tokenizer"])
+@pytest.mark.parametrize(
+    "how",
+    ["pickle only (.bin)", "pickle only (.pt)", "offsets that lie", "a 2**62 header length", "a cut-off tokenizer"],
+)
 def test_a_damaged_model_folder_is_one_line_naming_it(how, lora_run, sample_dir, tmp_path, capsys):
     import shutil
 
@@ -203,5 +206,7 @@ def test_a_damaged_model_folder_is_one_line_naming_it(how, lora_run, sample_dir,
     err = capsys.readouterr().err
     [line] = [text for text in err.splitlines() if text.startswith("sumexp: error:")]
     assert f"{run / 'model'}:" in line and "Traceback" not in err, err[-2000:]
-    assert ("only pickle (.bin)" if how == "pickle only" else "damaged or incomplete") in line, line
+    assert (
+        how.replace("pickle only", "only pickle") if how.startswith("pickle") else "damaged or incomplete"
+    ) in line, line
     assert not (tmp_path / "o.csv").exists()
