@@ -21,25 +21,41 @@ install() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurmctld slurmd slurm-client munge >/dev/null
 }
 
-daemon_running() { [[ -s $1 ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# A pid file names the daemon only while that pid is alive and is that program: a file left by a daemon that died
+# can name a pid the kernel has since given to another process.
+daemon_running() {  # PIDFILE NAME
+    local pid
+    [[ -s $1 ]] || return 1
+    pid=$(cat "$1")
+    [[ $(cat "/proc/$pid/comm" 2>/dev/null) == "$2" ]]
+}
+
+start_daemon() {  # PIDFILE NAME COMMAND...: start it, wait for its own pid in the file, record that pid
+    local pidfile=$1 name=$2
+    shift 2
+    rm -f "$pidfile"  # a stale file would be read as the new daemon's pid before it writes its own
+    "$@"
+    for _ in $(seq 40); do daemon_running "$pidfile" "$name" && { cat "$pidfile" >> "$state"; return 0; }; sleep 0.25; done
+    echo "$name did not start (no live $name pid in $pidfile)" >&2
+    return 1
+}
 
 up() {
     [[ -n $state ]] || { echo "up needs a state file" >&2; exit 2; }
     installed || { echo "SLURM is not installed (as root: bash .ci/slurm.sh install)" >&2; exit 3; }
     [[ $(id -u) -eq 0 ]] || { echo "not root: cannot start SLURM" >&2; exit 3; }
     : > "$state"
-    if ! daemon_running /run/munge/munged.pid; then
+    if ! daemon_running /run/munge/munged.pid munged; then
         mkdir -p /run/munge && chown munge:munge /run/munge
         [[ -s /etc/munge/munge.key ]] || { mungekey --create 2>/dev/null || create-munge-key -f; chown munge:munge /etc/munge/munge.key; }
-        munged --force  # as root, --force skips the check of the log folder's owner
-        cat /run/munge/munged.pid >> "$state"
+        start_daemon /run/munge/munged.pid munged munged --force  # as root, --force skips the log folder owner check
     fi
-    if ! daemon_running /run/slurmctld.pid; then
+    if ! daemon_running /run/slurmctld.pid slurmctld; then
         write_conf
-        slurmctld && wait_for_pid /run/slurmctld.pid && cat /run/slurmctld.pid >> "$state"
+        start_daemon /run/slurmctld.pid slurmctld slurmctld
     fi
-    if ! daemon_running /run/slurmd.pid; then
-        slurmd && wait_for_pid /run/slurmd.pid && cat /run/slurmd.pid >> "$state"
+    if ! daemon_running /run/slurmd.pid slurmd; then
+        start_daemon /run/slurmd.pid slurmd slurmd
     fi
     for _ in $(seq 60); do  # the node registers within seconds
         sinfo -h -o %T 2>/dev/null | grep -qE '^(idle|mixed|allocated)' && exit 0
@@ -73,11 +89,6 @@ SlurmUser=root
 NodeName=$host CPUs=$cpus RealMemory=$mem State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
 CONF
-}
-
-wait_for_pid() {
-    for _ in $(seq 40); do [[ -s $1 ]] && return 0; sleep 0.25; done
-    echo "no pid file $1" >&2; return 1
 }
 
 down() {
