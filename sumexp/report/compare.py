@@ -236,7 +236,12 @@ def _alternated(run: dict, base: dict, measured) -> dict | None:
         row = backends[run["backend_effective"]]
         if run["backend_effective"] == m["baseline"]:
             return {"speed_x": 1.0, "speed_x_lo": 1.0, "speed_x_hi": 1.0, "speed_source": ALTERNATED}
-        rounds = f"{m.get('rounds')} rounds in turns, load average {m['load_average']['before'][0]:.2f}"
+        if m.get("mode") == "alternating processes":  # sumexp.speed's fallback: one process per backend in turns
+            why = f"; {m['fallback']}" if m.get("fallback") else ""
+            rounds = f"{m.get('rounds')} rounds of one process per backend in turns{why}"
+        else:
+            rounds = f"{m.get('rounds')} rounds in turns in one process"
+        rounds += f", load average {m['load_average']['before'][0]:.2f}"
         return {
             "speed_x": row["speed_x"],
             "speed_x_lo": row["speed_x_lo"],

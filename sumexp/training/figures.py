@@ -11,7 +11,8 @@ from sumexp.training.meters import StepTimer, TrainingMeasurements
 def training_metrics(cfg, fit) -> dict:
     """What training measured: losses, speed over optimizer steps only, and the evaluations."""
     trainer = fit.trainer
-    step_seconds = next(cb.seconds for cb in trainer.callback_handler.callbacks if isinstance(cb, StepTimer))
+    timer = next(cb for cb in trainer.callback_handler.callbacks if isinstance(cb, StepTimer))
+    step_seconds = timer.seconds
     measurements = next(cb for cb in trainer.callback_handler.callbacks if isinstance(cb, TrainingMeasurements))
     # Fractional epochs x rows counts the short last batch of each epoch right; steps x batch size would not.
     samples = trainer.state.epoch * len(trainer.train_dataset)
@@ -24,6 +25,7 @@ def training_metrics(cfg, fit) -> dict:
         "train_loss_last": last_logged(history, "loss"),  # the last logged window
         "train_runtime_s": fit.train_result.metrics.get("train_runtime"),  # wall time, dev evaluations included
         "train_step_time_s": step_seconds,
+        **timer.spread(),  # train_step_seconds_median/_p10/_p90 and train_steps_timed: this process's steps
         "train_samples_per_second": samples / step_seconds if step_seconds else None,  # optimizer steps only
         "train_tokens_per_second": trainer.tokens_processed / step_seconds if step_seconds else None,  # non-padding
         "train_tokens": trainer.tokens_processed,

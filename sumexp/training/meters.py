@@ -62,15 +62,37 @@ class TrainingMeasurements(TrainerCallback):
 
 
 class StepTimer(TrainerCallback):
-    """Seconds spent in optimizer steps only, so throughput excludes evaluation and saving."""
+    """Seconds spent in optimizer steps only, so throughput excludes evaluation and saving; each step's
+    seconds are kept too, for their spread. Only the steps of this process: a resumed run times the steps
+    it took after resuming."""
 
-    def __init__(self):
-        self.seconds = 0.0
+    def __init__(self, clock=time.perf_counter):
+        self.step_seconds: list[float] = []
+        self._clock = clock
         self._start = None
 
+    @property
+    def seconds(self) -> float:
+        return sum(self.step_seconds)
+
     def on_step_begin(self, args, state, control, **kwargs):
-        self._start = time.perf_counter()
+        self._start = self._clock()
 
     def on_step_end(self, args, state, control, **kwargs):
         if self._start is not None:
-            self.seconds += time.perf_counter() - self._start
+            self.step_seconds.append(self._clock() - self._start)
+            self._start = None
+
+    def spread(self) -> dict:
+        """The metrics.json fields: the median and the 10th and 90th percentiles of the step seconds (linear
+        interpolation between steps), and how many steps were timed; None with no step timed."""
+        import numpy as np
+
+        times = np.asarray(self.step_seconds, dtype=float)
+        median, p10, p90 = (float(v) for v in np.percentile(times, [50, 10, 90])) if len(times) else (None,) * 3
+        return {
+            "train_step_seconds_median": median,
+            "train_step_seconds_p10": p10,
+            "train_step_seconds_p90": p90,
+            "train_steps_timed": len(times),
+        }

@@ -196,3 +196,8 @@ def test_a_cli_run_records_the_memory_speed_and_load_fields(tmp_path):
     assert 0 < metrics["train_tokens_trained"] < metrics["train_tokens_processed"] == metrics["train_tokens"]
     assert metrics["train_trained_tokens_per_second"] < metrics["train_tokens_per_second"]
     assert metrics["train_load_average"] >= 0 and metrics["cpu_count"] >= 1
+    # Each optimizer step timed, with its spread: what a ratio of separate runs' speeds carries.
+    timed, total = metrics["train_steps_timed"], metrics["train_step_time_s"]
+    median, p10, p90 = (metrics[f"train_step_seconds_{key}"] for key in ("median", "p10", "p90"))
+    assert timed == metrics["train_steps"] == 3 and 0 < p10 <= median <= p90
+    assert abs(median * timed - total) <= (p90 - p10) * timed + 1e-9 and p10 * timed <= total <= p90 * timed

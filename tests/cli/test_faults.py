@@ -140,6 +140,7 @@ def test_a_lora_run_stopped_after_a_checkpoint_resumes_the_same_adapter(tmp_path
     expected = json.loads((tmp_path / "reference" / "metrics.json").read_text())
     assert resumed["backend_effective"] == "lora" and resumed["params_trainable"] == expected["params_trainable"]
     assert resumed["params_trainable"] < resumed["params_total"] / 10
+    assert 0 < resumed["train_steps_timed"] < resumed["train_steps"]  # the steps after the resume, timed here
 
 
 @pytest.mark.slow
@@ -152,8 +153,9 @@ def test_a_run_without_dev_evaluation_killed_in_test_generation_resumes_at_the_e
     stopped = stop_at("predict_test", "SIGKILL", tmp_path / "run", *no_evaluation)
     assert stopped.returncode == -signal.SIGKILL, stopped.stderr[-3000:]
     assert last_complete_checkpoint(tmp_path / "run" / "checkpoints").name == "checkpoint-8"
-    assert_resumes_to_the_reference(tmp_path / "run", tmp_path / "reference", *no_evaluation)
+    resumed = assert_resumes_to_the_reference(tmp_path / "run", tmp_path / "reference", *no_evaluation)
     assert "resuming from" in (tmp_path / "run" / "sumexp.log").read_text()
+    assert resumed["train_steps_timed"] == 0 and resumed["train_step_seconds_median"] is None  # no step left
 
 
 # A dev evaluation long enough to matter (beam search, long summaries, one dialogue a batch): SLURM gives
