@@ -46,10 +46,12 @@ def how_to_read(table: pd.DataFrame, baseline: str) -> str:
 
 def _bases(done: pd.DataFrame) -> str:
     """What the runs' training started from (metrics.json base_model): a Δ compares runs from the same base."""
-    bases = sorted({str(b) for b in done["base_model"].dropna()}) if "base_model" in done else []
+    if "base_model" not in done:
+        return ""
+    bases = sorted({f"{model}: {base}" for model, base in zip(done["model"], done["base_model"]) if pd.notna(base)})
     if not bases:
         return ""
-    return f"Base models (the `base_model` column: what each run's training started from): {'; '.join(bases)}."
+    return f"What each model's runs started from (the `base_model` column): {'; '.join(bases)}."
 
 
 def _sample_size(compared: pd.DataFrame) -> str:

@@ -74,6 +74,7 @@ def test_pretraining_sees_the_training_dialogues_and_no_summary(pretrained_runs,
 
 @pytest.mark.slow
 def test_every_run_of_a_model_starts_from_the_one_cached_base_and_says_so(pretrained_runs, cache_dir):
+    from sumexp.report.guide import how_to_read
     from sumexp.report.table import build_table
 
     runs, _ = pretrained_runs
@@ -89,6 +90,7 @@ def test_every_run_of_a_model_starts_from_the_one_cached_base_and_says_so(pretra
         assert (run_dir / "model/base/model.safetensors").read_bytes() == (entry / "model.safetensors").read_bytes()
     table = build_table([lora, qlora])
     assert list(table["base_model"]) == [lora["base_model"]] * 2
+    assert f"tiny_llama: {lora['base_model']}" in how_to_read(table, "full")
 
 
 @pytest.mark.slow
