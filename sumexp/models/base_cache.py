@@ -41,6 +41,7 @@ def prepare_base(cfg, dialogues: list[str], tokenizer, model_config, run_dir: Pa
     with _locked(root / f".{key}.lock"):
         meta, cache = _valid_entry(folder, key), "hit"
         if meta is None:
+            _check_can_pretrain(settings, model_config)
             meta, cache = _build(cfg.model, dialogues, tokenizer, model_config, folder, key), "miss"
         else:
             log.info("pretrained base from the cache: %s", folder)
@@ -108,6 +109,25 @@ def _build(model_cfg, dialogues, tokenizer, model_config, folder: Path, key: str
         shutil.rmtree(folder)
     os.replace(staging, folder)
     return meta
+
+
+def _check_can_pretrain(settings, model_config) -> None:
+    """Refuse what would fail deep inside training: blocks past the position limit, pretraining under torchrun
+    (its Trainer would wait for ranks that wait on the lock)."""
+    from sumexp.errors import UserError
+    from sumexp.run.distributed import world_size
+
+    limit = getattr(model_config, "max_position_embeddings", None)  # None: relative positions (T5)
+    if limit is not None and settings.block_size > limit:
+        raise UserError(
+            f"model.scratch.pretrain.block_size={settings.block_size}: above the model's {limit} positions; "
+            f"use at most {limit}"
+        )
+    if world_size() > 1:
+        raise UserError(
+            "model.scratch.pretrain.steps > 0 under torchrun: pretrain the base in one process first (the same command "
+            "without torchrun, e.g. with optim.max_steps=1); every rank then loads it from cache_dir"
+        )
 
 
 def _valid_entry(folder: Path, key: str) -> dict | None:

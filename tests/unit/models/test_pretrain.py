@@ -216,3 +216,43 @@ def test_pretrain_settings_are_checked_with_their_keys(compose_config):
         check_config(cfg)
     for key in ("pretrain.steps=-1", "pretrain.block_size=0", "pretrain.learning_rate=0"):
         assert key in str(raised.value)
+
+
+@pytest.mark.slow
+def test_two_jobs_asking_for_one_base_at_once_pretrain_it_once(compose_config, tmp_path):
+    """The flock serializes them (two descriptors conflict within one process too): one pretrains, one waits."""
+    import threading
+
+    import sumexp.models.pretrain as pretrain_module
+    from sumexp.models.base_cache import prepare_base
+
+    cfg, splits, tokenizer, model_config = _parts(compose_config, f"cache_dir={tmp_path}")
+    calls, results = [], []
+    real = pretrain_module.pretrain
+
+    def slow_pretrain(*args):
+        calls.append(1)
+        return real(*args)
+
+    def job():
+        results.append(prepare_base(cfg, splits.train.dialogues, tokenizer, model_config, tmp_path))
+
+    with mock.patch.object(pretrain_module, "pretrain", slow_pretrain):
+        threads = [threading.Thread(target=job) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert len(calls) == 1
+    assert sorted(r.cache for r in results) == ["hit", "miss"]
+    assert len({r.folder for r in results}) == 1
+
+
+def test_blocks_past_the_position_limit_are_one_line(compose_config, tmp_path):
+    from sumexp.models.base_cache import prepare_base
+
+    cfg, splits, tokenizer, model_config = _parts(
+        compose_config, f"cache_dir={tmp_path}", "model.scratch.pretrain.block_size=600"
+    )
+    with pytest.raises(UserError, match=r"model.scratch.pretrain.block_size=600: above the model's 512 positions"):
+        prepare_base(cfg, splits.train.dialogues, tokenizer, model_config, tmp_path)
