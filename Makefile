@@ -19,6 +19,10 @@ SWEEP_BACKENDS ?= $(subst $(space),$(comma),$(filter full lora qlora,$(basename 
 # scored once at the end, on 16 rows; two seeds, so the report can tell a difference from seed noise.
 SWEEP_SEEDS ?= 1,2
 SWEEP_ARGS ?= optim.max_steps=60 optim.eval_steps=60 optim.eval_on_start=false data.max_eval_samples=16 generation.num_beams=1
+# Adapters are for a pretrained base: each tiny model is first pretrained as a language model on the training
+# dialogues (never the summaries), once, cached in cache_dir and shared by all its jobs, like a hub checkpoint.
+# Empty it (SWEEP_PRETRAIN=) for random bases, or when SWEEP_MODELS names a checkpoint (it has no model.scratch).
+SWEEP_PRETRAIN ?= model.scratch.pretrain.steps=100
 
 .DEFAULT_GOAL := help
 .PHONY: help install install-dev install-unsloth run test test-fast lint sweep report speed bench clean
@@ -87,7 +91,7 @@ lint: install-dev ## ruff: lint and format check (line length 120, settings in p
 	$(PY) -m ruff format --check sumexp hydra_plugins tests bench
 
 sweep: install ## A small offline grid: tiny models x backends (full, lora, qlora) x 2 seeds, a process per job, into multirun/
-	$(PY) -m sumexp -m model=$(SWEEP_MODELS) backend=$(SWEEP_BACKENDS) seed=$(SWEEP_SEEDS) $(SWEEP_ARGS) $(ARGS)
+	$(PY) -m sumexp -m model=$(SWEEP_MODELS) backend=$(SWEEP_BACKENDS) seed=$(SWEEP_SEEDS) $(SWEEP_ARGS) $(SWEEP_PRETRAIN) $(ARGS)
 
 # make speed: each tiny model's backends timed in turns, written beside the newest sweep (or into SPEED_OUT) so that
 # make report shows those ratios with their intervals.

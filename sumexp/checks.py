@@ -100,6 +100,7 @@ def _number_problems(cfg) -> list[str]:
     if not 0 <= cfg.seed <= MAX_SEED:  # numpy's generator takes 32-bit seeds only
         problems.append(f"seed={cfg.seed}: must be between 0 and {MAX_SEED}, e.g. seed=42")
     problems += _optim_problems(cfg.optim, cfg.train) + _generation_problems(cfg.generation)
+    problems += _pretrain_problems(cfg.model.scratch.pretrain) if cfg.model.scratch is not None else []
     counts = {
         "model.max_source_length": cfg.model.max_source_length,
         "model.max_target_length": cfg.model.max_target_length,
@@ -113,6 +114,22 @@ def _number_problems(cfg) -> list[str]:
     return problems + [
         f"{key}={value}: must be at least 1" for key, value in counts.items() if value is not None and value < 1
     ]
+
+
+def _pretrain_problems(pretrain) -> list[str]:
+    """model.scratch.pretrain: counts, a finite rate and a seed numpy takes."""
+    key = "model.scratch.pretrain"
+    problems = [] if pretrain.steps >= 0 else [f"{key}.steps={pretrain.steps}: must be 0 (random weights) or more"]
+    problems += [
+        f"{key}.{name}={pretrain[name]}: must be at least 1, e.g. {key}.{name}={default}"
+        for name, default in (("batch_size", 16), ("block_size", 128))
+        if pretrain[name] < 1
+    ]
+    if not 0 < pretrain.learning_rate < math.inf:
+        problems.append(f"{key}.learning_rate={pretrain.learning_rate}: must be above 0 and finite, e.g. 3e-3")
+    if not 0 <= pretrain.seed <= MAX_SEED:
+        problems.append(f"{key}.seed={pretrain.seed}: must be between 0 and {MAX_SEED}, e.g. {key}.seed=0")
+    return problems
 
 
 def _optim_problems(optim, train: bool) -> list[str]:

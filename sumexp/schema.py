@@ -17,12 +17,25 @@ from omegaconf import MISSING, DictConfig, OmegaConf, open_dict, read_write
 
 
 @dataclass
+class PretrainSettings:
+    """A scratch model's base pretrained as a language model on the training dialogues (never the summaries),
+    once, cached in cache_dir: the runs then fine-tune it as they would a hub checkpoint (sumexp/models/pretrain.py)."""
+
+    steps: int = 0  # 0: fine-tune from random weights; N: N optimizer steps of pretraining first
+    learning_rate: float = 3e-3  # peak rate, linear decay; a tiny model from random weights takes a high one
+    batch_size: int = 16  # blocks of dialogue text per step
+    block_size: int = 128  # tokens per block: longer costs more per step and teaches longer context
+    seed: int = 0  # fixed, not the run's seed: every run of a sweep starts from the one base, like a hub checkpoint
+
+
+@dataclass
 class ScratchConfig:
-    """A tiny model with random weights, built offline from a config."""
+    """A tiny model built offline from a config: random weights, or pretrained here (`pretrain`)."""
 
     model_type: str = MISSING  # a transformers model type: bart, t5, gpt2, llama, ...
     vocab_size: int = 3000  # the tokenizer trained on the run's training text gets at most this many
     config: dict[str, Any] = field(default_factory=dict)  # kwargs for AutoConfig.for_model
+    pretrain: PretrainSettings = field(default_factory=PretrainSettings)
 
 
 @dataclass

@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # the types alone: importing these modules here would import 
 
     from sumexp.backends.base import BuiltModel
     from sumexp.features_cache import EncodedSplits
+    from sumexp.models.base_cache import Base
     from sumexp.models.fidelity import Fidelity
     from sumexp.training.evaluation import DevEvaluation, DevEvaluator
     from sumexp.training.trainer import SummarizationTrainer
@@ -51,6 +52,7 @@ def run_experiment(cfg, run_dir: str | Path | None = None) -> dict:
 
     from sumexp.features import Encoder
     from sumexp.features_cache import encode_splits
+    from sumexp.models.base_cache import prepare_base
     from sumexp.models.fidelity import check_tokenizer, fidelity_sample
     from sumexp.models.loading import load_model_config, load_tokenizer
     from sumexp.results.resources import reset_peak_memory
@@ -64,7 +66,8 @@ def run_experiment(cfg, run_dir: str | Path | None = None) -> dict:
     tokenizer.padding_side = "right"  # training batches; generation picks the side per family
     model_config = load_model_config(cfg.model, tokenizer)
     check_model_limits(cfg, model_config)  # before the weights load
-    built = backend.build(cfg, tokenizer, model_config, run_dir / "model")
+    base = prepare_base(cfg, splits.train.dialogues, tokenizer, model_config, run_dir)  # dialogues, never summaries
+    built = backend.build(cfg, tokenizer, model_config, run_dir / "model", base.folder)
     encoder = Encoder.from_config(cfg.model, tokenizer, model_config.is_encoder_decoder)
     encoded = encode_splits(encoder, splits, cfg.cache_dir)
     evaluator = _dev_evaluator(cfg, tokenizer, encoded.dev_prompts, splits.dev.references)
@@ -102,6 +105,7 @@ def run_experiment(cfg, run_dir: str | Path | None = None) -> dict:
         encoded,
         best,
         time.perf_counter() - started,
+        base,
     )
     metrics = collect_metrics(run, training)
     # Sweep bookkeeping: the fingerprint that lets a re-run skip this job, and where it ran.
@@ -130,6 +134,7 @@ class RunParts:
     encoded: EncodedSplits
     best: DevEvaluation
     seconds: float
+    base: Base  # what the weights started from: checkpoint, random, or pretrained here
 
 
 @dataclass

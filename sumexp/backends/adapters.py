@@ -10,7 +10,7 @@ from pathlib import Path
 from sumexp.errors import UserError
 from sumexp.models.loading import PLACEHOLDERS, load_model
 
-BASE_DIR = "base"  # model/base: a scratch model's random base weights, which nothing could download again
+BASE_DIR = "base"  # model/base: a scratch model's base weights (random or pretrained here): nothing could download them
 
 
 def lora_kwargs(settings, model, tokenizer) -> dict:
@@ -94,17 +94,21 @@ def wrap_once(model, config):
     return get_peft_model(model, config)
 
 
-def base_folder(cfg, tokenizer, model_config, model_dir: Path) -> str | None:
+def base_folder(cfg, tokenizer, model_config, model_dir: Path, pretrained: str | None = None) -> str | None:
     """Where the frozen base loads from: None for a checkpoint (it loads from model.checkpoint); for a
-    scratch model, its random weights saved once in model/base, whole or not at all."""
+    scratch model, its weights copied once into model/base, whole or not at all: the `pretrained` folder
+    (sumexp/models/base_cache.py), or random weights."""
     if cfg.model.scratch is None:
         return None
     base = Path(model_dir) / BASE_DIR
     if not (base / "config.json").is_file():
         staging = base.with_name(f".{BASE_DIR}.{os.getpid()}")
         shutil.rmtree(staging, ignore_errors=True)
-        load_model(cfg.model, tokenizer, model_config).save_pretrained(staging)
-        tokenizer.save_pretrained(staging)
+        if pretrained is not None:
+            shutil.copytree(pretrained, staging)
+        else:
+            load_model(cfg.model, tokenizer, model_config).save_pretrained(staging)
+            tokenizer.save_pretrained(staging)
         os.replace(staging, base)
     return str(base)
 

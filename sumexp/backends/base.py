@@ -59,8 +59,12 @@ class Backend:
                 f"whole process; run each backend in its own process (python -m sumexp ..., or a sweep's launcher)"
             )
 
-    def build(self, cfg, tokenizer, model_config, model_dir: Path) -> BuiltModel:
-        """The model ready to train; anything a later prediction needs besides the trained weights goes in `model_dir`."""
+    def build(self, cfg, tokenizer, model_config, model_dir: Path, base: str | None = None) -> BuiltModel:
+        """The model ready to train; anything a later prediction needs besides the trained weights goes in `model_dir`.
+
+        `base`: a folder the base weights load from as from a checkpoint (a scratch model pretrained here,
+        sumexp/models/base_cache.py); None: model.checkpoint, or random weights for a scratch model.
+        """
         raise NotImplementedError
 
     def load_trained(self, cfg, tokenizer, model_dir: Path):

@@ -10,8 +10,8 @@ from sumexp.models.loading import load_model
 
 
 class LoRA(Backend):
-    def build(self, cfg, tokenizer, model_config, model_dir: Path) -> BuiltModel:
-        folder = adapters.base_folder(cfg, tokenizer, model_config, model_dir)
+    def build(self, cfg, tokenizer, model_config, model_dir: Path, base: str | None = None) -> BuiltModel:
+        folder = adapters.base_folder(cfg, tokenizer, model_config, model_dir, base)
         model = self.load_base(cfg, tokenizer, model_config, folder)
         return self.built(self.add_adapters(model, tokenizer, model_config, cfg))
 

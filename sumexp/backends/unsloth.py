@@ -28,13 +28,13 @@ class Unsloth(LoRA):
         if why is not None:
             raise UserError(f"backend=unsloth: {why}")
 
-    def build(self, cfg, tokenizer, model_config, model_dir: Path) -> BuiltModel:
+    def build(self, cfg, tokenizer, model_config, model_dir: Path, base: str | None = None) -> BuiltModel:
         family = "seq2seq" if model_config.is_encoder_decoder else "causal"
         if self.family is not None and self.family != family:  # the matrix decided on the wrong family: a bug
             raise RuntimeError(
                 f"the backend matrix took model={cfg.model.name} for {self.family}; its config says {family}"
             )
-        folder = adapters.base_folder(cfg, tokenizer, model_config, model_dir)
+        folder = adapters.base_folder(cfg, tokenizer, model_config, model_dir, base)
         if folder is None:  # unsloth loads a tokenizer too: give it this run's, placeholders included
             tokenizer.save_pretrained(model_dir)
         model = self.load_base(cfg, tokenizer, model_config, folder, tokenizer_dir=folder or str(model_dir))

@@ -40,10 +40,21 @@ def how_to_read(table: pd.DataFrame, baseline: str) -> str:
         "interval); `loaded` marks a separate-runs ratio measured while the load average exceeded the CPU count.",
         f"Devices: {_devices(done)}.",
         _not_comparable(done),
+        _bases(done),
         "Runs whose configs differ only in `seed` form a seed group (below): a Δ smaller than the seed-to-seed "
         "spread is not a backend effect; compare with `-m ... seed=1,2,3`.",
     ]
     return " ".join(sentence for sentence in sentences if sentence) + "\n"
+
+
+def _bases(done: pd.DataFrame) -> str:
+    """What the runs' training started from (metrics.json base_model): a Δ compares runs from the same base."""
+    if "base_model" not in done:
+        return ""
+    bases = sorted({f"{model}: {base}" for model, base in zip(done["model"], done["base_model"]) if pd.notna(base)})
+    if not bases:
+        return ""
+    return f"What each model's runs started from (the `base_model` column): {'; '.join(bases)}."
 
 
 def _sample_size(compared: pd.DataFrame) -> str:

@@ -17,6 +17,7 @@ FIELDS = [
     ("backend_requested", "backend_requested"),
     ("backend_effective", "backend_effective"),
     ("backend_note", "backend_note"),
+    ("base_model", "base_model"),  # what training started from: a checkpoint, random weights, or pretrained here
     ("seed", "seed"),
     ("status", "status"),
     ("error", "error"),

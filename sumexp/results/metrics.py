@@ -22,6 +22,8 @@ def collect_metrics(run, training: dict) -> dict:
         "backend_requested": cfg.backend.name,
         "backend_effective": run.built.effective_backend,
         "backend_note": run.built.note,
+        "base_model": run.base.description,  # what training started from: a checkpoint, random or pretrained here
+        "base_model_cache": run.base.cache,  # pretrained here: hit (an earlier run made it) | miss; else null
         "dev_rouge1": scores["rouge1"]["fmeasure"],
         "dev_rouge2": scores["rouge2"]["fmeasure"],
         "dev_rougeL": scores["rougeL"]["fmeasure"],
