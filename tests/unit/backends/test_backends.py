@@ -46,15 +46,14 @@ def test_each_backend_option_composes_with_the_shared_lora_values(compose_config
             16,
             32,
             0.1,
-            None,
+            "all-linear",
             True,
         )
         assert (backend.quantization is None) == (name == "lora")
     qlora = compose_config(["backend=qlora"]).backend.quantization
     assert (qlora.quant_type, qlora.double_quant, qlora.compute_dtype) == ("nf4", True, "auto")
     assert (
-        compose_config(["backend=lora", "backend.lora.target_modules=all-linear"]).backend.lora.target_modules
-        == "all-linear"
+        compose_config(["backend=lora", "backend.lora.target_modules=null"]).backend.lora.target_modules is None
     )
 
 
