@@ -50,26 +50,14 @@ def run_experiment(cfg, run_dir: str | Path | None = None) -> dict:
     quiet_libraries(cfg.verbose)  # imports transformers: after anything that must be imported before it
     from transformers import set_seed
 
-    from sumexp.features import Encoder
-    from sumexp.features_cache import encode_splits
-    from sumexp.models.base_cache import prepare_base
-    from sumexp.models.fidelity import check_tokenizer, fidelity_sample
-    from sumexp.models.loading import load_model_config, load_tokenizer
     from sumexp.results.resources import reset_peak_memory
 
     set_seed(cfg.seed)
     reset_peak_memory()
-    tokenizer = load_tokenizer(cfg.model, training_texts(splits.train))
-    fidelity = check_tokenizer(
-        tokenizer, fidelity_sample(splits.train.dialogues, splits.train.first_references()), cfg.model
-    )
-    tokenizer.padding_side = "right"  # training batches; generation picks the side per family
-    model_config = load_model_config(cfg.model, tokenizer)
-    check_model_limits(cfg, model_config)  # before the weights load
-    base = prepare_base(cfg, splits.train.dialogues, tokenizer, model_config, run_dir)  # dialogues, never summaries
+    inputs = prepare_model_inputs(cfg, splits, run_dir)
+    tokenizer, fidelity, model_config, base = inputs.tokenizer, inputs.fidelity, inputs.model_config, inputs.base
     built = backend.build(cfg, tokenizer, model_config, run_dir / "model", base.folder)
-    encoder = Encoder.from_config(cfg.model, tokenizer, model_config.is_encoder_decoder)
-    encoded = encode_splits(encoder, splits, cfg.cache_dir)
+    encoded = encode(cfg, inputs, splits)
     evaluator = _dev_evaluator(cfg, tokenizer, encoded.dev_prompts, splits.dev.references)
 
     from sumexp.results.metrics import collect_metrics, untrained_metrics
@@ -117,6 +105,44 @@ def run_experiment(cfg, run_dir: str | Path | None = None) -> dict:
             shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
         print(summary_line(metrics), flush=True)
     return metrics
+
+
+@dataclass
+class ModelInputs:
+    """What every backend of a run is built from: made once, in this order, by prepare_model_inputs."""
+
+    tokenizer: PreTrainedTokenizerBase
+    fidelity: Fidelity
+    model_config: PretrainedConfig
+    base: Base  # what the weights start from: checkpoint, random, or pretrained here
+
+
+def prepare_model_inputs(cfg, splits: Splits, run_dir: Path) -> ModelInputs:
+    """The tokenizer (checked against the data), the model config (checked against the run's lengths) and the base,
+    as a run makes them; python -m sumexp.speed builds its backends from the same, so what it times is what a run
+    trains. Seed first (transformers.set_seed): a scratch tokenizer and base depend on it."""
+    from sumexp.models.base_cache import prepare_base
+    from sumexp.models.fidelity import check_tokenizer, fidelity_sample
+    from sumexp.models.loading import load_model_config, load_tokenizer
+
+    tokenizer = load_tokenizer(cfg.model, training_texts(splits.train))
+    fidelity = check_tokenizer(
+        tokenizer, fidelity_sample(splits.train.dialogues, splits.train.first_references()), cfg.model
+    )
+    tokenizer.padding_side = "right"  # training batches; generation picks the side per family
+    model_config = load_model_config(cfg.model, tokenizer)
+    check_model_limits(cfg, model_config)  # before the weights load
+    base = prepare_base(cfg, splits.train.dialogues, tokenizer, model_config, run_dir)  # dialogues, never summaries
+    return ModelInputs(tokenizer, fidelity, model_config, base)
+
+
+def encode(cfg, inputs: ModelInputs, splits: Splits) -> EncodedSplits:
+    """The splits as the model reads them (cached in cache_dir)."""
+    from sumexp.features import Encoder
+    from sumexp.features_cache import encode_splits
+
+    encoder = Encoder.from_config(cfg.model, inputs.tokenizer, inputs.model_config.is_encoder_decoder)
+    return encode_splits(encoder, splits, cfg.cache_dir)
 
 
 @dataclass

@@ -138,27 +138,21 @@ def _build(configs, backends):
     from transformers import set_seed
 
     from sumexp.data.splits import load_splits
-    from sumexp.features import Encoder
-    from sumexp.features_cache import encode_splits
-    from sumexp.models.loading import load_model_config, load_tokenizer
-    from sumexp.task import training_texts
+    from sumexp.task import encode, prepare_model_inputs
 
     first = next(iter(configs.values()))
     splits = load_splits(first.data, first.seed)
     set_seed(first.seed)
-    tokenizer = load_tokenizer(first.model, training_texts(splits.train))
-    tokenizer.padding_side = "right"
-    model_config = load_model_config(first.model, tokenizer)
-    encoder = Encoder.from_config(first.model, tokenizer, model_config.is_encoder_decoder)
-    encoded = encode_splits(encoder, splits, first.cache_dir)
     scratch = Path(tempfile.mkdtemp(prefix="sumexp-speed-"))
+    inputs = prepare_model_inputs(first, splits, scratch)  # as a run makes them: a pretrained base included
+    tokenizer, model_config, encoded = inputs.tokenizer, inputs.model_config, encode(first, inputs, splits)
     trainers, built = {}, {}
     for name, cfg in configs.items():
         set_seed(cfg.seed)
         failed = None
         try:
             built[name], trainers[name] = _build_one(
-                cfg, backends[name], tokenizer, model_config, encoded, scratch / name
+                cfg, backends[name], tokenizer, model_config, encoded, scratch / name, inputs.base.folder
             )
         except Exception as err:
             if not is_out_of_memory(err):
@@ -173,12 +167,12 @@ def _build(configs, backends):
     return trainers, built
 
 
-def _build_one(cfg, backend, tokenizer, model_config, encoded, scratch: Path):
+def _build_one(cfg, backend, tokenizer, model_config, encoded, scratch: Path, base: str | None):
     """The backend's model and its Trainer, with the optimizer made as a run makes it."""
     from sumexp.task import precision_and_rate
     from sumexp.training.trainer import build_trainer, training_arguments
 
-    built = backend.build(cfg, tokenizer, model_config, scratch)
+    built = backend.build(cfg, tokenizer, model_config, scratch, base)
     precision, _note, learning_rate = precision_and_rate(cfg)
     args = training_arguments(cfg, str(scratch / "trainer"), precision, learning_rate)
     trainer = build_trainer(cfg, built.model, tokenizer, encoded.train, encoded.dev, None, args)
