@@ -31,6 +31,7 @@ class TrainingMeasurements(TrainerCallback):
         if self._cuda:
             memory.CUDA.start_span()
         elif self._rss_before is None:
+            memory.release_free_heap()  # what earlier work (a base pretrained here) freed must not hide the steps' own
             self._rss_before = memory.resident_mb()
             # The peak since here; where it cannot be reset (no clear_refs), the RSS sampled at step ends.
             self._rss_reader = memory.resident_peak_mb if memory.reset_resident_peak() else memory.resident_mb

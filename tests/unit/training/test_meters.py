@@ -38,3 +38,22 @@ def test_each_step_is_timed_and_its_spread_recorded_apart_from_the_time_between_
         "train_step_seconds_p90": pytest.approx(7.6),
         "train_steps_timed": 5,
     }
+
+
+def test_the_memory_training_steps_add_shows_after_earlier_work_freed_more_in_the_same_process(monkeypatch):
+    """A base pretrained in the run's own process leaves freed heap behind; steps that reuse it seemed to add
+    1 MiB where the same steps in a fresh process added 80. The heap is handed back before the baseline is read."""
+    from sumexp.results import memory
+    from sumexp.training.meters import TrainingMeasurements
+
+    monkeypatch.setattr(memory.CUDA, "available", lambda: False)
+    chunk = 64 * 1024  # below glibc's mmap threshold: these come from the heap, and stay there when freed
+    earlier = [bytearray(chunk) for _ in range(3200)]  # 200 MiB of earlier work
+    pin = bytearray(chunk)  # allocated after it: the freed region is not at the heap's top, so free() keeps it
+    del earlier
+    meter = TrainingMeasurements()
+    meter.on_step_begin(None, None, None)
+    step = [bytearray(chunk) for _ in range(1600)]  # the step's own 100 MiB
+    meter.on_step_end(None, None, None)
+    assert meter.rss_added_mb > 80, meter.rss_added_mb
+    del step, pin
