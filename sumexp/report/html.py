@@ -99,7 +99,7 @@ def _backends_section(backends: pd.DataFrame, image: str) -> str:
     ]
     return (
         f'<h2>Backends per model</h2>\n<table id="backends"><thead><tr>{head}</tr></thead>'
-        f'<tbody>{"".join(rows)}</tbody></table>\n<p class="guide">{html.escape(backends_table.INTERVALS)}</p>\n'
+        f'<tbody>{"".join(rows)}</tbody></table>\n<p class="guide">{_inline_markdown(backends_table.INTERVALS)}</p>\n'
         f'<img class="plot" alt="memory, speed and Δ ROUGE per model and backend" src="data:image/png;base64,{image}">'
     )
 
