@@ -52,9 +52,7 @@ def test_each_backend_option_composes_with_the_shared_lora_values(compose_config
         assert (backend.quantization is None) == (name == "lora")
     qlora = compose_config(["backend=qlora"]).backend.quantization
     assert (qlora.quant_type, qlora.double_quant, qlora.compute_dtype) == ("nf4", True, "auto")
-    assert (
-        compose_config(["backend=lora", "backend.lora.target_modules=null"]).backend.lora.target_modules is None
-    )
+    assert compose_config(["backend=lora", "backend.lora.target_modules=null"]).backend.lora.target_modules is None
 
 
 def test_the_matrix_covers_every_backend_family_and_device():
