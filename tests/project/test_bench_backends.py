@@ -33,10 +33,15 @@ def test_the_backend_benchmark_prints_its_table_on_a_cpu():
         assert re.search(r"\s100%\s+[\d.]+\s+\d+\s+1\.00x\s+n/a\s+100\.00%$", rows[(model, "full")]), rows[
             (model, "full")
         ]
+        shares = set()
         for backend in ("lora", "qlora"):
             numbers = rows[(model, backend)].split()
             assert float(numbers[2]) > 0 and float(numbers[5]) > 0 and numbers[6].endswith("x"), rows[(model, backend)]
-            assert 0 < float(numbers[-1].rstrip("%")) < 10  # adapters: a few percent of the weights train
+            shares.add(numbers[-1])
+        # The same adapters train under lora and qlora, and only they: rank-16 adapters on every linear layer
+        # (backend.lora.target_modules=all-linear) are about a tenth of these 128-wide tiny shapes' weights
+        # (kobart 10.37%, qwen 10.89%); on the real shapes, 1-2%.
+        assert len(shares) == 1 and 0 < float(shares.pop().rstrip("%")) < 12, rows
     assert "unsupported: backend=unsloth cannot serve model=kobart (seq2seq) on cpu" in rows[("kobart", "unsloth")]
     unsloth = rows[("qwen", "unsloth")]
     if "unsloth is not installed" in unsloth or "cannot be imported" in unsloth:
