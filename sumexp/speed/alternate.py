@@ -26,6 +26,7 @@ class Timed:
     tokens_per_step: float  # label tokens that enter the loss, per step (the same batches for every backend)
     batches: str  # a hash of the batches every backend was timed on
     model_state_bytes: dict[str, int]
+    base: str  # what every backend's weights started from (metrics.json's base_model)
 
 
 class NotBeside(Exception):
@@ -58,7 +59,7 @@ def time_backends(configs: dict[str, object], rounds: int, steps: int, warmup: i
             "backends; time one process per backend (--processes), or it in a command of its own "
             "(backend=unsloth,qlora runs qlora under its patches too)"
         )
-    trainers, built = _build(configs, backends)
+    trainers, built, base = _build(configs, backends)
     batches = _fixed_batches(next(iter(trainers.values())), steps)
     tokens = _tokens_per_step(next(iter(trainers.values())), batches)
     seconds: dict[str, list[float]] = {name: [] for name in trainers}
@@ -84,6 +85,7 @@ def time_backends(configs: dict[str, object], rounds: int, steps: int, warmup: i
         tokens_per_step=tokens,
         batches=_digest(batches),
         model_state_bytes={name: _model_state(trainer) for name, trainer in trainers.items()},
+        base=base,
     )
 
 
@@ -94,7 +96,7 @@ def time_alone(name: str, cfg, steps: int, warmup: int) -> dict:
 
     from sumexp.results.resources import device_name
 
-    trainers, built = _build({name: cfg}, _select({name: cfg}))
+    trainers, built, base = _build({name: cfg}, _select({name: cfg}))
     trainer = trainers[name]
     set_seed(cfg.seed)  # the same batches in every process, whatever building the backend drew
     batches = _fixed_batches(trainer, steps)
@@ -110,6 +112,7 @@ def time_alone(name: str, cfg, steps: int, warmup: int) -> dict:
         "batches": _digest(batches),
         "model_state_bytes": _model_state(trainer),
         "device": device_name(),
+        "base": base,
     }
 
 
@@ -134,7 +137,7 @@ def _tokens_per_step(trainer, batches) -> float:
 
 
 def _build(configs, backends):
-    """A Trainer (model, optimizer, collator) per backend, as a run builds it."""
+    """A Trainer (model, optimizer, collator) per backend, as a run builds it, and what their base is."""
     from transformers import set_seed
 
     from sumexp.data.splits import load_splits
@@ -164,7 +167,7 @@ def _build(configs, backends):
             beside = list(trainers)
             trainers.clear(), built.clear()
             raise NotBeside(name, beside, failed)
-    return trainers, built
+    return trainers, built, inputs.base.description
 
 
 def _build_one(cfg, backend, tokenizer, model_config, encoded, scratch: Path, base: str | None):

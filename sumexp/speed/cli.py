@@ -107,6 +107,7 @@ def _in_turns(args, backends: list[str], configs: dict, load_before) -> dict:
     measured = summarize(timed.step_seconds, timed.tokens_per_step, baseline)
     result = {
         "model": configs[baseline].model.name,
+        "base": timed.base,  # what the backends' weights started from, as a run's base_model says
         "device": device_name(),
         "baseline": timed.effective[baseline],
         "mode": IN_TURNS,
@@ -135,6 +136,7 @@ def _in_processes(args, backends: list[str], configs: dict, load_before, fallbac
     measured = summarize_processes(timed.step_seconds, timed.tokens_per_step, baseline)
     result = {
         "model": configs[baseline].model.name,
+        "base": timed.base,  # what the backends' weights started from, as a run's base_model says
         "device": timed.device,
         "baseline": timed.effective[baseline],
         "mode": PROCESSES,

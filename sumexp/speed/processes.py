@@ -30,6 +30,7 @@ class Processes:
     batches: str
     model_state_bytes: dict[str, int]
     device: str
+    base: str
 
 
 def time_in_processes(
@@ -68,6 +69,7 @@ def time_in_processes(
         batches=first["batches"],
         model_state_bytes={name: int(results[name]["model_state_bytes"]) for name in backends},
         device=first["device"],
+        base=first["base"],
     )
 
 

@@ -35,6 +35,7 @@ def measured(tmp_path_factory):
 @pytest.mark.slow  # builds three tiny models
 def test_each_backend_is_timed_in_turns_on_the_same_batches_and_rated_against_the_first(measured):
     assert (measured["model"], measured["device"], measured["baseline"]) == ("tiny_t5", "cpu", "full")
+    assert measured["base"] == "random weights"  # what a run of this config records as its base_model
     assert measured["mode"] == "in turns, one process" and "over rounds" in measured["interval"]
     assert (measured["rounds"], measured["steps_per_round"], measured["threads"]) == (3, 2, 1)
     assert len(measured["batches"]) == 16 and measured["trained_tokens_per_step"] > 0  # the batches all were timed on
@@ -104,6 +105,7 @@ IN_PROCESSES = ["model=tiny_t5", "backend=full,lora", *SHORT, "--process-rounds"
 
 def assert_alternating_processes(measured: dict) -> None:
     assert measured["mode"] == "alternating processes" and measured["rounds"] == 2
+    assert measured["base"] == "random weights"
     assert measured["order"] == ["full", "lora", "full", "lora"]  # round 1 full, lora; round 2 again
     assert "over process rounds" in measured["interval"] and measured["trained_tokens_per_step"] > 0
     full, lora = measured["backends"]["full"], measured["backends"]["lora"]

@@ -256,3 +256,15 @@ def test_blocks_past_the_position_limit_are_one_line(compose_config, tmp_path):
     )
     with pytest.raises(UserError, match=r"model.scratch.pretrain.block_size=600: above the model's 512 positions"):
         prepare_base(cfg, splits.train.dialogues, tokenizer, model_config, tmp_path)
+
+
+@pytest.mark.slow
+def test_sumexp_speed_times_the_backends_on_the_base_the_runs_trained(pretrained_runs, cache_dir, tmp_path):
+    """python -m sumexp.speed builds its backends as a run does: from the same cached base, named in its file."""
+    from sumexp.speed.cli import main as speed_main
+
+    runs, _ = pretrained_runs
+    argv = ["model=tiny_llama", "backend=full,lora", *QUICK_NO_CHECKPOINT, *PRETRAIN, f"cache_dir={cache_dir}"]
+    assert speed_main([*argv, "--rounds", "2", "--steps", "1", "--out", str(tmp_path)]) == 0
+    measured = json.loads((tmp_path / "speed-tiny_llama-cpu.json").read_text(encoding="utf-8"))
+    assert measured["base"] == _metrics(runs["lora"])["base_model"] and "pretrained here" in measured["base"]
