@@ -81,8 +81,7 @@ def _entry(cache_dir: str, encoder, splits) -> Path | None:
     tokenizer = getattr(encoder.tokenizer, "backend_tokenizer", None)
     if tokenizer is None:  # a tokenizer without a serialisable pipeline cannot be keyed safely
         return None
-    digest = hashlib.sha256()
-    for part in (
+    key = content_key(
         tokenizer.to_str(),
         json.dumps([encoder.tokenizer.chat_template, encoder.tokenizer.all_special_tokens], default=str),
         json.dumps(
@@ -97,10 +96,18 @@ def _entry(cache_dir: str, encoder, splits) -> Path | None:
         ),
         Path(__file__).with_name("features.py").read_text(encoding="utf-8"),
         json.dumps([_split_content(s) for s in (splits.train, splits.dev, splits.test)], ensure_ascii=False),
-    ):
+    )
+    return Path(cache_dir).expanduser() / "encoded" / f"{key}.npz"
+
+
+def content_key(*parts: str) -> str:
+    """A cache entry's name from everything that makes it (sha256 over the parts, each ended by NUL, so no two
+    different lists of parts run together into the same text)."""
+    digest = hashlib.sha256()
+    for part in parts:
         digest.update(part.encode("utf-8"))
         digest.update(b"\0")
-    return Path(cache_dir).expanduser() / "encoded" / f"{digest.hexdigest()[:32]}.npz"
+    return digest.hexdigest()[:32]
 
 
 def _split_content(split) -> list | None:

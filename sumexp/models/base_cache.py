@@ -62,17 +62,15 @@ def cache_key(model_cfg, tokenizer, dialogues: list[str]) -> str:
     switches its padding on, which would give the same base another key."""
     from omegaconf import OmegaConf
 
-    digest = hashlib.sha256()
-    for part in (
+    from sumexp.features_cache import content_key
+
+    return content_key(
         json.dumps(OmegaConf.to_container(model_cfg.scratch), sort_keys=True),
         json.dumps(sorted(tokenizer.get_vocab().items()), ensure_ascii=False),
         json.dumps([tokenizer.special_tokens_map, len(tokenizer)], sort_keys=True, default=str),
         Path(__file__).with_name("pretrain.py").read_text(encoding="utf-8"),
         json.dumps(dialogues, ensure_ascii=False),
-    ):
-        digest.update(part.encode("utf-8"))
-        digest.update(b"\0")
-    return digest.hexdigest()[:32]
+    )
 
 
 def _build(model_cfg, dialogues, tokenizer, model_config, folder: Path, key: str) -> dict:
