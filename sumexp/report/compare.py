@@ -236,7 +236,9 @@ def _alternated(run: dict, base: dict, measured) -> dict | None:
         row = backends[run["backend_effective"]]
         if run["backend_effective"] == m["baseline"]:
             return {"speed_x": 1.0, "speed_x_lo": 1.0, "speed_x_hi": 1.0, "speed_source": ALTERNATED}
-        if m.get("mode") == "alternating processes":  # sumexp.speed's fallback: one process per backend in turns
+        from sumexp.speed.cli import PROCESSES  # the speed file's contract is its writer's
+
+        if m.get("mode") == PROCESSES:  # sumexp.speed's fallback: one process per backend in turns
             why = f"; {m['fallback']}" if m.get("fallback") else ""
             rounds = f"{m.get('rounds')} rounds of one process per backend in turns{why}"
         else:
