@@ -96,20 +96,3 @@ def pretrain(model, tokenizer, examples: list[dict], settings) -> dict:
         "loss_last": losses[-1] if losses else None,
         "seconds": round(seconds, 2),
     }
-
-
-def lm_loss(model, tokenizer, examples: list[dict], batch_size: int = 16) -> float:
-    """The mean token loss of `model` on `examples` (lm_examples of held-out dialogues): what pretraining lowers."""
-    import torch
-    from transformers import DataCollatorForSeq2Seq
-
-    collator = DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=-100)
-    model.eval()
-    total, tokens = 0.0, 0
-    with torch.no_grad():
-        for i in range(0, len(examples), batch_size):
-            batch = examples[i : i + batch_size]
-            count = sum(len(e["labels"]) for e in batch)
-            total += float(model(**collator(batch)).loss) * count
-            tokens += count
-    return total / tokens

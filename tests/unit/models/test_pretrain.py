@@ -54,6 +54,23 @@ def pretrained_runs(tmp_path_factory, cache_dir):
     return runs, seen
 
 
+def lm_loss(model, tokenizer, examples: list[dict], batch_size: int = 16) -> float:
+    """The mean token loss of `model` on `examples` (lm_examples of held-out dialogues): what pretraining lowers."""
+    import torch
+    from transformers import DataCollatorForSeq2Seq
+
+    collator = DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=-100)
+    model.eval()
+    total, tokens = 0.0, 0
+    with torch.no_grad():
+        for i in range(0, len(examples), batch_size):
+            batch = examples[i : i + batch_size]
+            count = sum(len(e["labels"]) for e in batch)
+            total += float(model(**collator(batch)).loss) * count
+            tokens += count
+    return total / tokens
+
+
 def _metrics(run_dir: Path) -> dict:
     return json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
 
@@ -168,7 +185,7 @@ def test_pretraining_lowers_the_loss_on_dev_dialogues(compose_config, model, tmp
     from sumexp.data.splits import load_splits
     from sumexp.models.base_cache import prepare_base
     from sumexp.models.loading import load_model, load_model_config, load_tokenizer
-    from sumexp.models.pretrain import lm_examples, lm_loss
+    from sumexp.models.pretrain import lm_examples
     from sumexp.task import training_texts
 
     cfg = compose_config(
